@@ -1,0 +1,60 @@
+# Trygg: `make sim` and `make test` set themselves up from requirements.txt.
+SHELL := /bin/bash
+VENV  := .venv
+PYTHON := $(VENV)/bin/python
+MPY   := $(VENV)/bin/micropython
+# MicroPython's path: its frozen stdlib (asyncio) first, then the repository.
+MPPATH := .frozen:.:tests/unit
+# Interpreter for `make sim`: python (CPython) or micropython.
+PY ?= python
+SCENARIO ?= host_sim/scenarios/school_day.json
+OUT ?= out/sim
+BOARD ?= lilygo_t_a7670
+PORT ?= /dev/ttyUSB0
+
+.PHONY: help sim test unit unit-cpython unit-micropython compile lint scenario bench flash clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@echo "  variables: PY=python|micropython SCENARIO=... OUT=... BOARD=... PORT=..."
+
+$(VENV)/.stamp: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+sim: $(VENV)/.stamp ## simulate a school day (PY=micropython runs the firmware on MicroPython); files in out/sim
+ifeq ($(PY),micropython)
+	MICROPYPATH=$(MPPATH) $(MPY) -m host_sim run $(SCENARIO) $(OUT)
+else
+	$(PYTHON) -m host_sim run $(SCENARIO) $(OUT)
+endif
+
+test: $(VENV)/.stamp lint compile unit scenario ## the whole suite: lint, mpy-cross, unit tests on both interpreters, scenarios
+
+lint: $(VENV)/.stamp ## ruff over everything
+	$(VENV)/bin/ruff check .
+
+compile: $(VENV)/.stamp ## compile every firmware and board module with mpy-cross
+	$(PYTHON) tools/compile.py --check
+
+unit: unit-cpython unit-micropython ## firmware unit tests on CPython and on MicroPython
+
+unit-cpython: $(VENV)/.stamp
+	$(PYTHON) -m pytest tests/unit
+
+unit-micropython: $(VENV)/.stamp
+	MICROPYPATH=$(MPPATH) $(MPY) tools/mptest.py
+
+scenario: $(VENV)/.stamp ## simulated days on both interpreters, checked like Traccar would
+	$(PYTHON) -m pytest tests/scenario
+
+bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, .mpy size)
+	$(PYTHON) tools/bench.py
+
+flash: $(VENV)/.stamp ## compile and copy the firmware to a board: make flash BOARD=lilygo_t_a7670 PORT=/dev/ttyUSB0
+	$(PYTHON) tools/deploy.py --board $(BOARD) --port $(PORT)
+
+clean: ## remove build output (keeps .venv)
+	rm -rf out .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

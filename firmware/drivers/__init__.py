@@ -1,0 +1,1 @@
+"""Hardware drivers: each receives its UART/Pin/bus from the board, never creates it."""

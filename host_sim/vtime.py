@@ -1,0 +1,174 @@
+"""Virtual time for the simulator, on CPython and on the MicroPython unix port.
+
+One VirtualTime per process (VT). It owns:
+* the virtual millisecond counter and the ESP32-like ticks (period 2**30, started close to the
+  wrap so wraparound bugs show up: ARCHITECTURE.md §4);
+* the world's event queue: emulators schedule callbacks with at()/after();
+* idle(dt): the scheduler's idle hook in simulation. Instead of sleeping, virtual time jumps to
+  the next deadline or to the next world event, whichever comes first.
+
+run(coro) runs a coroutine with asyncio on virtual time:
+* MicroPython: our _asyncio stand-in (vasyncio.py) is installed before asyncio is imported,
+  asyncio.core's ticks functions are replaced, and the firmware's own idle-hook installer
+  (firmware.idle) wraps the poll wait, exactly as on the board.
+* CPython: a small event loop whose clock is virtual and whose selector calls the idle hook.
+
+Import this module before anything imports asyncio.
+"""
+import sys
+
+_MP = sys.implementation.name == "micropython"
+
+if _MP:
+    import host_sim.vasyncio as _vas
+
+    if "asyncio" in sys.modules and sys.modules["asyncio"].core.Task is not _vas.Task:
+        raise ImportError("host_sim.vtime must be imported before asyncio")
+    sys.modules["_asyncio"] = _vas
+
+import asyncio  # noqa: E402
+
+from firmware import clock  # noqa: E402
+
+START_TICKS = clock.PERIOD - 600000  # ten virtual minutes before the first wrap
+
+
+class SimStalled(Exception):
+    """Nothing can ever run again: no task deadline and no world event."""
+
+
+class VirtualTime:
+    def __init__(self, start_ticks=START_TICKS):
+        self.reset(start_ticks)
+
+    def reset(self, start_ticks=START_TICKS):
+        self.ms = 0  # virtual ms since the start of the run, unbounded
+        self.start_ticks = start_ticks
+        self._events = []  # sorted [due_ms, seq, fn]
+        self._seq = 0
+        self.idle_ms = 0  # total virtual time spent in idle()
+        self.on_idle = None  # optional fn(start_ms, dt_ms), e.g. the energy meter
+
+    def ticks_ms(self):
+        return (self.start_ticks + self.ms) & (clock.PERIOD - 1)
+
+    # ---- world events ----
+    def at(self, due_ms, fn):
+        """Run fn() when virtual time reaches due_ms (absolute). Returns a handle for cancel()."""
+        if due_ms < self.ms:
+            due_ms = self.ms
+        self._seq += 1
+        ev = [due_ms, self._seq, fn]
+        q = self._events
+        i = len(q)
+        while i and (q[i - 1][0], q[i - 1][1]) > (due_ms, ev[1]):
+            i -= 1
+        q.insert(i, ev)
+        return ev
+
+    def after(self, delay_ms, fn):
+        return self.at(self.ms + max(0, int(delay_ms)), fn)
+
+    def cancel(self, ev):
+        if ev in self._events:
+            self._events.remove(ev)
+
+    def next_event_ms(self):
+        return self._events[0][0] if self._events else None
+
+    def run_due(self):
+        """Run every event due now (events may schedule more)."""
+        q = self._events
+        n = 0
+        while q and q[0][0] <= self.ms:
+            ev = q.pop(0)
+            ev[2]()
+            n += 1
+        return n
+
+    def idle(self, dt_ms):
+        """The scheduler has nothing to run for dt_ms (-1: no deadline). Jump virtual time."""
+        self.run_due()
+        nxt = self.next_event_ms()
+        if dt_ms is None or dt_ms < 0:
+            if nxt is None:
+                raise SimStalled("no task deadline and no world event")
+            target = nxt
+        else:
+            target = self.ms + dt_ms
+            if nxt is not None and nxt < target:
+                target = nxt
+        start = self.ms
+        if target > self.ms:
+            self.ms = target
+            self.idle_ms += target - start
+            if self.on_idle:
+                self.on_idle(start, target - start)
+        self.run_due()
+
+
+VT = VirtualTime()
+clock.set_source(VT.ticks_ms)
+
+if _MP:
+    import asyncio.core as _core
+
+    _vas.core = _core
+    _core.ticks = VT.ticks_ms
+    _core.ticks_add = clock.ticks_add
+    _core.ticks_diff = clock.ticks_diff
+
+    def run(coro, idle=None):
+        """Run coro to completion on virtual time; idle defaults to VT.idle."""
+        from firmware import idle as fw_idle
+
+        asyncio.new_event_loop()
+        fw_idle.install(idle or VT.idle)
+        return asyncio.run(coro)
+
+else:
+    import asyncio.base_events as _be
+
+    class _Selector:
+        def __init__(self, idle):
+            self._idle = idle
+
+        def select(self, timeout):
+            if timeout is None:
+                self._idle(-1)
+            else:
+                ms = int(timeout * 1000)
+                if ms < timeout * 1000:
+                    ms += 1  # round up so the timer that set this timeout is due afterwards
+                self._idle(ms)
+            return []
+
+        def close(self):
+            pass
+
+    class VirtualLoop(_be.BaseEventLoop):
+        """An asyncio loop whose clock is VT and whose only wait is the idle hook."""
+
+        def __init__(self, idle):
+            super().__init__()
+            self._selector = _Selector(idle)
+            self._clock_resolution = 1e-9
+
+        def time(self):
+            return VT.ms / 1000
+
+        def _process_events(self, event_list):
+            pass
+
+        def _write_to_self(self):
+            pass
+
+    def run(coro, idle=None):
+        """Run coro to completion on virtual time; idle defaults to VT.idle."""
+        loop = VirtualLoop(idle or VT.idle)
+        asyncio.set_event_loop(loop)
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
