@@ -1,0 +1,72 @@
+"""LilyGO T-A7670 (E/G/SA), ESP32-WROVER-E + SIMCom A7670.
+
+Pin numbers are data (hardware.md §5.1, LGA-util); build() is the only code in the project that
+constructs machine.* objects for this board.
+"""
+from firmware.compat import const
+
+NAME = "lilygo_t_a7670"
+MODEM_UART = const(1)
+MODEM_BAUD = const(115200)  # A76xx default (hardware.md §1.0)
+PINS = {
+    "modem_tx": 26,  # ESP32 TX -> modem RXD
+    "modem_rx": 27,  # ESP32 RX <- modem TXD
+    "pwrkey": 4,  # through an NPN: GPIO high = PWRKEY asserted (hardware.md §5.2)
+    "dtr": 25,  # low keeps the modem awake; high lets it sleep after AT+CSCLK=1
+    "ri": 33,  # modem ring indicator, an RTC pin: wakes the ESP32 from light sleep
+    "modem_reset": 5,  # active high; keep low
+    "power_on": 12,  # BOARD_POWERON: must go high right after boot on battery (V1.2)
+    "battery_adc": 35,  # x2 divider, ADC1 (usable with Wi-Fi on)
+}
+# Below this idle time a light sleep costs more than it saves (wake-up takes ~1 ms and the
+# UART must be up while a command is in flight: ESP32 light sleep drops UART input, §4).
+_MIN_SLEEP_MS = const(20)
+
+
+class Board:
+    name = NAME
+
+    def __init__(self, machine, modem, battery, pins):
+        self._machine = machine
+        self.modem = modem
+        self.battery = battery
+        self.pins = pins
+
+    def sleep_ok(self, dt_ms):
+        """May the ESP32 light-sleep for dt_ms now? Not while an AT command is in flight."""
+        return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not self.modem.at.busy
+
+    def idle(self, dt_ms):
+        """The scheduler's idle hook on the board (firmware/idle.py)."""
+        if self.sleep_ok(dt_ms):
+            self._machine.lightsleep(dt_ms if dt_ms >= 0 else 3600000)
+        else:
+            import time
+
+            time.sleep_ms(dt_ms if 0 <= dt_ms < _MIN_SLEEP_MS else 1)
+
+
+def build(machine=None):
+    if machine is None:
+        import machine
+    Pin = machine.Pin
+    power = Pin(PINS["power_on"], Pin.OUT, value=1)
+    reset = Pin(PINS["modem_reset"], Pin.OUT, value=0)
+    pwrkey = Pin(PINS["pwrkey"], Pin.OUT, value=0)
+    dtr = Pin(PINS["dtr"], Pin.OUT, value=0)
+    ri = Pin(PINS["ri"], Pin.IN)
+    uart = machine.UART(MODEM_UART, MODEM_BAUD, tx=PINS["modem_tx"], rx=PINS["modem_rx"],
+                        rxbuf=2048, timeout=0)
+    adc = machine.ADC(Pin(PINS["battery_adc"]), atten=machine.ADC.ATTN_11DB)
+    try:
+        import esp32
+
+        esp32.wake_on_ext0(ri, esp32.WAKEUP_ALL_LOW)  # RI low wakes light sleep (§4)
+    except ImportError:
+        pass
+    from firmware.drivers.a76xx import A76xx
+    from firmware.drivers.battery import Battery
+
+    modem = A76xx(uart, pwrkey, dtr, ri, pwrkey_active_high=True)
+    board = Board(machine, modem, Battery(adc), {"power_on": power, "modem_reset": reset})
+    return board

@@ -1,0 +1,104 @@
+"""The watch application: boot the modem, then run the services until power goes.
+
+Boot: config (recovered if a save was cut), outbox, modem power-on, SIM, identity (the device
+id defaults to the IMEI: Traccar matches it exactly, so it is logged at every boot for the user
+to copy), registration, network time. Then the tasks: reporter, uplink sender and receiver,
+the modem supervisor (URCs after an RI wake, recovery from a modem reboot). Every task catches
+its own errors and keeps going; nothing a modem or a server sends can stop the watch.
+"""
+import asyncio
+
+from firmware import clock, log
+from firmware.compat import const, sleep_ms, wait_for_ms
+from firmware.config import Config
+from firmware.outbox import Outbox
+from firmware.positioning import Positioning
+from firmware.reporter import Reporter
+from firmware.uplink import Uplink
+
+_BOOT_RETRY_S = const(60)
+_REG_TIMEOUT_MS = const(180000)
+_URC_POLL_MS = const(60000)  # belt and braces: look at the modem at least this often
+
+
+class App:
+    def __init__(self, board, root):
+        self.board = board
+        self.root = root
+        self.cfg = None
+        self.outbox = None
+        self.device_id = None
+        self.tasks = []
+        self.reporter = None
+        self.uplink = None
+
+    async def _modem_up(self):
+        """Power the modem and bring it to a registered state; True when usable."""
+        m = self.board.modem
+        await m.power_on(30000)
+        await m.wait_sim(20000)
+        registered = await m.wait_registered(_REG_TIMEOUT_MS)
+        t = await m.network_time() if registered else None
+        if t is not None:
+            clock.wall.set(t, "network")
+            log.event("clock", source="network", utc=clock.iso8601(t))
+        log.event("modem_ready", registered=registered, csq=await m.csq())
+        return registered
+
+    async def _boot_modem(self):
+        while True:
+            try:
+                await self._modem_up()
+                return
+            except OSError as e:
+                log.event("error", where="modem_boot", err=repr(e), retry_s=_BOOT_RETRY_S)
+                try:
+                    await self.board.modem.power_off()
+                except OSError:
+                    pass
+                await sleep_ms(_BOOT_RETRY_S * 1000)
+
+    async def _supervise(self):
+        """Read URCs when the modem rings (RI), re-initialise it after it rebooted."""
+        m = self.board.modem
+        while True:
+            try:
+                await wait_for_ms(m.wake.wait(), _URC_POLL_MS)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await m.at.pump()
+                if m.needs_init:
+                    log.event("modem_rebooted", reboots=m.reboots)
+                    await self._boot_modem()
+                    m.needs_init = False
+                self.uplink.wake()
+            except OSError as e:
+                log.event("error", where="supervisor", err=repr(e))
+
+    async def run(self):
+        log.event("boot", board=self.board.name)
+        self.cfg = cfg = Config.load(self.root)
+        if cfg.recovered:
+            log.event("config_recovered", why=cfg.recovered)
+        self.outbox = Outbox(self.root)
+        if len(self.outbox):
+            log.event("outbox_restored", queued=len(self.outbox), dropped=self.outbox.dropped)
+        m = self.board.modem
+        m.start()
+        await self._boot_modem()
+        imei = await m.imei()
+        self.device_id = cfg["device_id"] or imei
+        log.event("identity", id=self.device_id, imei=imei, server=cfg["server_host"], port=cfg["server_port"])
+        pos = Positioning(m, self.root)
+        self.uplink = Uplink(m, cfg, self.outbox, self.device_id, lambda: (0, self.board.battery.percent()))
+        self.reporter = Reporter(m, cfg, self.outbox, pos, self.uplink, self.board.battery)
+        self.tasks = [
+            asyncio.create_task(self.reporter.run()),
+            asyncio.create_task(self.uplink.run_sender()),
+            asyncio.create_task(self.uplink.run_receiver()),
+            asyncio.create_task(self._supervise()),
+        ]
+        # The services never return; wait on them so an unexpected exit surfaces here.
+        for t in self.tasks:
+            await t

@@ -1,0 +1,220 @@
+"""The link to the Traccar server: one TCP session speaking the `watch` protocol.
+
+Delivery rule (watch-protocol.md §4): Traccar never acks UD, but acks every LK with `LK` and
+TCP keeps order. So each batch of queued reports goes out in one send followed by an LK, and
+when that LK's ack arrives every report before it is known to be at the server: only then are
+they removed from the outbox. No ack within ACK_TIMEOUT: the session is presumed dead, closed,
+and the same reports are sent again on the next session (at-least-once; Traccar stores a
+duplicate rather than losing one).
+
+The LK doubles as the heartbeat: Traccar drops a socket idle for 1800 s (§1), so an LK also goes
+out when nothing was acked for heartbeat_s. Downlink frames are parsed and logged (applying
+commands comes with remote configuration). Reconnects back off exponentially.
+"""
+import asyncio
+
+from firmware import clock, log, watchproto
+from firmware.compat import const, wait_for_ms
+
+_LINK = const(0)
+_ACK_TIMEOUT_MS = const(30000)
+_CONNECT_TIMEOUT_MS = const(30000)
+_BATCH = const(16)  # reports per send: ~16 x 180 B stays well inside one modem send (1460 B MTU x2)
+_BACKOFF_MIN_S = const(5)
+_BACKOFF_MAX_S = const(600)
+
+
+def next_backoff(prev_s):
+    """Exponential reconnect backoff: 5, 10, 20 ... 600 s."""
+    if prev_s <= 0:
+        return _BACKOFF_MIN_S
+    return min(_BACKOFF_MAX_S, prev_s * 2)
+
+
+class Uplink:
+    def __init__(self, modem, cfg, outbox, device_id, status_fn):
+        """status_fn() -> (steps, battery_percent) for the LK heartbeat."""
+        self._m = modem
+        self._cfg = cfg
+        self._ob = outbox
+        self.device_id = device_id
+        self._status = status_fn
+        self._split = watchproto.FrameSplitter()
+        self.connected = False
+        self.backoff_s = 0
+        self._retry_at = None  # ticks before which no reconnect is attempted
+        self._last_ack = None  # ticks of the last LK/AL ack
+        self._kick = asyncio.Event()
+        self._rx = asyncio.Event()
+        self._ack = asyncio.Event()
+        self.sent_frames = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+        self.delivered = 0
+        self.downlinks = 0
+        modem.on_socket(self._on_socket)
+
+    # ---- called by others ----
+    def kick(self):
+        """New report queued: deliver it now."""
+        self._kick.set()
+
+    def _on_socket(self, link, event):
+        if link != _LINK:
+            return
+        if event == "data":
+            self._rx.set()
+        elif event == "closed" and self.connected:
+            self._lost("closed by network or server")
+
+    def wake(self):
+        """The modem woke the ESP32 (RI): data may be waiting even if its URC was missed."""
+        if self.connected:
+            self._rx.set()
+
+    # ---- session ----
+    def _lost(self, why):
+        self.connected = False
+        self._split = watchproto.FrameSplitter()
+        self.backoff_s = next_backoff(self.backoff_s)
+        self._retry_at = clock.ticks_add(clock.ticks_ms(), self.backoff_s * 1000)
+        log.event("disconnect", why=why, retry_s=self.backoff_s)
+
+    async def _connect(self):
+        cfg = self._cfg
+        host, port = cfg["server_host"], cfg["server_port"]
+        try:
+            await self._m.net_open()
+            await self._m.tcp_open(_LINK, host, port, _CONNECT_TIMEOUT_MS)
+        except OSError as e:
+            self.backoff_s = next_backoff(self.backoff_s)
+            self._retry_at = clock.ticks_add(clock.ticks_ms(), self.backoff_s * 1000)
+            log.event("connect_failed", host=host, port=port, err=repr(e), retry_s=self.backoff_s)
+            return False
+        self.connected = True
+        self._split = watchproto.FrameSplitter()
+        self._ack.clear()
+        log.event("connect", host=host, port=port, id=self.device_id)
+        return True
+
+    async def _close(self, why):
+        if self.connected:
+            self._lost(why)
+        try:
+            await self._m.tcp_close(_LINK)
+        except OSError:
+            pass
+
+    def _may_connect(self):
+        if not self._cfg["server_host"]:
+            return False
+        r = self._retry_at
+        return r is None or clock.ticks_diff(clock.ticks_ms(), r) >= 0
+
+    def _frame(self, content):
+        return watchproto.encode(self._cfg["maker"], self.device_id, content)
+
+    def _lk(self):
+        steps, batt = self._status()
+        return self._frame(watchproto.lk(steps, 0, batt))
+
+    async def _send_and_confirm(self, payload, what):
+        """Send frames ending in an LK; True once that LK is acked."""
+        self._ack.clear()
+        await self._m.tcp_send(_LINK, payload)
+        self.bytes_up += len(payload)
+        try:
+            await wait_for_ms(self._ack.wait(), _ACK_TIMEOUT_MS)
+        except asyncio.TimeoutError:
+            await self._close("no ack for " + what)
+            return False
+        self.backoff_s = 0
+        return True
+
+    async def _deliver(self):
+        """Send what the outbox holds, oldest first, batch by batch."""
+        while self.connected:
+            batch = self._ob.pending(_BATCH)
+            if not batch:
+                return True
+            parts = [self._frame(c) for _, c in batch]
+            parts.append(self._lk())
+            self.sent_frames += len(parts)
+            if not await self._send_and_confirm(b"".join(parts), "reports"):
+                return False
+            self._ob.ack_through(batch[-1][0])
+            self.delivered += len(batch)
+            log.event("delivered", n=len(batch), through=batch[-1][0], queued=len(self._ob))
+        return False
+
+    def _heartbeat_due(self):
+        if self._last_ack is None:
+            return True
+        return clock.ticks_diff(clock.ticks_ms(), self._last_ack) >= self._cfg["heartbeat_s"] * 1000
+
+    def _ms_until_due(self):
+        """How long the sender may sleep: until the heartbeat or the reconnect time."""
+        hb = self._cfg["heartbeat_s"] * 1000
+        wait = hb if self._last_ack is None else hb - clock.ticks_diff(clock.ticks_ms(), self._last_ack)
+        if not self.connected and self._retry_at is not None:
+            wait = min(wait, clock.ticks_diff(self._retry_at, clock.ticks_ms()))
+        return max(0, wait)
+
+    async def run_sender(self):
+        """Keep the session up, deliver reports, send heartbeats. Never returns."""
+        warned = False
+        while True:
+            try:
+                if not self._cfg["server_host"]:
+                    if not warned:
+                        log.event("error", where="uplink", err="no server configured; reports stay queued")
+                        warned = True
+                elif not self.connected and self._may_connect() and (len(self._ob) or self._heartbeat_due()):
+                    await self._connect()
+                if self.connected:
+                    if len(self._ob):
+                        await self._deliver()
+                    elif self._heartbeat_due():
+                        self.sent_frames += 1
+                        if await self._send_and_confirm(self._lk(), "heartbeat"):
+                            log.event("heartbeat")
+            except OSError as e:
+                log.event("error", where="uplink", err=repr(e))
+                await self._close("error")
+            self._kick.clear()
+            if self.connected and len(self._ob):
+                continue
+            try:
+                await wait_for_ms(self._kick.wait(), self._ms_until_due())
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_receiver(self):
+        """Read what the server sends: acks and downlink commands. Never returns."""
+        while True:
+            await self._rx.wait()
+            self._rx.clear()
+            if not self.connected:
+                continue
+            try:
+                data = await self._m.tcp_recv(_LINK)
+            except OSError as e:
+                log.event("error", where="recv", err=repr(e))
+                continue
+            if data:
+                self.bytes_down += len(data)
+                self._on_bytes(data)
+
+    def _on_bytes(self, data):
+        for frame in self._split.feed(data):
+            try:
+                f = watchproto.parse(frame)
+            except ValueError as e:
+                log.event("error", where="downlink", err=repr(e))
+                continue
+            if f.type == "LK" or f.type == "AL":
+                self._last_ack = clock.ticks_ms()
+                self._ack.set()
+            else:
+                self.downlinks += 1
+                log.event("downlink", type=f.type, content=f.content.decode() if f.type != "TK" else "<binary>")

@@ -1,0 +1,74 @@
+"""Energy meter: integrates each component's current over virtual time.
+
+Currents in microamps at 3.8 V, each with its source in ../shared/docs/reference/hardware.md.
+Where the datasheet gives no figure the row says ASSUMED and why; replace with measurements.
+"""
+
+CURRENT_UA = {
+    # ESP32 (hardware.md §3.1)
+    ("esp32", "sleep"): 800,  # forced light sleep, radio off: 0.8 mA (WROOM)
+    ("esp32", "active"): 20000,  # modem-sleep, CPU on at max speed: 20 mA (WROOM)
+    # Board quiescent: T-A7670 with modem off and ESP32 asleep ~157 uA (§3.1, LGA DeepSleep.ino)
+    ("board", "on"): 157,
+    # A7670 (hardware.md §3.2, A7670-HD)
+    ("modem", "off"): 20,  # power off <= 20 uA
+    ("modem", "boot"): 23000,  # ASSUMED: as idle (registered, no sleep) while it boots
+    ("modem", "idle"): 23000,  # idle, registered, not sleeping: 23 mA
+    ("modem", "sleep"): 2000,  # DTR/CSCLK sleep, LTE DRX 0.32 s: 2 mA
+    # ASSUMED: average while sending/receiving and in the RRC-connected tail: LTE TX peaks at
+    # 520-620 mA at 23 dBm (A7670-HD) but a watch near a cell transmits far below that.
+    ("modem", "active"): 150000,
+    # GNSS: the A76xx internal GNSS current is not published (§3.3 UNVERIFIED); the L76K figure
+    # (41 mA acquisition and tracking) stands in for it.
+    ("gnss", "on"): 41000,
+    ("gnss", "off"): 0,
+}
+
+BATTERY_MAH = 600  # a kids' watch cell, >= 600 mAh recommended (hardware.md §3.4)
+
+
+class EnergyMeter:
+    def __init__(self, vt):
+        self._vt = vt
+        self._state = {"esp32": "active", "board": "on", "modem": "off", "gnss": "off"}
+        self._since = 0
+        self.uas = {}  # component -> microamp-milliseconds
+        self.time_in = {}  # (component, state) -> ms
+
+    def _flush(self):
+        now = self._vt.ms
+        dt = now - self._since
+        if dt > 0:
+            for comp, st in self._state.items():
+                self.uas[comp] = self.uas.get(comp, 0) + CURRENT_UA[(comp, st)] * dt
+                k = (comp, st)
+                self.time_in[k] = self.time_in.get(k, 0) + dt
+        self._since = now
+
+    def set(self, comp, state):
+        if (comp, state) not in CURRENT_UA:
+            raise ValueError("no current for %s/%s" % (comp, state))
+        if self._state.get(comp) != state:
+            self._flush()
+            self._state[comp] = state
+
+    def state(self, comp):
+        return self._state[comp]
+
+    def used_uah(self):
+        """Microamp-hours drawn so far."""
+        self._flush()
+        return sum(self.uas.values()) // 3600000
+
+    def average_ua(self):
+        self._flush()
+        ms = self._vt.ms
+        return sum(self.uas.values()) // ms if ms else 0
+
+    def battery_mv(self):
+        """Cell voltage for the fake ADC: linear from 4.15 V full to 3.45 V at empty (a
+        stand-in for a discharge curve; the gauge's own curve turns it into percent)."""
+        left = BATTERY_MAH * 1000 - self.used_uah()
+        if left < 0:
+            left = 0
+        return 3450 + 700 * left // (BATTERY_MAH * 1000)

@@ -1,0 +1,327 @@
+"""Scenario runner: one simulated stretch of a watch's life, on CPython or MicroPython.
+
+Wires the world (route, cells, server), the A76xx emulator behind the fake UART and pins, the
+energy meter behind the fake ADC, boots the unmodified firmware on the board module, replays
+the scenario's faults, and writes (ARCHITECTURE.md §5):
+  events.jsonl  {"t": ISO-8601 UTC, "kind": ..., ...}   what the firmware and the world did
+  wire.jsonl    {"t", "dir", "channel", "peer", "data"[, "hex"]}   every frame on the wire
+  summary.json  the figures
+and prints a readable timeline (local time of the scenario).
+"""
+import json
+import os
+import sys
+import time
+
+from host_sim import vtime  # first: virtual time must be in place before asyncio is used
+from host_sim import fakes
+
+machine = fakes.install()
+
+import asyncio  # noqa: E402
+
+import boards.lilygo_t_a7670 as board_module  # noqa: E402
+from firmware import clock, fsutil, log  # noqa: E402
+from firmware.app import App  # noqa: E402
+from firmware.compat import sleep_ms  # noqa: E402
+from firmware.config import Config  # noqa: E402
+from host_sim.energy import BATTERY_MAH, EnergyMeter  # noqa: E402
+from host_sim.modem_a76xx import A76xxEmulator  # noqa: E402
+from host_sim.traccar import WatchServer  # noqa: E402
+from host_sim.world import World  # noqa: E402
+
+VT = vtime.VT
+_NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_failed", "disconnect",
+            "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "downlink",
+            "report_skipped", "fatal")
+
+
+def rmtree(path):
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for n in names:
+        p = path + "/" + n
+        if os.stat(p)[0] & 0x4000:
+            rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(path)
+
+
+def offset_ms(text):
+    """'HH:MM' or 'HH:MM:SS' after the scenario start -> ms (hours may exceed 24)."""
+    parts = [int(p) for p in text.split(":")]
+    while len(parts) < 3:
+        parts.append(0)
+    return ((parts[0] * 60 + parts[1]) * 60 + parts[2]) * 1000
+
+
+def json_line(pairs):
+    """A JSON object with keys in the given order (MicroPython's json does not keep order)."""
+    return "{" + ", ".join(json.dumps(k) + ": " + json.dumps(v) for k, v in pairs) + "}\n"
+
+
+class Recorder:
+    """Writes events.jsonl / wire.jsonl and prints the timeline."""
+
+    def __init__(self, out_dir, start2000, tz_min, echo):
+        self.start = start2000
+        self.tz_s = tz_min * 60
+        self.echo = echo
+        self.ev = open(out_dir + "/events.jsonl", "w")
+        self.wire = open(out_dir + "/wire.jsonl", "w")
+        self.counts = {}
+        self.hour = None
+        self.hour_counts = {}
+
+    def iso(self):
+        t = self.start + VT.ms // 1000
+        return clock.iso8601(t)[:-1] + ".%03dZ" % (VT.ms % 1000)
+
+    def local(self):
+        t = self.start + VT.ms // 1000 + self.tz_s
+        return "%02d:%02d:%02d" % clock.to_parts(t)[3:6]
+
+    def event(self, kind, fields):
+        pairs = [("t", self.iso()), ("kind", kind)]
+        for k in sorted(fields):
+            v = fields[k]
+            if not isinstance(v, (int, str, bool)) and v is not None:
+                v = str(v)
+            pairs.append((k, v))
+        self.ev.write(json_line(pairs))
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.echo:
+            self._print(kind, fields)
+
+    def frame(self, direction, channel, peer, data):
+        pairs = [("t", self.iso()), ("dir", direction), ("channel", channel), ("peer", peer)]
+        try:
+            text = data.decode()
+            ok = all(32 <= b < 127 for b in data)
+        except UnicodeError:
+            ok = False
+        if ok:
+            pairs.append(("data", text))
+        else:
+            pairs.append(("data", "".join("%02x" % b for b in data)))
+            pairs.append(("hex", True))
+        self.wire.write(json_line(pairs))
+
+    def _print(self, kind, fields):
+        hour = self.local()[:2]
+        if hour != self.hour:
+            self.flush_hour()
+            self.hour = hour
+        hc = self.hour_counts
+        hc[kind] = hc.get(kind, 0) + 1
+        if kind == "report":
+            hc["valid"] = hc.get("valid", 0) + (1 if fields.get("valid") else 0)
+        if kind in _NOTABLE:
+            detail = " ".join("%s=%s" % (k, fields[k]) for k in sorted(fields))
+            print("  %s  %-16s %s" % (self.local(), kind, detail))
+
+    def flush_hour(self):
+        if self.hour is None or not self.echo:
+            return
+        hc = self.hour_counts
+        if hc.get("report") or hc.get("delivered"):
+            print("  %s:00  hour: %d reports (%d with a fresh fix), %d batches delivered, %d heartbeats" % (
+                self.hour, hc.get("report", 0), hc.get("valid", 0), hc.get("delivered", 0),
+                hc.get("heartbeat", 0)))
+        self.hour_counts = {}
+
+    def close(self):
+        self.flush_hour()
+        self.ev.close()
+        self.wire.close()
+
+
+class Sim:
+    def __init__(self, scenario, out_dir, echo=True):
+        self.sc = scenario
+        self.out = out_dir
+        self.echo = echo
+        VT.reset()
+        machine.WIRING.reset()
+        self.world = World(scenario, VT)
+        self.meter = EnergyMeter(VT)
+        dev = scenario["device"]
+        srv = scenario["server"]
+        self.device_id = scenario.get("config", {}).get("device_id") or dev["imei"]
+        self.server = WatchServer(devices=set([self.device_id]))
+        self.world.add_server(srv["host"], srv["ip"], srv["port"], self.server)
+        self.rec = Recorder(out_dir, self.world.utc(0), scenario.get("tz_offset_min", 0), echo)
+        self.server.wire = self.rec.frame
+        self.emu = A76xxEmulator(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
+                                 variant=dev.get("gnss_variant", "foreign"))
+        pins = board_module.PINS
+        machine.WIRING.attach_uart(pins["modem_tx"], pins["modem_rx"], self.emu)
+        W = machine.WIRING
+        self.emu.attach_pins(pwrkey=W.pin(pins["pwrkey"]), dtr=W.pin(pins["dtr"]), ri=W.pin(pins["ri"]))
+        W.adc_source[pins["battery_adc"]] = lambda: self.meter.battery_mv() * 1000 // 2
+        W.sleep = self._lightsleep
+        self.flash = out_dir + "/flash"
+        self.app = None
+        self.app_task = None
+        self.board = None
+        self.boots = 0
+
+    # ---- the board's idle hook, simulated ----
+    def _lightsleep(self, ms):
+        self.meter.set("esp32", "sleep")
+        VT.idle(ms)
+        self.meter.set("esp32", "active")
+
+    def idle(self, dt):
+        b = self.board
+        if b is not None and b.sleep_ok(dt):
+            self._lightsleep(dt)
+        else:
+            VT.idle(dt)
+
+    # ---- flash and boot ----
+    def provision(self):
+        rmtree(self.flash)
+        fsutil.makedirs(self.flash)
+        cfg = Config.load(self.flash)
+        cfg.update(self.sc.get("config", {}))
+        cfg.save()
+        lf = self.sc.get("last_fix")
+        if lf:
+            t = clock.parse_iso8601(lf["at"])
+            line = "%d,%d,%d,%d,%d" % (t, int(round(lf["lat"] * 1000000)), int(round(lf["lon"] * 1000000)),
+                                       lf.get("alt", 0), lf.get("acc", 10))
+            fsutil.atomic_write(self.flash + "/lastfix.csv", line.encode())
+
+    def boot(self):
+        self.boots += 1
+        machine.WIRING.reset_cause = machine.PWRON_RESET
+        self.board = board_module.build(machine)
+        self.app = App(self.board, self.flash)
+        self.app_task = asyncio.create_task(self.app.run())
+
+    def power_cut(self):
+        """Battery out: every task stops where it is, the modem loses power; flash stays."""
+        for t in self.app.tasks:
+            t.cancel()
+        self.app_task.cancel()
+        self.emu.power_cut()
+        self.board = None
+
+    def fault(self, ev):
+        do = ev["do"]
+        log.event("fault", do=do, for_s=ev.get("for_s", 0))
+        if do == "modem_reboot":
+            self.emu.reboot()
+        elif do == "modem_garbage":
+            self.emu.garbage(ev.get("data", "\xff\xfe#@!\r\n+WHAT?\r\n").encode())
+        elif do == "modem_mute":
+            self.emu.mute(ev.get("for_s", 60) * 1000)
+        elif do == "server_down":
+            self.server.set_down(True)
+            VT.after(ev.get("for_s", 600) * 1000, lambda: self.server.set_down(False))
+        elif do == "server_garbage":
+            self.server.inject(ev.get("data", "garbage]]\r\n[SG*x").encode())
+        elif do in ("no_coverage",):
+            pass  # the world and the emulator handle coverage windows themselves
+        elif do != "reboot":
+            raise ValueError("unknown scenario event: %r" % do)
+
+    async def main(self):
+        self.boot()
+        events = sorted(self.sc.get("events", []), key=lambda e: offset_ms(e["at"]))
+        end = self.sc["duration_s"] * 1000
+        for ev in events:
+            at = offset_ms(ev["at"])
+            if at >= end:
+                break
+            if at > VT.ms:
+                await sleep_ms(at - VT.ms)
+            if ev["do"] == "reboot":
+                self.fault(ev)
+                self.power_cut()
+                await sleep_ms(ev.get("for_s", 2) * 1000)
+                self.boot()
+            else:
+                self.fault(ev)
+        if end > VT.ms:
+            await sleep_ms(end - VT.ms)
+        self.power_cut()
+
+    def run(self):
+        fsutil.makedirs(self.out)
+        self.provision()
+        log.set_sink(self.rec.event)
+        wall0 = time.time()
+        try:
+            vtime.run(self.main(), idle=self.idle)
+        finally:
+            log.set_sink(None)
+            self.rec.close()
+        wall = time.time() - wall0
+        summary = self.summary(wall)
+        with open(self.out + "/summary.json", "w") as f:
+            f.write(json_line([(k, summary[k]) for k in sorted(summary)]))
+        return summary
+
+    def summary(self, wall_s):
+        s = self.server
+        ud = [p for p in s.positions if p["type"].startswith("UD")]
+        avg_ua = self.meter.average_ua()
+        c = self.rec.counts
+        out = {
+            "scenario": self.sc.get("name", "?"),
+            "interpreter": sys.implementation.name,
+            "sim_seconds": VT.ms // 1000,
+            "wall_seconds": int(wall_s * 1000) / 1000,
+            "sim_per_wall": int(VT.ms / 1000 / wall_s) if wall_s > 0 else 0,
+            "boots": self.boots,
+            "reports_queued": c.get("report", 0),
+            "reports_delivered": len(ud),
+            "reports_valid": len([p for p in ud if p["valid"]]),
+            "heartbeats_acked": c.get("heartbeat", 0),
+            "server_acks": s.acks_sent,
+            "server_errors": len(s.errors),
+            "server_connections": s.connections,
+            "bytes_up": s.bytes_up,
+            "bytes_down": s.bytes_down,
+            "firmware_errors": c.get("error", 0),
+            "outbox_left": len(self.app.outbox) if self.app and self.app.outbox else 0,
+            "avg_current_ua": avg_ua,
+            "battery_mah": BATTERY_MAH,
+            "battery_days_x10": (BATTERY_MAH * 1000 * 10 // avg_ua // 24) if avg_ua else 0,
+            "modem_commands": self.emu.commands,
+        }
+        if self.echo:
+            print_summary(out)
+        return out
+
+
+def print_summary(s):
+    print("")
+    print("  %(scenario)s on %(interpreter)s: %(sim_seconds)d simulated s in %(wall_seconds)s s "
+          "(%(sim_per_wall)dx real time)" % s)
+    print("  reports: %(reports_queued)d queued, %(reports_delivered)d at the server "
+          "(%(reports_valid)d with a fresh fix), %(outbox_left)d still queued" % s)
+    print("  link: %(server_connections)d connections, %(heartbeats_acked)d heartbeats, "
+          "%(bytes_up)d bytes up, %(bytes_down)d bytes down" % s)
+    print("  power: %d.%02d mA average -> %d.%d days on %d mAh" % (
+        s["avg_current_ua"] // 1000, s["avg_current_ua"] % 1000 // 10, s["battery_days_x10"] // 10,
+        s["battery_days_x10"] % 10, s["battery_mah"]))
+    print("  problems: %(firmware_errors)d firmware errors logged, %(server_errors)d frames Traccar "
+          "would reject, %(boots)d boots" % s)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def run_file(path, out_dir, echo=True):
+    sc = load(path)
+    if echo:
+        print("Trygg simulator: %s (%s)" % (sc.get("name", path), sc.get("description", "")))
+    return Sim(sc, out_dir, echo).run()

@@ -1,0 +1,62 @@
+"""Runs each simulated day once per test session, in a subprocess, on the interpreter asked
+for, and hands the tests its output files."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+_cache = {}
+
+
+class SimRun:
+    def __init__(self, out):
+        self.out = out
+        with open(os.path.join(out, "summary.json")) as f:
+            self.summary = json.load(f)
+        self.events = [json.loads(line) for line in open(os.path.join(out, "events.jsonl"))]
+        self.wire = [json.loads(line) for line in open(os.path.join(out, "wire.jsonl"))]
+
+    def kinds(self, kind):
+        return [e for e in self.events if e["kind"] == kind]
+
+    def frames(self, direction, prefix=""):
+        out = []
+        for w in self.wire:
+            if w["dir"] != direction or w["channel"] != "watch":
+                continue
+            content = w["data"].split("*", 3)[3][:-1]
+            if content.startswith(prefix):
+                out.append(content)
+        return out
+
+
+def simulate(scenario, interpreter):
+    key = (scenario, interpreter)
+    if key not in _cache:
+        out = os.path.join(REPO, "out", "test-sim", "%s-%s" % (scenario, interpreter))
+        path = os.path.join("host_sim", "scenarios", scenario + ".json")
+        if interpreter == "micropython":
+            cmd = [os.path.join(BIN, "micropython"), "-m", "host_sim", "run", path, out]
+            env = dict(os.environ, MICROPYPATH=".frozen:.")
+        else:
+            cmd = [sys.executable, "-W", "error::RuntimeWarning", "-m", "host_sim", "run", path, out]
+            env = dict(os.environ)
+        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        if not os.path.exists(os.path.join(out, "summary.json")):
+            pytest.fail("simulation %s on %s failed (exit %d):\n%s\n%s" % (
+                scenario, interpreter, r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+        run = SimRun(out)
+        run.returncode = r.returncode
+        run.stdout = r.stdout
+        run.stderr = r.stderr
+        _cache[key] = run
+    return _cache[key]
+
+
+@pytest.fixture(scope="session")
+def sim():
+    return simulate

@@ -1,0 +1,53 @@
+"""The default school day, on CPython and on MicroPython: what Traccar would see."""
+import pytest
+
+from host_sim import traccar
+
+INTERPRETERS = ["python", "micropython"]
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_one_report_per_interval_all_day(sim, interp):
+    run = sim("school_day", interp)
+    s = run.summary
+    assert run.returncode == 0, run.stderr[-2000:]
+    # 24 h at a 5-minute interval: 288, give or take one at the edges
+    assert 287 <= s["reports_queued"] <= 289
+    assert s["reports_delivered"] >= s["reports_queued"] - 1  # the last may still be in flight at the end
+    assert s["server_errors"] == 0
+    assert s["boots"] == 1
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_every_report_is_a_frame_traccar_decodes(sim, interp):
+    run = sim("school_day", interp)
+    uds = run.frames("up", "UD")
+    assert len(uds) >= 287
+    for content in uds:
+        p = traccar.decode_position(content[3:])  # after "UD,"
+        assert p["cells"], content  # every report carries the serving cell
+    valid = [c for c in uds if ",A," in c[:20]]
+    stale = [c for c in uds if ",V," in c[:20]]
+    # outside (walks, breaks, the park) the watch has fixes; indoors it re-sends the last one as V
+    assert len(valid) > 40 and len(stale) > 100
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_heartbeats_are_acked_and_link_never_idles_out(sim, interp):
+    run = sim("school_day", interp)
+    up_lk = run.frames("up", "LK")
+    acks = [c for c in run.frames("down") if c == "LK"]
+    assert len(up_lk) > 200
+    assert len(acks) == len(up_lk)
+    # Traccar drops sockets idle for 1800 s: no gap between uplink frames may reach that
+    times = [w["t"] for w in run.wire if w["dir"] == "up"]
+    secs = [int(t[11:13]) * 3600 + int(t[14:16]) * 60 + int(t[17:19]) for t in times]
+    gaps = [b - a for a, b in zip(secs, secs[1:]) if b >= a]
+    assert max(gaps) < 1800
+    assert run.summary["server_connections"] == 1  # one session held all day
+
+
+def test_same_reports_on_both_interpreters(sim):
+    a = sim("school_day", "python").frames("up", "UD")
+    b = sim("school_day", "micropython").frames("up", "UD")
+    assert a == b

@@ -1,0 +1,61 @@
+"""Pure policies: report grid, reconnect backoff, GNSS timeout, battery gauge."""
+import support  # noqa: F401  (virtual time first)
+from firmware import clock, positioning, reporter, uplink
+from firmware.drivers import battery
+
+
+def test_report_grid_does_not_drift_with_slow_fixes():
+    interval = 300000
+    due = clock.PERIOD - 1000  # next to the tick wrap
+    now = clock.ticks_add(due, 45000)  # the fix took 45 s
+    nxt = reporter.next_due(now, due, interval)
+    assert clock.ticks_diff(nxt, due) == interval  # still on the grid
+
+
+def test_report_grid_skips_ahead_after_a_long_stall():
+    interval = 300000
+    due = 1000
+    now = clock.ticks_add(due, 3 * interval + 5000)  # stalled for three intervals
+    nxt = reporter.next_due(now, due, interval)
+    # one overdue report now, not three in a burst; still on the grid
+    assert 0 <= clock.ticks_diff(now, nxt) < interval
+    assert clock.ticks_diff(nxt, due) % interval == 0
+    after = reporter.next_due(now, nxt, interval)
+    assert clock.ticks_diff(after, now) > 0
+
+
+def test_periodic_reports_carry_no_alarm_bits():
+    assert reporter.status_bits(5) == 0
+
+
+def test_backoff_doubles_to_a_ceiling_and_restarts():
+    seq = []
+    b = 0
+    for _ in range(10):
+        b = uplink.next_backoff(b)
+        seq.append(b)
+    assert seq[:4] == [5, 10, 20, 40]
+    assert max(seq) == 600 and seq[-1] == 600
+    assert uplink.next_backoff(0) == 5
+
+
+def test_gnss_timeout_policy():
+    t = 1000000
+    assert positioning.fix_timeout_s(t, None, False, 60) == 60  # never had a fix: cold
+    assert positioning.fix_timeout_s(t, t - 5 * 3600, False, 60) == 60  # ephemeris too old
+    assert positioning.fix_timeout_s(t, t - 300, False, 60) == 30  # hot
+    assert positioning.fix_timeout_s(t, t - 300, True, 60) == 20  # hot but indoors last time
+    assert positioning.fix_timeout_s(t, t - 300, True, 15) == 10  # never below 10 s
+
+
+def test_battery_curve():
+    assert battery.percent_from_mv(4250) == 100
+    assert battery.percent_from_mv(3800) == 50
+    assert battery.percent_from_mv(3775) == 45
+    assert battery.percent_from_mv(3200) == 0
+
+    class ADC:
+        def read_uv(self):
+            return 1900000  # 1.9 V at the pin, 3.8 V at the cell
+
+    assert battery.Battery(ADC()).percent() == 50

@@ -1,0 +1,61 @@
+"""Performance figures from simulated runs (benchmarks print numbers; tests assert behaviour).
+
+Prints, for the default school day on each interpreter: simulated seconds per wall second,
+reports and bytes up/down per simulated day, average current and battery days from the energy
+model (host_sim/energy.py cites each current), and the size of the compiled firmware.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import compile as mpy  # noqa: E402  (tools/compile.py)
+
+SCENARIO = "host_sim/scenarios/school_day.json"
+
+
+def simulate(interp):
+    out = os.path.join(REPO, "out", "bench", interp)
+    if interp == "micropython":
+        cmd = [os.path.join(os.path.dirname(sys.executable), "micropython"), "-m", "host_sim", "run", SCENARIO, out]
+        env = dict(os.environ, MICROPYPATH=".frozen:.")
+    else:
+        cmd = [sys.executable, "-m", "host_sim", "run", SCENARIO, out]
+        env = dict(os.environ)
+    t0 = time.time()
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.time() - t0
+    if r.returncode:
+        raise SystemExit("%s run failed:\n%s%s" % (interp, r.stdout[-2000:], r.stderr[-2000:]))
+    with open(os.path.join(out, "summary.json")) as f:
+        s = json.load(f)
+    s["process_wall_s"] = wall
+    return s
+
+
+def main():
+    rows = []
+    for interp in ("python", "micropython"):
+        s = simulate(interp)
+        rows.append(s)
+        day = s["sim_seconds"] / 86400
+        print("%-12s %7.0f sim-s/wall-s  (%d s simulated in %.2f s, process %.2f s)" % (
+            interp, s["sim_seconds"] / s["wall_seconds"], s["sim_seconds"], s["wall_seconds"], s["process_wall_s"]))
+        print("%-12s %7d reports/day at the server, %d bytes up/day, %d bytes down/day, %d AT commands/day" % (
+            "", s["reports_delivered"] / day, s["bytes_up"] / day, s["bytes_down"] / day, s["modem_commands"] / day))
+    s = rows[0]
+    print("energy       %.2f mA average -> %.1f days on %d mAh (model: host_sim/energy.py)" % (
+        s["avg_current_ua"] / 1000, s["battery_days_x10"] / 10, s["battery_mah"]))
+    sizes = mpy.compile_all()
+    print("firmware     %d modules, %d bytes of .mpy (firmware/ + boards/)" % (len(sizes), sum(n for _, n in sizes)))
+    for rel, n in sorted(sizes, key=lambda x: -x[1])[:5]:
+        print("             %6d  %s" % (n, rel))
+
+
+if __name__ == "__main__":
+    main()
