@@ -38,6 +38,8 @@ class Board:
 
     def idle(self, dt_ms):
         """The scheduler's idle hook on the board (firmware/idle.py)."""
+        if dt_ms == 0:
+            return
         if self.sleep_ok(dt_ms):
             self._machine.lightsleep(dt_ms if dt_ms >= 0 else 3600000)
         else:

@@ -19,6 +19,7 @@ from firmware.uplink import Uplink
 _BOOT_RETRY_S = const(60)
 _REG_TIMEOUT_MS = const(180000)
 _URC_POLL_MS = const(60000)  # belt and braces: look at the modem at least this often
+_RI_STEP_MS = const(20)
 
 
 class App:
@@ -36,12 +37,16 @@ class App:
         """Power the modem and bring it to a registered state; True when usable."""
         m = self.board.modem
         await m.power_on(30000)
-        await m.wait_sim(20000)
+        if not await m.wait_sim(20000):
+            log.event("error", where="sim", err="SIM not ready", state=m.sim_state)
         registered = await m.wait_registered(_REG_TIMEOUT_MS)
         t = await m.network_time() if registered else None
         if t is not None:
             clock.wall.set(t, "network")
             log.event("clock", source="network", utc=clock.iso8601(t))
+        # Let the modem sleep between commands: 2 mA instead of 23 mA idle (hardware.md §3.2);
+        # it still wakes for network data and pulses RI, which wakes the ESP32 (§1.9).
+        await m.sleep(True)
         log.event("modem_ready", registered=registered, csq=await m.csq())
         return registered
 
@@ -58,6 +63,21 @@ class App:
                     pass
                 await sleep_ms(_BOOT_RETRY_S * 1000)
 
+    async def _drain_urcs(self):
+        """Read URCs after an RI wake. RI pulses (~60 ms per URC, hardware.md §1.9) merge when
+        URCs come close together, so one falling edge may stand for several: keep reading while
+        RI is low and once more after it rises."""
+        m = self.board.modem
+        await m.at.pump()
+        ri = m.ri
+        if ri is not None:
+            for _ in range(50):  # at most ~1 s: a stuck-low RI must not hold the supervisor
+                if ri.value():
+                    break
+                await sleep_ms(_RI_STEP_MS)
+                await m.at.pump()
+            await m.at.pump()
+
     async def _supervise(self):
         """Read URCs when the modem rings (RI), re-initialise it after it rebooted."""
         m = self.board.modem
@@ -67,7 +87,7 @@ class App:
             except asyncio.TimeoutError:
                 pass
             try:
-                await m.at.pump()
+                await self._drain_urcs()
                 if m.needs_init:
                     log.event("modem_rebooted", reboots=m.reboots)
                     await self._boot_modem()
@@ -87,9 +107,15 @@ class App:
         m = self.board.modem
         m.start()
         await self._boot_modem()
-        imei = await m.imei()
+        imei = None
+        while imei is None:
+            imei = await m.imei()
+            if imei is None:
+                log.event("error", where="imei", err="no IMEI from the modem")
+                await sleep_ms(10000)
         self.device_id = cfg["device_id"] or imei
-        log.event("identity", id=self.device_id, imei=imei, server=cfg["server_host"], port=cfg["server_port"])
+        log.event("identity", id=self.device_id, imei=imei, server=cfg["server_host"],
+                  port=cfg["server_port"])
         pos = Positioning(m, self.root)
         self.uplink = Uplink(m, cfg, self.outbox, self.device_id, lambda: (0, self.board.battery.percent()))
         self.reporter = Reporter(m, cfg, self.outbox, pos, self.uplink, self.board.battery)

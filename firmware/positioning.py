@@ -54,8 +54,9 @@ class Positioning:
 
     def _save(self, f):
         s = self._saved
-        if s is not None and f.t - s.t < _SAVE_EVERY_S and abs(f.lat - s.lat) + abs(f.lon - s.lon) < _SAVE_MOVE_UDEG:
-            return
+        if s is not None and f.t - s.t < _SAVE_EVERY_S:
+            if abs(f.lat - s.lat) + abs(f.lon - s.lon) < _SAVE_MOVE_UDEG:
+                return
         fsutil.atomic_write(self._path, ("%d,%d,%d,%d,%d" % (f.t, f.lat, f.lon, f.alt, f.acc)).encode())
         self._saved = f
 

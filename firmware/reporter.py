@@ -6,6 +6,7 @@ fix does not push every later report back; if the watch fell more than one inter
 """
 from firmware import clock, log, watchproto
 from firmware.compat import const, sleep_ms
+from firmware.drivers.a76xx import csq_percent
 
 _CELLS_MAX = const(1)  # the serving cell; neighbours need AT+CPSI's neighbour list (later)
 
@@ -45,7 +46,7 @@ class Reporter:
             c = await self._m.serving_cell()
             if c is not None:
                 cells = (c,)
-            gsm = self._m.csq_percent(await self._m.csq())
+            gsm = csq_percent(await self._m.csq())
         except OSError as e:
             log.event("error", where="cell", err=repr(e))
         batt = self._batt.percent()

@@ -21,11 +21,19 @@ _ACK_TIMEOUT_MS = const(30000)
 _CONNECT_TIMEOUT_MS = const(30000)
 _BATCH = const(16)  # reports per send: ~16 x 180 B stays well inside one modem send (1460 B MTU x2)
 _BACKOFF_MIN_S = const(5)
-_BACKOFF_MAX_S = const(600)
+# Capped at one default report interval: a safety watch should not sit on queued reports for
+# long after the network comes back, and one attempt per 5 minutes costs a few radio seconds.
+_BACKOFF_MAX_S = const(300)
+_IDLE_MS = const(3600000)  # no server configured: nothing to do until a report or a config change
+
+
+def printable(data, limit):
+    """Downlink bytes as a loggable string: printable ASCII kept, the rest as '?', bounded."""
+    return "".join(chr(b) if 32 <= b < 127 else "?" for b in data[:limit])
 
 
 def next_backoff(prev_s):
-    """Exponential reconnect backoff: 5, 10, 20 ... 600 s."""
+    """Exponential reconnect backoff: 5, 10, 20 ... 300 s."""
     if prev_s <= 0:
         return _BACKOFF_MIN_S
     return min(_BACKOFF_MAX_S, prev_s * 2)
@@ -41,6 +49,7 @@ class Uplink:
         self._status = status_fn
         self._split = watchproto.FrameSplitter()
         self.connected = False
+        self._opened = False  # a session was ever opened on the link
         self.backoff_s = 0
         self._retry_at = None  # ticks before which no reconnect is attempted
         self._last_ack = None  # ticks of the last LK/AL ack
@@ -79,12 +88,21 @@ class Uplink:
         self.backoff_s = next_backoff(self.backoff_s)
         self._retry_at = clock.ticks_add(clock.ticks_ms(), self.backoff_s * 1000)
         log.event("disconnect", why=why, retry_s=self.backoff_s)
+        self._kick.set()  # the sender may be asleep until a heartbeat: let it plan the reconnect
 
     async def _connect(self):
         cfg = self._cfg
         host, port = cfg["server_host"], cfg["server_port"]
         try:
             await self._m.net_open()
+            if self._opened:
+                # The last close may not have reached the modem (it was mute, or rebooting): an
+                # A76xx refuses AT+CIPOPEN on a link it still holds (error 4), forever.
+                try:
+                    await self._m.tcp_close(_LINK)
+                except OSError:
+                    pass
+            self._opened = True
             await self._m.tcp_open(_LINK, host, port, _CONNECT_TIMEOUT_MS)
         except OSError as e:
             self.backoff_s = next_backoff(self.backoff_s)
@@ -126,8 +144,13 @@ class Uplink:
         try:
             await wait_for_ms(self._ack.wait(), _ACK_TIMEOUT_MS)
         except asyncio.TimeoutError:
-            await self._close("no ack for " + what)
-            return False
+            # The data URC may have been missed (RI pulses merge, light sleep drops UART
+            # bytes): the modem buffers socket data (CIPRXGET mode), so look once before
+            # giving the session up.
+            await self._read()
+            if not self._ack.is_set():
+                await self._close("no ack for " + what)
+                return False
         self.backoff_s = 0
         return True
 
@@ -153,12 +176,19 @@ class Uplink:
         return clock.ticks_diff(clock.ticks_ms(), self._last_ack) >= self._cfg["heartbeat_s"] * 1000
 
     def _ms_until_due(self):
-        """How long the sender may sleep: until the heartbeat or the reconnect time."""
+        """How long the sender may sleep when it has nothing to send: while disconnected, until
+        the reconnect time; while connected, until the next heartbeat."""
+        now = clock.ticks_ms()
+        if not self.connected:
+            if not self._cfg["server_host"]:
+                return _IDLE_MS
+            if self._retry_at is None:
+                return 0
+            return max(0, clock.ticks_diff(self._retry_at, now))
+        if self._last_ack is None:
+            return 0
         hb = self._cfg["heartbeat_s"] * 1000
-        wait = hb if self._last_ack is None else hb - clock.ticks_diff(clock.ticks_ms(), self._last_ack)
-        if not self.connected and self._retry_at is not None:
-            wait = min(wait, clock.ticks_diff(self._retry_at, clock.ticks_ms()))
-        return max(0, wait)
+        return max(0, hb - clock.ticks_diff(now, self._last_ack))
 
     async def run_sender(self):
         """Keep the session up, deliver reports, send heartbeats. Never returns."""
@@ -169,7 +199,9 @@ class Uplink:
                     if not warned:
                         log.event("error", where="uplink", err="no server configured; reports stay queued")
                         warned = True
-                elif not self.connected and self._may_connect() and (len(self._ob) or self._heartbeat_due()):
+                elif not self.connected and self._may_connect():
+                    # reconnect even with nothing queued: a guardian's request ("locate now")
+                    # can only reach a watch that holds a session
                     await self._connect()
                 if self.connected:
                     if len(self._ob):
@@ -194,16 +226,18 @@ class Uplink:
         while True:
             await self._rx.wait()
             self._rx.clear()
-            if not self.connected:
-                continue
-            try:
-                data = await self._m.tcp_recv(_LINK)
-            except OSError as e:
-                log.event("error", where="recv", err=repr(e))
-                continue
-            if data:
-                self.bytes_down += len(data)
-                self._on_bytes(data)
+            if self.connected:
+                await self._read()
+
+    async def _read(self):
+        try:
+            data = await self._m.tcp_recv(_LINK)
+        except OSError as e:
+            log.event("error", where="recv", err=repr(e))
+            return
+        if data:
+            self.bytes_down += len(data)
+            self._on_bytes(data)
 
     def _on_bytes(self, data):
         for frame in self._split.feed(data):
@@ -217,4 +251,4 @@ class Uplink:
                 self._ack.set()
             else:
                 self.downlinks += 1
-                log.event("downlink", type=f.type, content=f.content.decode() if f.type != "TK" else "<binary>")
+                log.event("downlink", type=f.type, content=printable(f.content, 120))

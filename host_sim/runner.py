@@ -144,6 +144,7 @@ class Sim:
         self.sc = scenario
         self.out = out_dir
         self.echo = echo
+        fsutil.makedirs(out_dir)
         VT.reset()
         machine.WIRING.reset()
         self.world = World(scenario, VT)
@@ -177,7 +178,7 @@ class Sim:
 
     def idle(self, dt):
         b = self.board
-        if b is not None and b.sleep_ok(dt):
+        if dt and b is not None and b.sleep_ok(dt):
             self._lightsleep(dt)
         else:
             VT.idle(dt)
@@ -243,6 +244,7 @@ class Sim:
             if ev["do"] == "reboot":
                 self.fault(ev)
                 self.power_cut()
+                await self.unwind()
                 await sleep_ms(ev.get("for_s", 2) * 1000)
                 self.boot()
             else:
@@ -250,6 +252,15 @@ class Sim:
         if end > VT.ms:
             await sleep_ms(end - VT.ms)
         self.power_cut()
+        await self.unwind()
+
+    async def unwind(self):
+        """Let cancelled firmware tasks finish unwinding (CPython needs a few loop turns)."""
+        tasks = self.app.tasks + [self.app_task]
+        for _ in range(20):
+            if all(t.done() for t in tasks):
+                return
+            await sleep_ms(1)
 
     def run(self):
         fsutil.makedirs(self.out)

@@ -31,6 +31,7 @@ import asyncio  # noqa: E402
 from firmware import clock  # noqa: E402
 
 START_TICKS = clock.PERIOD - 600000  # ten virtual minutes before the first wrap
+_MAX_SPINS = 200000
 
 
 class SimStalled(Exception):
@@ -47,6 +48,7 @@ class VirtualTime:
         self._events = []  # sorted [due_ms, seq, fn]
         self._seq = 0
         self.idle_ms = 0  # total virtual time spent in idle()
+        self._spins = 0  # idle(0) calls in a row without time moving
         self.on_idle = None  # optional fn(start_ms, dt_ms), e.g. the energy meter
 
     def ticks_ms(self):
@@ -87,7 +89,17 @@ class VirtualTime:
         return n
 
     def idle(self, dt_ms):
-        """The scheduler has nothing to run for dt_ms (-1: no deadline). Jump virtual time."""
+        """The scheduler has nothing to run for dt_ms (-1: no deadline). Jump virtual time.
+
+        dt_ms == 0 means tasks are ready now; a long run of those without time ever moving is a
+        busy loop in the firmware (on the board: a flat battery), reported instead of hanging."""
+        if dt_ms == 0:
+            self._spins += 1
+            if self._spins > _MAX_SPINS:
+                raise SimStalled("busy loop: %d scheduler turns at virtual ms %d" % (self._spins, self.ms))
+            self.run_due()
+            return
+        self._spins = 0
         self.run_due()
         nxt = self.next_event_ms()
         if dt_ms is None or dt_ms < 0:
@@ -118,12 +130,49 @@ if _MP:
     _core.ticks_add = clock.ticks_add
     _core.ticks_diff = clock.ticks_diff
 
+    import select as _select
+
+    _IN = _select.POLLIN
+    _OUT = _select.POLLOUT
+
+    def _poll_streams(dt):
+        """asyncio's poll, for a world without file descriptors. The unix port's poll() of a
+        Python stream (a ThreadSafeFlag) costs ~1 ms per call even with timeout 0, which made a
+        simulated day take minutes; here every waited-on stream is a Python object whose
+        ioctl says whether it is ready, so ask it directly (same outcome as IOQueue's poll)."""
+        q = _core._io_queue
+        ready = None
+        for key in q.map:
+            sm = q.map[key]
+            ev = sm[-1].ioctl(3, _IN | _OUT)
+            if ev:
+                if ready is None:
+                    ready = []
+                ready.append((sm, ev))
+        if ready is None:
+            return
+        push = _core._task_queue.push
+        for sm, ev in ready:
+            # map entries are [reader, writer, stream], or [reader, pri, writer, stream] in
+            # newer MicroPython releases
+            w = len(sm) - 2
+            if ev & _IN and sm[0] is not None:
+                push(sm[0])
+                sm[0] = None
+            if ev & _OUT and sm[w] is not None:
+                push(sm[w])
+                sm[w] = None
+            if all(x is None for x in sm[:-1]):
+                q._dequeue(sm[-1])
+            else:
+                q.poller.modify(sm[-1], (_IN if sm[0] is not None else 0) | (_OUT if sm[w] is not None else 0))
+
     def run(coro, idle=None):
         """Run coro to completion on virtual time; idle defaults to VT.idle."""
         from firmware import idle as fw_idle
 
         asyncio.new_event_loop()
-        fw_idle.install(idle or VT.idle)
+        fw_idle.install(idle or VT.idle, _poll_streams)
         return asyncio.run(coro)
 
 else:
@@ -137,9 +186,12 @@ else:
             if timeout is None:
                 self._idle(-1)
             else:
-                ms = int(timeout * 1000)
-                if ms < timeout * 1000:
-                    ms += 1  # round up so the timer that set this timeout is due afterwards
+                # Timers are float seconds: sleep(0.3) comes back as 0.30000000000000004. Round
+                # to the nearest ms (rounding up would drift 1 ms per sleep against MicroPython,
+                # whose timers are integer ms); a genuinely sub-ms wait still advances 1 ms.
+                ms = int(timeout * 1000 + 0.5)
+                if ms == 0 and timeout > 1e-6:
+                    ms = 1
                 self._idle(ms)
             return []
 

@@ -22,7 +22,8 @@ SCENARIO = "host_sim/scenarios/school_day.json"
 def simulate(interp):
     out = os.path.join(REPO, "out", "bench", interp)
     if interp == "micropython":
-        cmd = [os.path.join(os.path.dirname(sys.executable), "micropython"), "-m", "host_sim", "run", SCENARIO, out]
+        mp = os.path.join(os.path.dirname(sys.executable), "micropython")
+        cmd = [mp, "-m", "host_sim", "run", SCENARIO, out]
         env = dict(os.environ, MICROPYPATH=".frozen:.")
     else:
         cmd = [sys.executable, "-m", "host_sim", "run", SCENARIO, out]
@@ -45,14 +46,17 @@ def main():
         rows.append(s)
         day = s["sim_seconds"] / 86400
         print("%-12s %7.0f sim-s/wall-s  (%d s simulated in %.2f s, process %.2f s)" % (
-            interp, s["sim_seconds"] / s["wall_seconds"], s["sim_seconds"], s["wall_seconds"], s["process_wall_s"]))
-        print("%-12s %7d reports/day at the server, %d bytes up/day, %d bytes down/day, %d AT commands/day" % (
-            "", s["reports_delivered"] / day, s["bytes_up"] / day, s["bytes_down"] / day, s["modem_commands"] / day))
+            interp, s["sim_seconds"] / s["wall_seconds"], s["sim_seconds"], s["wall_seconds"],
+            s["process_wall_s"]))
+        print("%-12s %7d reports/day at the server, %d bytes up/day, %d bytes down/day, "
+              "%d AT commands/day" % ("", s["reports_delivered"] / day, s["bytes_up"] / day,
+                                       s["bytes_down"] / day, s["modem_commands"] / day))
     s = rows[0]
     print("energy       %.2f mA average -> %.1f days on %d mAh (model: host_sim/energy.py)" % (
         s["avg_current_ua"] / 1000, s["battery_days_x10"] / 10, s["battery_mah"]))
     sizes = mpy.compile_all()
-    print("firmware     %d modules, %d bytes of .mpy (firmware/ + boards/)" % (len(sizes), sum(n for _, n in sizes)))
+    total = sum(n for _, n in sizes)
+    print("firmware     %d modules, %d bytes of .mpy (firmware/ + boards/)" % (len(sizes), total))
     for rel, n in sorted(sizes, key=lambda x: -x[1])[:5]:
         print("             %6d  %s" % (n, rel))
 

@@ -45,7 +45,7 @@ def simulate(scenario, interpreter):
         else:
             cmd = [sys.executable, "-W", "error::RuntimeWarning", "-m", "host_sim", "run", path, out]
             env = dict(os.environ)
-        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         if not os.path.exists(os.path.join(out, "summary.json")):
             pytest.fail("simulation %s on %s failed (exit %d):\n%s\n%s" % (
                 scenario, interpreter, r.returncode, r.stdout[-3000:], r.stderr[-3000:]))

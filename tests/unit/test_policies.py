@@ -35,7 +35,7 @@ def test_backoff_doubles_to_a_ceiling_and_restarts():
         b = uplink.next_backoff(b)
         seq.append(b)
     assert seq[:4] == [5, 10, 20, 40]
-    assert max(seq) == 600 and seq[-1] == 600
+    assert max(seq) == 300 and seq[-1] == 300
     assert uplink.next_backoff(0) == 5
 
 

@@ -1,0 +1,204 @@
+"""The watch's settings: <root>/config.json with defaults, validation and atomic saves.
+
+* Every key has a default (DEFAULTS); a value must have the default's type (bool is not int)
+  and pass its rule; unknown keys are rejected. Errors are ConfigError naming the field.
+* save() writes the FULL dict, not only the values that differ from the defaults. The file then
+  shows exactly what the watch runs with (a parent or a supporter can read it), and a firmware
+  update that changes a default never silently changes a watch that was already set up.
+* Saves are atomic (fsutil.atomic_write: .tmp, close, rename). At load a stale config.json.tmp is
+  a save cut short before its rename: config.json is still the last good file, the .tmp is deleted.
+  A corrupt config.json (not JSON, not an object, or a value that fails validation) is moved aside
+  to config.json.bad for a post-mortem, defaults are used, and the reason is kept in `recovered`
+  for the application to log.
+"""
+import json
+import os
+
+from firmware import fsutil
+
+FILENAME = "config.json"
+_MAX_BYTES = 4096  # the full settings are ~300 bytes; a bigger file is garbage, not read into RAM
+
+DEFAULTS = {
+    # Empty: use the modem's IMEI. Traccar matches the id exactly (watch-protocol.md §3), so the
+    # app must show the id in use for the parent to type into the server.
+    "device_id": "",
+    # Empty: no server configured, reports stay queued in the outbox. Privacy by default: the
+    # firmware ships with no third-party server.
+    "server_host": "",
+    "server_port": 5093,  # Traccar's watch port (watch-protocol.md §1)
+    "protocol": "watch",  # or "osmand"
+    "maker": "SG",  # the 2-character manufacturer field of a watch frame (watch-protocol.md §2)
+    "report_interval_s": 300,
+    # Below Traccar's 1800 s idle timeout, with a minute of margin (watch-protocol.md §1).
+    "heartbeat_s": 600,
+    "apn": "",  # empty: the modem's / network's default
+    "gnss_timeout_s": 60,
+    "tz_offset_min": 0,
+}
+
+# (min, max) for the integer keys, both inclusive.
+_RANGES = {
+    "server_port": (1, 65535),
+    "report_interval_s": (10, 86400),
+    "heartbeat_s": (60, 1740),
+    "gnss_timeout_s": (5, 600),
+    "tz_offset_min": (-720, 840),  # UTC-12:00 .. UTC+14:00
+}
+
+PROTOCOLS = ("watch", "osmand")
+
+
+class ConfigError(ValueError):
+    """A bad setting; `field` is the key (or None when the whole input is wrong)."""
+
+    def __init__(self, field, msg):
+        super().__init__(msg if field is None else "%s: %s" % (field, msg))
+        self.field = field
+
+
+def _alnum(c):
+    return ("0" <= c <= "9") or ("A" <= c <= "Z") or ("a" <= c <= "z")
+
+
+def _plain_ascii(s):
+    """Printable ASCII without space, quotes or comma: safe inside an AT command's quotes and
+    inside a comma-separated protocol field."""
+    for c in s:
+        if c <= " " or c > "~" or c in "\"',":
+            return False
+    return True
+
+
+def check(key, value):
+    """Raise ConfigError unless value is acceptable for key."""
+    if key not in DEFAULTS:
+        raise ConfigError(key, "unknown setting")
+    default = DEFAULTS[key]
+    if type(value) is not type(default):  # exact type: True must not pass as an int
+        raise ConfigError(key, "must be %s, not %s" % (type(default).__name__, type(value).__name__))
+    if key in _RANGES:
+        lo, hi = _RANGES[key]
+        if not lo <= value <= hi:
+            raise ConfigError(key, "must be %d..%d, not %d" % (lo, hi, value))
+    elif key == "device_id":
+        # 0..20 letters/digits; empty means "the IMEI". Traccar's registerUnknown only auto-creates
+        # ids matching \w{3,15} (watch-protocol.md §3): longer or shorter ids must be added to the
+        # server by hand. "*", "[", "]" and "," would break the watch frame, hence letters/digits.
+        if len(value) > 20:
+            raise ConfigError(key, "at most 20 characters")
+        for c in value:
+            if not _alnum(c):
+                raise ConfigError(key, "only letters and digits")
+    elif key == "server_host":
+        if len(value) > 64:
+            raise ConfigError(key, "at most 64 characters")
+        if not _plain_ascii(value):
+            raise ConfigError(key, "printable ASCII without spaces, quotes or commas")
+    elif key == "apn":
+        if len(value) > 100:  # 3GPP TS 23.003 §9.1: an APN is at most 100 octets
+            raise ConfigError(key, "at most 100 characters")
+        if not _plain_ascii(value):
+            raise ConfigError(key, "printable ASCII without spaces, quotes or commas")
+    elif key == "protocol":
+        if value not in PROTOCOLS:
+            raise ConfigError(key, "must be one of: " + ", ".join(PROTOCOLS))
+    elif key == "maker":
+        # Traccar takes exactly 2 characters, whatever they are (watch-protocol.md §2).
+        if len(value) != 2 or not (_alnum(value[0]) and _alnum(value[1])):
+            raise ConfigError(key, "exactly 2 letters or digits")
+
+
+def check_all(values):
+    """Validate a dict of settings (any subset of the keys); raises the first error, in key order."""
+    if not isinstance(values, dict):
+        raise ConfigError(None, "settings must be a JSON object")
+    for k in values:  # unknown keys first: sorted() would choke on a non-str key
+        if k not in DEFAULTS:
+            raise ConfigError(k, "unknown setting")
+    for k in sorted(values):
+        check(k, values[k])
+
+
+class Config:
+    """Use Config.load(root). Read with cfg[key] / cfg.get(key); change with update() + save()."""
+
+    def __init__(self, root, values=None):
+        self.root = root
+        self.path = fsutil.join(root, FILENAME)
+        self._v = dict(DEFAULTS)
+        if values:
+            check_all(values)
+            self._v.update(values)
+        self.recovered = None  # why the file on flash was set aside at load, or None
+
+    @classmethod
+    def load(cls, root):
+        path = fsutil.join(root, FILENAME)
+        # A save cut short before its rename: config.json is still the last good one.
+        fsutil.remove(path + ".tmp")
+        size = fsutil.size(path)
+        if size is None:
+            return cls(root)
+        try:
+            if size > _MAX_BYTES:
+                raise ValueError("%d bytes" % size)
+            values = json.loads(fsutil.read_bytes(path))
+            if not isinstance(values, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:  # bad JSON (ValueError on both interpreters)
+            return cls._recover(root, path, {}, "config.json unusable (%s)" % e)
+        # Keep every valid setting and default only the bad ones: one bad key (a downgrade, a
+        # flipped bit) must not also wipe server_host and silently stop the reports.
+        good = {}
+        bad = []
+        for k in sorted(values):
+            try:
+                check(k, values[k])
+                good[k] = values[k]
+            except ConfigError as e:
+                bad.append(str(e))
+        if bad:
+            return cls._recover(root, path, good, "bad settings defaulted: " + "; ".join(bad))
+        return cls(root, values)
+
+    @classmethod
+    def _recover(cls, root, path, good, reason):
+        """Keep the damaged file as config.json.bad, run with the good settings plus defaults."""
+        bad = path + ".bad"
+        fsutil.remove(bad)  # FAT's rename refuses an existing target; littlefs replaces it
+        os.rename(path, bad)
+        cfg = cls(root, good)
+        cfg.save()  # so the next boot starts from the repaired settings, not from defaults
+        cfg.recovered = reason + "; original kept as config.json.bad"
+        return cfg
+
+    def get(self, key):
+        """The value of key; KeyError for an unknown key (a typo must not read as a default)."""
+        return self._v[key]
+
+    def __getitem__(self, key):
+        return self._v[key]
+
+    def __contains__(self, key):
+        return key in self._v
+
+    def update(self, changes):
+        """Validate every key first, then apply all of them (or none). Returns the sorted list of
+        keys whose value changed. Does not save: call save() after."""
+        check_all(changes)
+        changed = []
+        for k in sorted(changes):
+            if self._v[k] != changes[k]:
+                self._v[k] = changes[k]
+                changed.append(k)
+        return changed
+
+    def save(self):
+        """Write all settings atomically (MicroPython's json.dumps takes no options and does not
+        keep key order; the content, not the layout, matters)."""
+        fsutil.atomic_write(self.path, json.dumps(self._v))
+
+    def as_dict(self):
+        """A copy of all settings."""
+        return dict(self._v)

@@ -1,0 +1,587 @@
+"""SIMCom A76xx (A7670) modem driver on the AT engine.
+
+The driver receives its UART and pins (STYLE.md habit 1). Formats and quirks come from
+docs/reference/hardware.md; the section is named where each is used.
+
+Lifecycle (inside the running asyncio loop):
+    m = A76xx(uart, pwrkey, dtr, ri)
+    m.start()                      # creates the `wake` ThreadSafeFlag, arms the RI IRQ
+    await m.power_on()             # PWRKEY pulse, *ATREADY / AT probe, ATE0, CMEE=2, CFGRI=1
+    await m.wait_sim(); await m.wait_registered(); await m.net_open(); ...
+
+Sockets use buffer-access receive mode (AT+CIPRXGET=1, §1.7): the modem keeps incoming bytes
+until tcp_recv() asks, so nothing arrives unannounced in the middle of another reply.
+Events for the services: on_socket(fn(link, event)), event "data" or "closed".
+A modem restart outside power_on() (`*ATREADY`) counts in `reboots`, closes every socket
+("closed" events) and sets `needs_init`; the command that was running raises ATReset.
+"""
+from firmware import clock
+from firmware.compat import ThreadSafeFlag, const, sleep_ms
+from firmware.drivers.at import ATEngine, ATError, ATReset, ATTimeout
+from firmware.fix import Cell, Fix, udeg_from_ddmm, udeg_from_decimal
+
+_PULSE_MS = const(100)  # A7670 PWRKEY pulse used by LilyGO (hardware.md §5.2)
+_PROBE_MS = const(1000)  # AT probe period while the modem boots
+_DTR_WAKE_MS = const(50)  # DTR low -> UART usable again (A76-SLEEP, hardware.md §1.9)
+_RECV_MAX = const(1460)  # bytes asked per AT+CIPRXGET=2
+_SEND_MAX = const(1460)  # bytes per AT+CIPSEND
+_LINKS = const(10)  # A76xx socket links 0..9
+_YEAR_MIN = const(24)  # CCLK years outside 2024..2069 are an unset RTC (reset default 70/80)
+_YEAR_MAX = const(69)
+
+# Unsolicited lines that need no action here; claimed so they are not counted as garbage
+# (boot sequence §1.2, registration URCs §1.1, late socket results §1.7).
+_QUIET = ("+CPIN:", "PB DONE", "SMS DONE", "SMS Ready", "+CGEV:", "+CREG:", "+CEREG:", "+CGREG:",
+          "*PSNWID", "*PSUTTZ", "+CTZV:", "DST:", "+CGNSSPWR:", "+NETOPEN:", "+NETCLOSE:",
+          "+CIPOPEN:", "+CIPCLOSE:", "+CIPSEND:")
+
+
+def csq_percent(rssi):
+    """AT+CSQ rssi 0..31 -> 0..100 %; 99 (unknown) -> 0."""
+    if rssi < 0 or rssi > 31:
+        return 0
+    return rssi * 100 // 31
+
+
+def _body(line):
+    """The fields text after '+XXX:'."""
+    i = line.find(":")
+    return line[i + 1:].strip() if i >= 0 else line.strip()
+
+
+def _fixed(text, scale):
+    """Decimal text -> int in units of 1/scale (scale a power of ten), truncating; '' -> 0."""
+    s = text.strip()
+    if not s:
+        return 0
+    neg = s[0] == "-"
+    if neg or s[0] == "+":
+        s = s[1:]
+    whole, _, frac = s.partition(".")
+    if not whole:
+        whole = "0"
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise ValueError("bad number: %r" % text)
+    digits = len(str(scale)) - 1
+    v = int(whole) * scale + (int((frac + "000000000")[:digits]) if digits else 0)
+    return -v if neg else v
+
+
+def _rdiv(a, b):
+    """a / b rounded half away from zero (b > 0)."""
+    if a < 0:
+        return -((-a + b // 2) // b)
+    return (a + b // 2) // b
+
+
+def _int(text):
+    t = text.strip()
+    return int(t) if t else 0
+
+
+def parse_reg(line):
+    """stat from '+CEREG: <n>,<stat>[,...]' / '+CREG: <n>,<stat>' (§1.1)."""
+    f = _body(line).split(",")
+    return int(f[1] if len(f) > 1 else f[0])
+
+
+def parse_cgnssinfo(line):
+    """Fix from a '+CGNSSINFO:' line, or None when it carries no fix. ValueError if malformed.
+
+    Three layouts exist (hardware.md §1.3). They are told apart by where the N/S field is (the
+    E/W field is always two further on):
+      index 5: manual layout   mode,GPS,GLONASS,BEIDOU,lat,N/S,...       16 fields
+      index 6: "foreign" ASR   mode,GPS,BEIDOU,GLONASS,GALILEO,lat,N/S,... 18 fields (trailing 0)
+      index 4: "domestic" ASR  mode,GPS,BEIDOU,lat,N/S,...               16 fields (valid SVs)
+    Every field before lat is a satellite count except mode. After E/W all three continue
+    date(ddmmyy),UTC(hhmmss.ss),alt(m),speed(knots),course,PDOP,HDOP,VDOP.
+    lat is ddmm.mmmm when it has 4+ digits before the dot (the manual's example), otherwise
+    decimal degrees (real A7670 firmware); lon follows lat's format.
+    No fix: all fields empty (8 or 15 commas), or lat = lon = 0.
+    """
+    f = _body(line).split(",")
+    h = -1
+    for i in (5, 6, 4):
+        if len(f) > i + 2 and f[i] in ("N", "S") and f[i + 2] in ("E", "W"):
+            h = i
+            break
+    if h < 0:
+        for x in f:
+            if x.strip():
+                raise ValueError("CGNSSINFO layout: %r" % line)
+        return None  # the empty no-fix forms
+    lat_s, lon_s = f[h - 1], f[h + 1]
+    if not lat_s or not lon_s:
+        return None
+    if len(lat_s.partition(".")[0]) >= 4:
+        lat = udeg_from_ddmm(lat_s, f[h])
+        lon = udeg_from_ddmm(lon_s, f[h + 2])
+    else:
+        lat = udeg_from_decimal(lat_s)
+        lon = udeg_from_decimal(lon_s)
+        if f[h] == "S":
+            lat = -lat
+        if f[h + 2] == "W":
+            lon = -lon
+    if lat == 0 and lon == 0:
+        return None  # LilyGO's parser treats 0,0 as no fix (§1.3)
+    sats = 0
+    for x in f[1:h - 1]:
+        sats += _int(x)
+    rest = f[h + 3:]
+    if len(rest) < 8:
+        raise ValueError("CGNSSINFO short: %r" % line)
+    date, utc = rest[0], rest[1]
+    if len(date) != 6 or len(utc) < 6 or not date.isdigit() or not utc[:6].isdigit():
+        raise ValueError("CGNSSINFO time: %r" % line)
+    dd, mo, yy = int(date[0:2]), int(date[2:4]), int(date[4:6])
+    hh, mi, ss = int(utc[0:2]), int(utc[2:4]), int(utc[4:6])
+    if not (1 <= mo <= 12 and 1 <= dd <= 31 and hh < 24 and mi < 60 and ss < 61):
+        raise ValueError("CGNSSINFO time: %r" % line)
+    t = clock.from_parts(2000 + yy, mo, dd, hh, mi, ss)
+    alt = _rdiv(_fixed(rest[2], 10), 10)
+    # knots -> 0.1 km/h: 1 kn = 1.852 km/h, so centi-knots * 1852 / 10000
+    speed = _rdiv(_fixed(rest[3], 100) * 1852, 10000)
+    course = _rdiv(_fixed(rest[4], 10), 10) % 360
+    hdop = rest[6].strip()
+    # Accuracy guess: HDOP x 5 m (a UERE of ~5 m), at least 3 m; 50 m when HDOP is missing.
+    acc = _rdiv(_fixed(hdop, 100) * 5, 100) if hdop else 50
+    if acc < 3:
+        acc = 3
+    return Fix(t, lat, lon, True, alt, speed, course, sats, acc, "gnss")
+
+
+def parse_cpsi(line):
+    """Cell from '+CPSI:' (hardware.md §1.4), None for NO SERVICE or other systems.
+
+    LTE: SysMode,OpMode,MCC-MNC,TAC(hex),SCellID(dec),PCI,Band,EARFCN,DLBW,ULBW,RSRQ,RSRP,RSSI,
+    RSSNR; A76xx gives RSRP raw (dBm = raw - 140); Cat-M/NB modules give dBm directly (< 0).
+    GSM: GSM,OpMode,MCC-MNC,LAC(hex),CellID(dec),ARFCN,RxLev,...; RxLev as dBm if negative,
+    else the 0..63 scale (dBm = rxlev - 110).
+    """
+    f = _body(line).split(",")
+    sysmode = f[0].strip()
+    if len(f) < 5 or not (sysmode.startswith("LTE") or sysmode == "GSM"):
+        return None
+    mcc_s, _, mnc_s = f[2].partition("-")
+    mcc, mnc = int(mcc_s), int(mnc_s)
+    lac_s = f[3].strip()
+    if lac_s[:2] in ("0x", "0X"):
+        lac_s = lac_s[2:]
+    lac = int(lac_s, 16)
+    cid = int(f[4])
+    rssi = 0
+    if sysmode == "GSM":
+        if len(f) > 6 and f[6].strip():
+            v = _fixed(f[6].split(" ")[0], 1)
+            rssi = v if v < 0 else v - 110
+    elif len(f) > 11 and f[11].strip():
+        v = int(f[11])
+        rssi = v if v < 0 else v - 140
+    return Cell(mcc, mnc, lac, cid, rssi)
+
+
+def _rxget_len(line):
+    """Bytes following '+CIPRXGET: 2,<link>,<read>,<rest>' (§1.7)."""
+    return int(line.split(",")[2])
+
+
+class A76xx:
+    def __init__(self, uart, pwrkey, dtr=None, ri=None, pwrkey_active_high=True, poll_ms=10):
+        self.at = ATEngine(uart, poll_ms)
+        self.pwrkey = pwrkey
+        self.dtr = dtr
+        self.ri = ri
+        # LilyGO drives PWRKEY through an NPN: GPIO high = key pressed (hardware.md §5.2)
+        self._key_on = 1 if pwrkey_active_high else 0
+        self.wake = None  # ThreadSafeFlag set by the RI IRQ; created by start()
+        self.reboots = 0
+        self.needs_init = True
+        self.net_up = False
+        self.links = [False] * _LINKS  # open TCP links
+        self.rx_ready = [False] * _LINKS  # "+CIPRXGET: 1,<link>" seen, not yet read
+        self.gnss_on = False
+        self.sim_state = None
+        self.reg_stat = None
+        self.bad_replies = 0  # replies that did not parse (counted, not raised)
+        self.ri_count = 0
+        self._on_socket = None
+        self._booting = False
+        self._ready = False
+        self._csclk = False
+        self._sleep = False
+        self._dtr_high = False
+        at = self.at
+        at.on_reboot(self._urc_reboot)
+        at.on_urc("+CIPRXGET: 1,", self._urc_rx)
+        at.on_urc("+IPCLOSE:", self._urc_ipclose)
+        at.on_urc("+CIPEVENT:", self._urc_cipevent)
+        for p in _QUIET:
+            at.on_urc(p, _ignore)
+        at.before_cmd = self._wake_modem
+        at.after_cmd = self._let_sleep
+
+    def start(self):
+        """Call inside the running loop: creates `wake` and arms the RI IRQ (soft, falling
+        edge: RI idles high and pulses low ~60 ms per URC with AT+CFGRI=1, hardware.md §1.9)."""
+        if self.wake is None:
+            self.wake = ThreadSafeFlag()
+        if self.ri is not None:
+            self.ri.irq(self._ri_irq, self.ri.IRQ_FALLING)
+
+    def _ri_irq(self, pin):
+        # IRQ -> flag -> task (STYLE.md habit 3): no AT traffic here.
+        self.ri_count += 1
+        if self.wake is not None:
+            self.wake.set()
+
+    def on_socket(self, fn):
+        """fn(link, event) with event "data" or "closed"; called from the AT reader, keep it short."""
+        self._on_socket = fn
+
+    def _event(self, link, ev):
+        if self._on_socket is not None:
+            self._on_socket(link, ev)
+
+    # ---- power ------------------------------------------------------------------------------
+
+    async def power_on(self, timeout_ms=30000):
+        """PWRKEY pulse, then wait for *ATREADY or an OK to 'AT' (A7670 UART ready after
+        ~11 s, hardware.md §5.2), then ATE0, AT+CMEE=2 (text errors), AT+CFGRI=1 (RI pulses
+        on URCs, §1.9). ATTimeout if the modem never answers."""
+        self._booting = True
+        self._ready = False
+        self._sleep = False
+        self._csclk = False
+        try:
+            if self.dtr is not None:
+                self.dtr.value(0)  # DTR low keeps the modem awake (LilyGO sequence, §5.2)
+                self._dtr_high = False
+            key = self.pwrkey
+            key.value(1 - self._key_on)
+            await sleep_ms(_PULSE_MS)
+            key.value(self._key_on)
+            await sleep_ms(_PULSE_MS)
+            key.value(1 - self._key_on)
+            deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+            while True:
+                await self.at.pump()
+                if self._ready:
+                    break
+                try:
+                    await self.at.cmd("AT", _PROBE_MS)
+                    break  # already on, or booted without a ready URC
+                except ATReset:
+                    break  # *ATREADY arrived during the probe
+                except ATTimeout:
+                    pass  # silent while booting: the probe itself took _PROBE_MS
+                except ATError:
+                    await sleep_ms(_PROBE_MS)
+                if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
+                    raise ATTimeout(110, "modem did not start")
+            await self.at.cmd("ATE0")
+            await self.at.cmd("AT+CMEE=2")
+            await self.at.cmd("AT+CFGRI=1")
+        finally:
+            self._booting = False
+        self._closed_all(False)
+        self.gnss_on = False
+        self.needs_init = False
+
+    async def power_off(self):
+        """AT+CPOF: the modem deregisters and shuts down (§1.1)."""
+        await self.at.cmd("AT+CPOF", 9000)
+        self._closed_all(False)
+        self.gnss_on = False
+        self.needs_init = True
+
+    # ---- sleep (DTR) ------------------------------------------------------------------------
+
+    async def sleep(self, enable):
+        """Let the modem sleep while idle (AT+CSCLK=1 + DTR high, §1.9). Returns False without
+        a DTR pin. While enabled every command first pulls DTR low and waits 50 ms, because a
+        sleeping modem drops UART input; DTR goes high again after the command."""
+        if self.dtr is None:
+            return False
+        if enable:
+            if not self._csclk:
+                await self.at.cmd("AT+CSCLK=1")
+                self._csclk = True
+            self._sleep = True
+            self._let_sleep()
+        else:
+            self._sleep = False
+            self.dtr.value(0)
+            self._dtr_high = False
+        return True
+
+    async def _wake_modem(self):
+        if self._dtr_high:
+            self.dtr.value(0)
+            self._dtr_high = False
+            await sleep_ms(_DTR_WAKE_MS)
+
+    def _let_sleep(self):
+        if self._sleep and not self._dtr_high:
+            self.dtr.value(1)
+            self._dtr_high = True
+
+    # ---- SIM, registration, identity --------------------------------------------------------
+
+    async def wait_sim(self, timeout_ms=20000):
+        """True once AT+CPIN? says READY. Early '+CME ERROR: 13' (SIM failure) / SIM busy after
+        boot are retried (§1.1); False at the timeout. The last state is in sim_state."""
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        while True:
+            try:
+                lines = await self.at.cmd("AT+CPIN?", 5000, "+CPIN:")
+                if lines:
+                    self.sim_state = _body(lines[0])
+                    if self.sim_state == "READY":
+                        return True
+            except ATError as e:
+                self.sim_state = e.code
+            if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
+                return False
+            await sleep_ms(1000)
+
+    async def wait_registered(self, timeout_ms=180000, period_ms=2000):
+        """Poll AT+CEREG? (LTE) then AT+CREG? (CS); stat 1 (home) or 5 (roaming) is registered
+        (§1.1). Returns False at the timeout."""
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        while True:
+            for command, prefix in (("AT+CEREG?", "+CEREG:"), ("AT+CREG?", "+CREG:")):
+                try:
+                    lines = await self.at.cmd(command, 5000, prefix)
+                    if lines:
+                        self.reg_stat = parse_reg(lines[0])
+                        if self.reg_stat == 1 or self.reg_stat == 5:
+                            return True
+                except ATError:
+                    pass
+                except ValueError:
+                    self.bad_replies += 1
+            if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
+                return False
+            await sleep_ms(period_ms)
+
+    async def csq(self):
+        """'+CSQ: <rssi>,<ber>' -> rssi 0..31, 99 = unknown (§1.1)."""
+        lines = await self.at.cmd("AT+CSQ", 5000, "+CSQ:")
+        try:
+            return int(_body(lines[0]).split(",")[0])
+        except (IndexError, ValueError):
+            self.bad_replies += 1
+            return 99
+
+    async def imei(self):
+        """AT+CGSN answers the bare IMEI line (§1.1); None if no such line."""
+        for line in await self.at.cmd("AT+CGSN"):
+            if line.isdigit() and 14 <= len(line) <= 17:
+                return line
+        self.bad_replies += 1
+        return None
+
+    async def iccid(self):
+        """AT+CICCID -> '+ICCID: 8986...' (A76xx, §1.1)."""
+        lines = await self.at.cmd("AT+CICCID", 5000, "+ICCID:")
+        return _body(lines[0]) if lines else None
+
+    async def network_time(self):
+        """UTC epoch-2000 seconds from AT+CCLK? (network time), None on error or when the RTC
+        is unset (year outside 2024..2069: the reset defaults read as 1970/1980 -> 70, 80)."""
+        try:
+            lines = await self.at.cmd("AT+CCLK?", 5000, "+CCLK:")
+        except ATError:
+            return None
+        if not lines:
+            return None
+        body = _body(lines[0]).strip('"')
+        try:
+            yy = int(body[0:2])
+            t = clock.parse_cclk(body)
+        except ValueError:
+            self.bad_replies += 1
+            return None
+        if yy < _YEAR_MIN or yy > _YEAR_MAX:
+            return None
+        return t
+
+    # ---- GNSS (§1.3) --------------------------------------------------------------------------
+
+    async def gnss_power(self, on, timeout_ms=30000):
+        """on: AT+CGNSSPWR=1, then wait for '+CGNSSPWR: READY!' (~9 s on first use while the
+        GNSS firmware loads; LilyGO waits 30 s). Other GNSS commands are only valid after it.
+        off: AT+CGNSSPWR=0."""
+        if not on:
+            await self.at.cmd("AT+CGNSSPWR=0")
+            self.gnss_on = False
+            return
+        if self.gnss_on:
+            return
+        await self._cmd_urc("AT+CGNSSPWR=1", "+CGNSSPWR: READY", 5000, timeout_ms)
+        self.gnss_on = True
+
+    async def gnss_fix(self):
+        """Fix from AT+CGNSSINFO, or None without a fix (also when the modem sends only OK)."""
+        lines = await self.at.cmd("AT+CGNSSINFO", 5000, "+CGNSSINFO:")
+        if not lines:
+            return None
+        try:
+            return parse_cgnssinfo(lines[0])
+        except ValueError:
+            self.bad_replies += 1
+            return None
+
+    async def serving_cell(self):
+        """Cell from AT+CPSI? (§1.4), None without service."""
+        lines = await self.at.cmd("AT+CPSI?", 5000, "+CPSI:")
+        if not lines:
+            return None
+        try:
+            return parse_cpsi(lines[0])
+        except (ValueError, IndexError):
+            self.bad_replies += 1
+            return None
+
+    # ---- TCP sockets (§1.7) -----------------------------------------------------------------
+
+    async def _cmd_urc(self, command, urc, timeout_ms, urc_timeout_ms):
+        """command -> OK, then the result URC starting with urc (expected before sending: it
+        can arrive in the same read as the OK)."""
+        w = self.at.expect(urc)
+        try:
+            await self.at.cmd(command, timeout_ms)
+            return await self.at.wait(w, urc_timeout_ms)
+        finally:
+            self.at.cancel(w)
+
+    async def net_open(self, timeout_ms=30000):
+        """AT+CIPRXGET=1 (buffer-access receive), AT+NETOPEN -> OK, '+NETOPEN: 0'. If the
+        network is already open the modem answers an error; AT+NETOPEN? -> '+NETOPEN: 1' then
+        counts as success. ATError(code=err) when +NETOPEN reports an error."""
+        try:
+            await self.at.cmd("AT+CIPRXGET=1")
+        except ATError:
+            pass  # refused while the network is open: the mode set earlier stays
+        try:
+            line = await self._cmd_urc("AT+NETOPEN", "+NETOPEN:", 5000, timeout_ms)
+        except ATError:
+            lines = await self.at.cmd("AT+NETOPEN?", 5000, "+NETOPEN:")
+            if lines and _body(lines[0]).split(",")[0] == "1":
+                self.net_up = True
+                return
+            raise
+        err = _int(_body(line))
+        if err:
+            raise ATError("AT+NETOPEN", err)
+        self.net_up = True
+
+    async def tcp_open(self, link, host, port, timeout_ms=60000):
+        """AT+CIPOPEN=<link>,"TCP","<host>",<port> -> OK, then '+CIPOPEN: <link>,<err>'."""
+        command = 'AT+CIPOPEN=%d,"TCP","%s",%d' % (link, host, port)
+        line = await self._cmd_urc(command, "+CIPOPEN: %d," % link, 5000, timeout_ms)
+        err = _int(_body(line).split(",")[1])
+        if err:
+            raise ATError(command, err)
+        self.links[link] = True
+        self.rx_ready[link] = False
+
+    async def tcp_send(self, link, data, timeout_ms=30000):
+        """AT+CIPSEND=<link>,<len> -> '>' -> data -> OK, then '+CIPSEND: <link>,<req>,<sent>'.
+        Sends in pieces of at most 1460 bytes. ATError if the modem sent less than asked."""
+        mv = memoryview(data)
+        off = 0
+        while off < len(data):
+            n = len(data) - off
+            if n > _SEND_MAX:
+                n = _SEND_MAX
+            command = "AT+CIPSEND=%d,%d" % (link, n)
+            w = self.at.expect("+CIPSEND: %d," % link)
+            try:
+                await self.at.send_data(command, mv[off:off + n], timeout_ms)
+                line = await self.at.wait(w, timeout_ms)
+            finally:
+                self.at.cancel(w)
+            f = _body(line).split(",")
+            req, sent = int(f[1]), int(f[2])
+            if sent < 0 or sent < req:
+                raise ATError(command, sent)
+            off += n
+
+    async def tcp_recv(self, link, timeout_ms=10000):
+        """Everything the modem buffered for link: AT+CIPRXGET=2,<link>,1460 ->
+        '+CIPRXGET: 2,<link>,<read>,<rest>' + <read> raw bytes + OK, repeated while rest > 0.
+        b'' when nothing is buffered (the modem may answer an error then)."""
+        self.rx_ready[link] = False
+        out = b""
+        prefix = "+CIPRXGET: 2,"
+        while True:
+            try:
+                lines, data = await self.at.cmd("AT+CIPRXGET=2,%d,%d" % (link, _RECV_MAX), timeout_ms,
+                                                prefix, prefix, _rxget_len)
+            except ATError:
+                return out
+            out += data
+            rest = 0
+            if lines:
+                try:
+                    rest = int(lines[-1].split(",")[3])
+                except (IndexError, ValueError):
+                    self.bad_replies += 1
+            if rest <= 0 or not data:
+                return out
+
+    async def tcp_close(self, link, timeout_ms=10000):
+        """AT+CIPCLOSE=<link> -> OK, then '+CIPCLOSE: <link>,<err>'. Errors from a link that
+        is already closed are ignored; the link counts as closed afterwards."""
+        try:
+            await self._cmd_urc("AT+CIPCLOSE=%d" % link, "+CIPCLOSE: %d," % link, 5000, timeout_ms)
+        except ATError:
+            pass
+        finally:
+            self.links[link] = False
+            self.rx_ready[link] = False
+
+    # ---- URC handlers (run inside the AT reader) --------------------------------------------
+
+    def _urc_rx(self, line):
+        link = int(line.split(",")[1])
+        if 0 <= link < _LINKS:
+            self.rx_ready[link] = True
+            self._event(link, "data")
+
+    def _urc_ipclose(self, line):
+        # '+IPCLOSE: <link>,<reason>' 0 local, 1 remote, 2 send timeout (§1.2)
+        link = int(_body(line).split(",")[0])
+        if 0 <= link < _LINKS:
+            self.links[link] = False
+            self._event(link, "closed")
+
+    def _urc_cipevent(self, line):
+        if "NETWORK CLOSED" in line:
+            self._closed_all(True)
+
+    def _urc_reboot(self, line):
+        if self._booting:
+            self._ready = True
+            return
+        self.reboots += 1
+        self.needs_init = True
+        self.gnss_on = False
+        self._csclk = False  # CSCLK is back at its default after a restart
+        self._closed_all(True)
+
+    def _closed_all(self, notify):
+        self.net_up = False
+        for link in range(_LINKS):
+            if self.links[link]:
+                self.links[link] = False
+                if notify:
+                    self._event(link, "closed")
+            self.rx_ready[link] = False
+
+
+def _ignore(line):
+    pass
+

@@ -1,0 +1,390 @@
+"""AT command engine: one command at a time over a polled UART, URCs dispatched as they come.
+
+Wire rules it relies on (hardware.md §1.0): commands end with CR; every reply line and final
+result is framed "\\r\\n...\\r\\n"; the data prompt is "\\r\\n> " with no line end after it, so a
+'>' at the start of an unterminated line is the prompt.
+
+Reading is by polling (uart.any()/uart.read()) with sleep_ms(poll_ms) between empty polls, so
+the scheduler's idle hook can sleep (ARCHITECTURE.md "Time and the idle hook"). Bytes are only
+read while someone asks: a running command, pump() or wait(). Nothing here raises garbage into
+the caller's loop: bad lines are counted in `garbage` and skipped.
+
+Counters: garbage (undecodable / control bytes, unknown unsolicited lines, stale results),
+timeouts, urcs (lines handed to handlers or waiters), truncated (lines cut at max_line),
+handler_errors (a URC handler raised; printed and counted).
+"""
+import asyncio
+
+from firmware import clock
+from firmware.compat import const, print_exception, sleep_ms
+
+_MAX_LINE = const(512)  # longest line kept; the rest of a longer line is dropped and counted
+_CHUNK = const(256)  # bytes read from the UART per call (its default rx buffer size, hardware.md §4)
+_MAX_DATA = const(4096)  # bound on a raw payload announced by a response line
+_EIO = const(5)
+_ECONNRESET = const(104)
+_ETIMEDOUT = const(110)
+
+# Final results of dial-style commands (ATD/ATA), hardware.md §1.0 numeric codes 3, 6, 7, 8.
+_DIAL_FINALS = ("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
+
+
+class ATError(OSError):
+    """The modem answered ERROR (code None), +CME ERROR / +CMS ERROR (code: int or text), a
+    dial failure (code: the result text) or reported a failure in a result URC."""
+
+    def __init__(self, command, code=None):
+        super().__init__(_EIO, "%s: %s" % (command, "ERROR" if code is None else code))
+        self.command = command
+        self.code = code
+
+
+class ATTimeout(OSError):
+    """No final result (or awaited URC) in time. errno 110 (ETIMEDOUT)."""
+
+
+class ATReset(OSError):
+    """The modem restarted (*ATREADY / RDY) while a command or waiter was pending."""
+
+
+def is_reboot(line):
+    """A76xx prints '*ATREADY: 1' after boot; SIM7600/SIM7000/Quectel print 'RDY' (hardware.md §1.2)."""
+    return line.startswith("*ATREADY") or line == "RDY"
+
+
+def _error_code(text):
+    t = text.strip()
+    return int(t) if t.isdigit() else t
+
+
+class _Waiter:
+    """One awaited URC line (e.g. '+CIPOPEN: 1,'), see ATEngine.expect()."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.line = None
+        self.error = None
+
+
+class ATEngine:
+    """AT command engine over a UART-like object (any(), read(n), write(b)).
+
+    Create it inside the running asyncio loop (it owns an asyncio.Lock; CPython binds asyncio
+    primitives to a loop). before_cmd (async, no args) and after_cmd (plain, no args) run
+    around every command while the lock is held: the A76xx driver wakes the modem through DTR
+    there (hardware.md §1.9).
+    """
+
+    def __init__(self, uart, poll_ms=10, max_line=_MAX_LINE):
+        self.uart = uart
+        self.poll_ms = poll_ms
+        self._line = bytearray(max_line)  # the line being assembled, allocated once
+        self._ln = 0
+        self._long = False
+        self._chunk = b""  # last read from the UART and how far it has been consumed
+        self._cmv = memoryview(self._chunk)
+        self._pos = 0
+        self._handlers = []  # [(prefix, fn(line))]
+        self._waiters = []
+        self._reboot = None
+        self._lock = asyncio.Lock()
+        self.busy = False
+        self.before_cmd = None
+        self.after_cmd = None
+        self.garbage = 0
+        self.timeouts = 0
+        self.urcs = 0
+        self.truncated = 0
+        self.handler_errors = 0
+
+    # ---- registration -----------------------------------------------------------------------
+
+    def on_urc(self, prefix, handler):
+        """Lines starting with prefix that are not the running command's response go to
+        handler(line) (a plain function: keep it short, no awaits). Replaces an earlier
+        handler for the same prefix."""
+        for i, (p, _) in enumerate(self._handlers):
+            if p == prefix:
+                self._handlers[i] = (prefix, handler)
+                return
+        self._handlers.append((prefix, handler))
+
+    def on_reboot(self, handler):
+        """handler(line) runs whenever '*ATREADY' / 'RDY' is seen, idle or mid-command."""
+        self._reboot = handler
+
+    def expect(self, prefix):
+        """Register interest in the next URC starting with prefix *before* sending the command
+        that causes it (it may arrive in the same read as the OK). Await it with wait()."""
+        w = _Waiter(prefix)
+        self._waiters.append(w)
+        return w
+
+    def cancel(self, waiter):
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    async def cmd(self, command, timeout_ms=5000, prefix=None, data_prefix=None, data_len=None):
+        """Send command, return its info lines after OK.
+
+        prefix: only lines starting with it are the response (others go to URC handlers or
+        are counted as garbage); without it, every line that no handler claims is returned.
+        data_prefix/data_len: a line starting with data_prefix is followed by data_len(line)
+        raw bytes; then (lines, data) is returned.
+        """
+        return await self._locked(command, None, timeout_ms, prefix, data_prefix, data_len)
+
+    async def send_data(self, command, data, timeout_ms=10000, prefix=None):
+        """command, wait for the '>' prompt, write data, then the final result as for cmd()."""
+        return await self._locked(command, data, timeout_ms, prefix, None, None)
+
+    async def pump(self):
+        """Read and dispatch whatever is pending (URCs while no command runs)."""
+        if not self.busy:
+            self._drain()
+
+    async def wait(self, waiter, timeout_ms):
+        """The line an expect() waiter caught; ATTimeout if none in time, ATReset on reboot."""
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        try:
+            while True:
+                if waiter.line is None and waiter.error is None and not self.busy:
+                    self._drain()  # a running command dispatches for us
+                if waiter.error is not None:
+                    raise waiter.error
+                if waiter.line is not None:
+                    return waiter.line
+                if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
+                    self.timeouts += 1
+                    raise ATTimeout(_ETIMEDOUT, "no " + waiter.prefix)
+                await sleep_ms(self.poll_ms)
+        finally:
+            self.cancel(waiter)
+
+    async def _locked(self, command, data, timeout_ms, prefix, data_prefix, data_len):
+        async with self._lock:
+            self.busy = True
+            try:
+                if self.before_cmd is not None:
+                    await self.before_cmd()
+                return await self._run(command, data, timeout_ms, prefix, data_prefix, data_len)
+            finally:
+                self.busy = False
+                if self.after_cmd is not None:
+                    self.after_cmd()
+
+    async def _run(self, command, data, timeout_ms, prefix, data_prefix, data_len):
+        # Whatever arrived before the command (URCs, a late reply to a timed-out command) is
+        # dispatched or counted now, so it cannot be taken for this command's response.
+        self._drain()
+        self.uart.write((command + "\r").encode())
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        lines = []
+        payload = b""
+        echo = command
+        prompt = data is not None
+        dial = command[:3].upper() == "ATD" or command.upper() == "ATA"
+        while True:
+            line = self._next_line()
+            if line is None:
+                if prompt and self._prompt():
+                    prompt = False
+                    self.uart.write(data)
+                    continue
+                if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
+                    self.timeouts += 1
+                    raise ATTimeout(_ETIMEDOUT, "timeout: " + command)
+                await sleep_ms(self.poll_ms)
+                continue
+            if is_reboot(line):
+                self._rebooted(line)
+                raise ATReset(_ECONNRESET, "modem restarted during " + command)
+            if line == echo:  # echo is on until ATE0 (hardware.md §1.0)
+                echo = None
+                continue
+            if line == "OK":
+                if prompt:  # OK without a prompt: nothing was sent
+                    raise ATError(command, "no prompt")
+                return lines if data_prefix is None else (lines, payload)
+            if line == "ERROR":
+                raise ATError(command)
+            if line.startswith("+CME ERROR:") or line.startswith("+CMS ERROR:"):
+                raise ATError(command, _error_code(line[11:]))
+            if dial and line in _DIAL_FINALS:
+                raise ATError(command, line)
+            if data_prefix is not None and line.startswith(data_prefix):
+                lines.append(line)
+                try:
+                    n = data_len(line)
+                except ValueError:
+                    n = -1
+                if n < 0 or n > _MAX_DATA:
+                    self.garbage += 1
+                    continue
+                payload += await self._read_raw(n, deadline, command)
+                continue
+            if prefix is not None and line.startswith(prefix):
+                lines.append(line)
+                continue
+            if self._dispatch(line):
+                continue
+            if prefix is None:
+                lines.append(line)
+            else:
+                self.garbage += 1
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def _fill(self):
+        """True if unconsumed bytes are at hand (reading the UART if needed)."""
+        if self._pos < len(self._chunk):
+            return True
+        n = self.uart.any()
+        if not n:
+            return False
+        data = self.uart.read(n if n < _CHUNK else _CHUNK)
+        if not data:
+            return False
+        self._chunk = data
+        self._cmv = memoryview(data)
+        self._pos = 0
+        return True
+
+    def _next_line(self):
+        """The next complete, clean line (str), or None when no complete line is pending."""
+        buf = self._line
+        cap = len(buf)
+        while self._fill():
+            ch = self._chunk
+            pos = self._pos
+            i = ch.find(b"\n", pos)
+            end = len(ch) if i < 0 else i
+            k = end - pos
+            if k > cap - self._ln:
+                k = cap - self._ln
+                self._long = True
+            if k:
+                buf[self._ln:self._ln + k] = self._cmv[pos:pos + k]
+                self._ln += k
+            if i < 0:
+                self._pos = len(ch)
+                continue
+            self._pos = i + 1
+            s = self._take()
+            if s is not None:
+                return s
+        return None
+
+    def _take(self):
+        """Finish the assembled line: strip CR/space, check it is printable ASCII."""
+        n = self._ln
+        self._ln = 0
+        if self._long:
+            self._long = False
+            self.truncated += 1
+        buf = self._line
+        s = 0
+        noise = False
+        # Leading noise (e.g. bytes at the wrong baud rate while the modem boots) is dropped
+        # and counted, so a '*ATREADY' right behind it is still seen.
+        while s < n:
+            b = buf[s]
+            if 32 < b < 127:
+                break
+            if b != 13 and b != 32:
+                noise = True
+            s += 1
+        e = n
+        while e > s and (buf[e - 1] == 13 or buf[e - 1] == 32):
+            e -= 1
+        for j in range(s, e):
+            b = buf[j]
+            if b < 32 or b > 126:
+                self.garbage += 1
+                return None
+        if noise:
+            self.garbage += 1
+        if e == s:
+            return None
+        return str(buf[s:e], "ascii")
+
+    def _prompt(self):
+        """The unterminated partial line is the data prompt: '>' after optional CR/space."""
+        buf = self._line
+        for j in range(self._ln):
+            b = buf[j]
+            if b == 62:  # '>'
+                self._ln = 0
+                return True
+            if b != 13 and b != 32:
+                return False
+        return False
+
+    async def _read_raw(self, n, deadline, command):
+        """n payload bytes straight from the stream (never split into lines)."""
+        out = bytearray(n)
+        got = 0
+        while got < n:
+            left = len(self._chunk) - self._pos
+            if left > 0:
+                k = n - got if n - got < left else left
+                out[got:got + k] = self._cmv[self._pos:self._pos + k]
+                self._pos += k
+                got += k
+                continue
+            avail = self.uart.any()
+            if avail:
+                data = self.uart.read(avail if avail < n - got else n - got)
+                if data:
+                    out[got:got + len(data)] = data
+                    got += len(data)
+                    continue
+            if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
+                self.timeouts += 1
+                raise ATTimeout(_ETIMEDOUT, "timeout in data of " + command)
+            await sleep_ms(self.poll_ms)
+        return bytes(out)
+
+    # ---- dispatch ---------------------------------------------------------------------------
+
+    def _drain(self):
+        """Dispatch every complete line pending while no command owns the stream."""
+        while True:
+            line = self._next_line()
+            if line is None:
+                return
+            if is_reboot(line):
+                self._rebooted(line)
+            elif not self._dispatch(line):
+                self.garbage += 1  # unknown unsolicited line or a stale result
+
+    def _dispatch(self, line):
+        for w in self._waiters:
+            if line.startswith(w.prefix):
+                w.line = line
+                self._waiters.remove(w)
+                self.urcs += 1
+                return True
+        for p, fn in self._handlers:
+            if line.startswith(p):
+                self.urcs += 1
+                self._call(fn, line)
+                return True
+        return False
+
+    def _call(self, fn, line):
+        try:
+            fn(line)
+        except Exception as e:  # a handler bug must not break the reader
+            self.handler_errors += 1
+            print_exception(e)
+
+    def _rebooted(self, line):
+        self.urcs += 1
+        for w in self._waiters:
+            w.error = ATReset(_ECONNRESET, "modem restarted while waiting for " + w.prefix)
+        self._waiters = []
+        if self._reboot is not None:
+            self._call(self._reboot, line)

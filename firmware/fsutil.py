@@ -1,0 +1,106 @@
+"""Small file helpers shared by config and outbox (MicroPython has no os.path).
+
+Paths are joined with "/" by hand. Missing files are told apart from other errors by errno
+(MicroPython has no FileNotFoundError): ENOENT is an expected state, anything else (EIO, ENOSPC,
+a corrupt filesystem) is raised to the caller.
+"""
+import os
+
+from firmware.compat import const
+
+ENOENT = const(2)
+EEXIST = const(17)
+ENOTDIR = const(20)
+_S_IFDIR = const(0x4000)
+
+
+def join(a, b):
+    """'/' + 'x' -> '/x', 'dir' + 'x' -> 'dir/x' (the device's root is "/")."""
+    if a.endswith("/"):
+        return a + b
+    return a + "/" + b
+
+
+def atomic_write(path, data):
+    """Replace path with data so that a power cut leaves either the old or the new file.
+
+    Writes path + ".tmp", closes it (littlefs commits a file on close/sync), then renames it over
+    path: littlefs and POSIX rename replace the target atomically (hardware.md §4). A reader that
+    finds a stale ".tmp" at boot knows the rename never happened and must delete it, because the
+    target is still the last complete version. No fallback for filesystems whose rename refuses
+    an existing target (FAT): remove-then-rename would open a window with only the ".tmp" left,
+    which the boot recovery would then discard.
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    tmp = path + ".tmp"
+    f = open(tmp, "wb")
+    try:
+        f.write(data)
+        f.flush()
+    finally:
+        f.close()
+    os.rename(tmp, path)
+
+
+def read_bytes(path):
+    """The file's content as bytes, or None if it does not exist. Other OSErrors are raised."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        if e.errno == ENOENT:
+            return None
+        raise
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
+def size(path):
+    """Size in bytes, or None if missing."""
+    try:
+        return os.stat(path)[6]
+    except OSError as e:
+        if e.errno == ENOENT:
+            return None
+        raise
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError as e:
+        if e.errno == ENOENT:
+            return False
+        raise
+
+
+def remove(path):
+    """Delete a file; a missing file is not an error. Returns True if something was deleted."""
+    try:
+        os.remove(path)
+        return True
+    except OSError as e:
+        if e.errno == ENOENT:
+            return False
+        raise
+
+
+def makedirs(path):
+    """mkdir -p. Raises OSError(ENOTDIR) if path exists but is not a directory."""
+    cur = ""
+    for part in path.split("/"):
+        if not part:
+            if not cur:
+                cur = "/"
+            continue
+        cur = join(cur, part) if cur else part
+        try:
+            os.mkdir(cur)
+        except OSError as e:
+            if e.errno != EEXIST:
+                raise
+    if not os.stat(path)[0] & _S_IFDIR:
+        raise OSError(ENOTDIR)

@@ -1,0 +1,615 @@
+"""A Traccar-compatible `watch` protocol server, in-process, for the simulator.
+
+It re-implements what Traccar's WatchFrameDecoder and WatchProtocolDecoder do, as described in
+../shared/docs/reference/watch-protocol.md (sections cited as §n), without importing the
+firmware's codec (firmware/watchproto.py): the two are written independently so that a bug in
+one cannot hide behind the same bug in the other. Runs on CPython and MicroPython (no re, no
+datetime: dates go through firmware.clock).
+
+Traccar's way with bad input is kept on purpose: any exception while decoding closes the
+connection (§1), and the frames still unread in that stream are lost with it.
+"""
+from firmware import clock
+
+MAX_FRAME = 32 * 1024  # BaseProtocol.MAX_FRAME_LENGTH_LARGE (§2)
+IDLE_TIMEOUT_MS = 1800 * 1000  # server.timeout default (§1)
+_I32_MIN = -(1 << 31)
+_I32_MAX = (1 << 31) - 1
+_DIGITS = "0123456789"
+_HEXDIGITS = "0123456789abcdefABCDEF"
+_HEALTH = ("PULSE", "HEART", "BLOOD", "BPHRT", "TEMP", "BTEMP2", "OXYGEN")
+
+
+class DecodeError(ValueError):
+    """Where Traccar would throw: the connection is closed (§1)."""
+
+
+class NoPosition(ValueError):
+    """The content does not match Traccar's position pattern: nothing is stored (§6)."""
+
+
+# ---- Java-like helpers ------------------------------------------------------------------------
+
+
+def _ascii(b):
+    """bytes -> str as Java's US_ASCII decoder does: other bytes become U+FFFD."""
+    for c in b:
+        if c > 0x7F:
+            return "".join([chr(x) if x < 0x80 else "\ufffd" for x in b])
+    return bytes(b).decode()
+
+
+def _jint(s, base=10, what="int"):
+    """Integer.parseInt: optional sign, digits of base only, signed 32-bit range."""
+    n = len(s)
+    i = 0
+    neg = False
+    if n and s[0] in "+-":
+        neg = s[0] == "-"
+        i = 1
+    if i >= n:
+        raise DecodeError("NumberFormatException %s: %r" % (what, s))
+    v = 0
+    while i < n:
+        d = _HEXDIGITS.find(s[i])
+        if d > 15:
+            d -= 6  # upper-case A-F
+        if d < 0 or d >= base:
+            raise DecodeError("NumberFormatException %s: %r" % (what, s))
+        v = v * base + d
+        i += 1
+    if neg:
+        v = -v
+    if v < _I32_MIN or v > _I32_MAX:
+        raise DecodeError("NumberFormatException %s out of int range: %r" % (what, s))
+    return v
+
+
+def _jsplit(s):
+    """String.split(","): trailing empty strings are removed (and "" gives [""])."""
+    parts = s.split(",")
+    if len(parts) == 1:
+        return parts
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def _at(values, i, what):
+    if i >= len(values):
+        raise DecodeError("ArrayIndexOutOfBounds: %s (index %d of %d)" % (what, i, len(values)))
+    return values[i]
+
+
+def _has_hex_letter(s):
+    """StringUtil.containsHex: any of a-f / A-F."""
+    for c in s:
+        if "a" <= c <= "f" or "A" <= c <= "F":
+            return True
+    return False
+
+
+def _digits(s):
+    if not s:
+        return False
+    for c in s:
+        if c not in _DIGITS:
+            return False
+    return True
+
+
+def _number(s, neg_ok, frac_needs_digit):
+    """Java-regex check: `-?\\d+(\\.\\d+)?` (frac_needs_digit) or `-?\\d+\\.?\\d*`."""
+    if neg_ok and s.startswith("-"):
+        s = s[1:]
+    whole, dot, frac = s.partition(".")
+    if not _digits(whole):
+        return False
+    if not dot:
+        return True
+    return _digits(frac) if frac_needs_digit else (not frac or _digits(frac))
+
+
+def _scaled(s, places):
+    """Decimal text -> integer in units of 10**-places, rounded half away from zero."""
+    neg = s.startswith("-")
+    if neg:
+        s = s[1:]
+    whole, _, frac = s.partition(".")
+    frac = frac + "0" * (places + 1)
+    v = int(whole) * 10 ** places + (int(frac[:places]) if places else 0)
+    if frac[places] >= "5":
+        v += 1
+    return -v if neg else v
+
+
+def alarm_of(status):
+    """Traccar's decodeAlarm: the first set bit in its priority order, else None (§6)."""
+    for bit, name in ((0, "lowBattery"), (1, "geofenceExit"), (2, "geofenceEnter"), (14, "powerCut"),
+                      (16, "sos"), (17, "lowBattery"), (18, "geofenceExit"), (19, "geofenceEnter"),
+                      (20, "removing"), (21, "fallDown"), (22, "fallDown")):
+        if status & (1 << bit):
+            return name
+    return None
+
+
+# ---- position payload (§6) --------------------------------------------------------------------
+
+
+def _position(rest):
+    """The remainder after `TYPE,` -> dict, or None when the pattern does not match."""
+    if "\n" in rest or "\r" in rest:  # Java's `.` and \d never match line terminators
+        return None
+    f = rest.split(",", 16)
+    if len(f) < 17:
+        return None
+    lat_s, lon_s = f[3].lstrip(" "), f[5].lstrip(" ")
+    if not (len(f[0]) == 6 and _digits(f[0]) and len(f[1]) == 6 and _digits(f[1])
+            and f[2] in ("A", "V") and _number(lat_s, True, True) and f[4] in ("", "N", "S")
+            and _number(lon_s, True, True) and f[6] in ("", "E", "W")
+            and _number(f[7], False, False) and _number(f[8], False, False) and _number(f[9], True, False)
+            and _digits(f[10]) and _digits(f[11]) and _digits(f[12]) and _digits(f[13]) and _digits(f[14])
+            and f[15] and _jhex(f[15])):
+        return None
+    # date and time are UTC; Java's Calendar is lenient, so out-of-range parts roll over
+    d, mo, yy = int(f[0][0:2]), int(f[0][2:4]), int(f[0][4:6])
+    y = 2000 + yy + (mo - 1) // 12
+    mo = (mo - 1) % 12 + 1
+    t = clock.from_parts(y, mo, 1, int(f[1][0:2]), int(f[1][2:4]), int(f[1][4:6])) + (d - 1) * 86400
+    lat = _scaled(lat_s, 6)
+    if f[4] == "S":
+        lat = -abs(lat)
+    lon = _scaled(lon_s, 6)
+    if f[6] == "W":
+        lon = -abs(lon)
+    # Position.setLatitude/setLongitude reject out-of-range values (inference: Traccar's
+    # Position model, not in the reference)
+    if abs(lat) > 90000000 or abs(lon) > 180000000:
+        raise DecodeError("coordinate out of range: %s %s" % (f[3], f[5]))
+    pos = {
+        "time": t,
+        "valid": f[2] == "A",
+        "lat": lat,
+        "lon": lon,
+        "speed_kmh10": _scaled(f[7], 1),
+        "course": _scaled(f[8], 0),
+        "alt": _scaled(f[9], 0),
+        "sats": _jint(f[10], 10, "satellites"),
+        "rssi": _jint(f[11], 10, "rssi"),
+        "battery": _jint(f[12], 10, "battery"),
+        "steps": _jint(f[13], 10, "steps"),
+    }
+    status = _jint(f[15], 16, "status")  # signed int: 80000000 and above throw
+    pos["status"] = status
+    pos["alarm"] = alarm_of(status)
+    pos["motion"] = bool(status & 0x10)
+    cells, wifis, ignored = _network(f[16])
+    pos["cells"] = cells
+    pos["wifis"] = wifis
+    pos["network_ignored"] = ignored
+    return pos
+
+
+def _jhex(s):
+    for c in s:
+        if c not in _HEXDIGITS:
+            return False
+    return True
+
+
+def _network(rest):
+    """Cell and Wi-Fi block (§6 steps 1-4) -> (cells, wifis, ignored)."""
+    values = _jsplit(rest)
+    cells = []
+    wifis = []
+    if len(values) >= 4 and _has_hex_letter(values[3]):
+        return cells, wifis, True  # skip rule (§6 step 1)
+    i = 0
+    count = _jint(_at(values, i, "cell count"), 10, "cell count")
+    i += 1
+    if count > 0:
+        i += 1  # "timing advance"
+        mcc = mnc = 0
+        if _at(values, i, "mcc") != "":  # when empty, Traccar does not advance the index
+            mcc = _jint(values[i], 10, "mcc")
+            i += 1
+        if _at(values, i, "mnc") != "":
+            mnc = _jint(values[i], 10, "mnc")
+            i += 1
+        for _ in range(count):
+            s = _at(values, i, "lac")
+            lac = _jint(s, 16 if _has_hex_letter(s) else 10, "lac")
+            s = _at(values, i + 1, "cid")
+            cid = _jint(s, 16 if _has_hex_letter(s) else 10, "cid")
+            r = _at(values, i + 2, "cell rssi")
+            i += 3
+            cells.append((mcc, mnc, lac, cid, _jint(r, 10, "cell rssi") if r else None))
+    if i < len(values) and values[i] != "":
+        count = _jint(values[i], 10, "wifi count")
+        i += 1
+        for _ in range(count):
+            mac = _at(values, i + 1, "wifi mac")  # the SSID at i is ignored
+            r = _at(values, i + 2, "wifi rssi")
+            i += 3
+            if mac and mac != "0" and r:
+                wifis.append((mac, _jint(r, 10, "wifi rssi")))
+    return cells, wifis, False
+
+
+def decode_position(content):
+    """A UD*/AL*/WT* content (`UD,...`) read as Traccar would -> dict with type, time (epoch
+    2000), valid, lat, lon (signed micro-degrees), speed_kmh10, course, alt, sats, rssi, battery,
+    steps, status, alarm, motion, cells [(mcc, mnc, lac, cid, rssi)], wifis [(mac, rssi)],
+    network_ignored. Raises NoPosition when Traccar would store nothing, DecodeError where it
+    would throw and close the connection (both are ValueError)."""
+    if isinstance(content, (bytes, bytearray)):
+        content = _ascii(content)
+    typ, comma, rest = content.partition(",")
+    if not (typ.startswith("UD") or typ.startswith("AL") or typ.startswith("WT")):
+        raise NoPosition("not a position type: %r" % typ)
+    pos = _position(rest if comma else "")
+    if pos is None:
+        raise NoPosition("no match: %r" % content[:60])
+    pos["type"] = typ
+    if typ.startswith("AL") and pos["alarm"] is None:
+        pos["alarm"] = "general"
+    return pos
+
+
+# ---- framing (§2) -----------------------------------------------------------------------------
+
+
+def _unescape(frame):
+    if b"}" not in frame:
+        return frame
+    out = bytearray()
+    i = 0
+    n = len(frame)
+    while i < n:
+        b = frame[i]
+        if b == 0x7D:
+            c = frame[i + 1] if i + 1 < n else -1
+            if not 1 <= c <= 5:
+                raise DecodeError("unexpected byte at %d: 0x%02x" % (i + 1, c & 0xFF))
+            out.append(b"}[],*"[c - 1])
+            i += 2
+        else:
+            out.append(b)
+            i += 1
+    return bytes(out)
+
+
+class Conn:
+    """One device connection. receive(bytes) from the device; close() when the device closes."""
+
+    def __init__(self, server, peer, send, close):
+        self.server = server
+        self.peer = peer
+        self._send = send
+        self._close = close
+        self.alive = True
+        self.device = None  # uniqueId bound to this connection (last known-device frame)
+        self.maker = None  # manufacturer of the last uplink
+        self.has_index = False  # sticky, like the decoder's hasIndex
+        self.last_rx_ms = server._now()
+        self._buf = bytearray()
+        self._scan = 0
+        self._depth = 0
+        self._busy = False
+
+    def _frame_end(self):
+        """WatchFrameDecoder: +1 per `[`, -1 per `]`; the frame ends at the first byte after the
+        first one where the count is 0. Returns the end index or -1 (scan state is kept)."""
+        buf = self._buf
+        i = self._scan
+        depth = self._depth
+        n = len(buf)
+        while i < n:
+            b = buf[i]
+            if b == 0x5B:
+                depth += 1
+            elif b == 0x5D:
+                depth -= 1
+            if depth == 0 and i > 0:
+                self._scan = 0
+                self._depth = 0
+                return i + 1
+            i += 1
+        self._scan = i
+        self._depth = depth
+        return -1
+
+    def receive(self, data):
+        srv = self.server
+        if not self.alive:
+            return
+        srv.bytes_up += len(data)
+        self.last_rx_ms = srv._now()
+        self._buf.extend(data)
+        if self._busy:  # re-entered from a send callback: the outer loop takes it
+            return
+        self._busy = True
+        try:
+            while self.alive:
+                end = self._frame_end()
+                if end < 0:
+                    if len(self._buf) > MAX_FRAME:
+                        self._fail("TooLongFrameException: %d bytes without a frame" % len(self._buf))
+                    break
+                raw = bytes(self._buf[:end])
+                self._buf = self._buf[end:]
+                srv._wire("up", self.peer, raw)
+                try:
+                    srv._decode(self, _unescape(raw))
+                except (DecodeError, IndexError) as e:
+                    self._fail("%s (frame %r)" % (e, raw[:80]))
+        finally:
+            self._busy = False
+
+    def _tx(self, data):
+        if self.alive:
+            self.server.bytes_down += len(data)
+            self.server._wire("down", self.peer, data)
+            self._send(data)
+
+    def _fail(self, why):
+        self.server.errors.append("%s %s: %s" % (self.peer, self.device or "-", why))
+        self.server.drops += 1
+        self._server_close()
+
+    def _server_close(self):
+        if self.alive:
+            self.alive = False
+            self.server._gone(self)
+            self._close()
+
+    def close(self):
+        """The device closed the connection."""
+        if self.alive:
+            self.alive = False
+            self.server._gone(self)
+
+
+class WatchServer:
+    """Traccar's watch protocol server (port 5093) for the simulator.
+
+    devices: set of known uniqueIds, or None to accept any. now_ms: optional function returning
+    ticks in ms (firmware.clock ticks); with it, check_idle() closes connections silent for
+    idle_timeout_ms (Traccar's read-idle timer, §1).
+    Records: positions, heartbeats, health, frames (device, type, content), commands (device,
+    content) sent, errors (decode exceptions that closed a connection); counters acks_sent,
+    unknown_device, connections, disconnects (connection ends, either side), drops (closed by
+    the server for an error), timeouts, bytes_up, bytes_down.
+    wire: optional fn(dir, channel, peer, data) for every frame received ("up", the raw
+    frame) and every reply or command sent ("down"); channel is "watch".
+    """
+
+    def __init__(self, devices=None, now_ms=None, idle_timeout_ms=IDLE_TIMEOUT_MS):
+        self.devices = devices
+        self.now_ms = now_ms
+        self.idle_timeout_ms = idle_timeout_ms
+        self.wire = None
+        self.down = False
+        self.conns = []  # live connections
+        self.queued = {}  # uniqueId -> [content] waiting for the device's next uplink (§5)
+        self._bound = {}  # uniqueId -> Conn (the device session's channel)
+        self.positions = []
+        self.heartbeats = []
+        self.health = []
+        self.frames = []
+        self.commands = []
+        self.errors = []
+        self.acks_sent = 0
+        self.unknown_device = 0
+        self.connections = 0
+        self.disconnects = 0
+        self.drops = 0
+        self.timeouts = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+
+    # ---- connections
+
+    def connect(self, peer, send, close):
+        """A device opens a TCP connection. Returns a Conn, or None while the server is down."""
+        if self.down:
+            return None
+        c = Conn(self, peer, send, close)
+        self.connections += 1
+        self.conns.append(c)
+        return c
+
+    def set_down(self, flag):
+        """True: close every connection and refuse new ones; False: accept again."""
+        self.down = flag
+        if flag:
+            for c in list(self.conns):
+                c._server_close()
+
+    def check_idle(self):
+        """Close connections that sent nothing for idle_timeout_ms (needs now_ms)."""
+        if self.now_ms is None:
+            return
+        now = self.now_ms()
+        for c in list(self.conns):
+            if clock.ticks_diff(now, c.last_rx_ms) >= self.idle_timeout_ms:
+                self.timeouts += 1
+                c._server_close()
+
+    def inject(self, data):
+        """Fault injection: raw bytes to every live connection."""
+        for c in list(self.conns):
+            c._tx(data)
+
+    def queue_command(self, dev_id, content):
+        """A downlink command (str, or bytes already escaped): sent now if the device has a live
+        connection, else on its next uplink frame (§5)."""
+        c = self._bound.get(dev_id)
+        if c is not None and c.alive:
+            self._command(c, dev_id, content)
+        else:
+            self.queued.setdefault(dev_id, []).append(content)
+
+    def _now(self):
+        return self.now_ms() if self.now_ms else 0
+
+    def _gone(self, c):
+        if c in self.conns:
+            self.conns.remove(c)
+        self.disconnects += 1
+        if c.device is not None and self._bound.get(c.device) is c:
+            del self._bound[c.device]
+
+    def _wire(self, direction, peer, data):
+        if self.wire is not None:
+            self.wire(direction, "watch", peer, data)
+
+    # ---- replies and commands
+
+    def _reply(self, c, dev, index, content):
+        """sendResponse: manufacturer as received, lower-case hex length (§4)."""
+        if index is None:
+            s = "[%s*%s*%04x*%s]" % (c.maker, dev, len(content), content)
+        else:
+            s = "[%s*%s*%s*%04x*%s]" % (c.maker, dev, index, len(content), content)
+        self.acks_sent += 1
+        c._tx(_to_ascii(s))
+
+    def _command(self, c, dev, content):
+        """WatchProtocolEncoder: 3G becomes SG, index 0001 if the connection uses indexes (§5)."""
+        maker = c.maker or "CS"
+        if maker == "3G":
+            maker = "SG"
+        head = "[%s*%s*%s" % (maker, dev, "0001*" if c.has_index else "")
+        if isinstance(content, str):
+            content = content.replace("{uniqueId}", dev)
+            data = _to_ascii("%s%04x*%s]" % (head, len(content), content))
+        else:
+            data = _to_ascii("%s%04x*" % (head, len(content))) + bytes(content) + b"]"
+        self.commands.append((dev, content))
+        c._tx(data)
+
+    def _flush(self, c):
+        """onMessageEvent -> sendQueuedCommands, for the device bound to this connection."""
+        dev = c.device
+        if dev is None or not c.alive:
+            return
+        pending = self.queued.pop(dev, None)
+        while pending and c.alive:
+            self._command(c, dev, pending.pop(0))
+        if pending:
+            self.queued[dev] = pending
+
+    # ---- WatchProtocolDecoder
+
+    def _decode(self, c, frame):
+        n = len(frame)
+        if n < 4:
+            raise DecodeError("IndexOutOfBounds: frame of %d bytes" % n)
+        c.maker = _ascii(frame[1:3])  # exactly 2 characters, whatever they are
+        pos = 4
+        star = frame.find(b"*", pos)
+        if star < 0:
+            raise DecodeError("IndexOutOfBounds: no '*' after the id")
+        dev = _ascii(frame[pos:star])
+        if self.devices is not None and dev not in self.devices:
+            self.unknown_device += 1  # "Unknown device": dropped, no reply (§3)
+            self._flush(c)
+            return
+        c.device = dev
+        self._bound[dev] = c
+        pos = star + 1
+        index = None
+        ci = frame.find(b"*", pos)
+        if ci + 5 < n and frame[ci + 5] == 0x2A and _jhex(_ascii(frame[ci + 1:ci + 5])):
+            if ci < pos:
+                raise DecodeError("IndexOutOfBounds: index")
+            c.has_index = True
+            index = _ascii(frame[pos:ci])
+            pos = ci + 1
+        pos += 5  # length (never checked) and '*'
+        end = n - 1  # the closing ']' is ignored
+        if pos > n or end < pos:
+            raise DecodeError("IndexOutOfBounds: header")
+        ci = frame.find(b",", pos, end)
+        if ci < 0:
+            ci = end
+        typ = _ascii(frame[pos:ci])
+        rest = _ascii(frame[ci + 1:end]) if ci < end else ""
+        self.frames.append((dev, typ, _ascii(frame[pos:end])))
+
+        if typ == "INIT":
+            self._reply(c, dev, index, "INIT,1")
+        elif typ == "LK":
+            self._reply(c, dev, index, "LK")
+            if rest:
+                values = _jsplit(rest)
+                if len(values) >= 3:
+                    battery = _jint(values[2], 10, "LK battery")
+                    steps = _jint(values[0], 10, "LK steps")
+                    self.heartbeats.append({"device": dev, "type": "LK", "battery": battery, "steps": steps})
+        elif typ.startswith("UD") or typ.startswith("AL") or typ.startswith("WT"):
+            p = _position(rest)  # an exception here closes the connection before any ack
+            if typ.startswith("AL"):
+                if p is not None and p["alarm"] is None:
+                    p["alarm"] = "general"
+                self._reply(c, dev, index, "AL")
+            if p is not None:
+                p["device"] = dev
+                p["type"] = typ
+                self.positions.append(p)
+        elif typ == "TKQ" or typ == "TKQ2":
+            self._reply(c, dev, index, typ)
+        elif typ.upper() in _HEALTH:
+            if rest:
+                self.health.append(_health(dev, typ.upper(), _jsplit(rest)))
+        elif typ == "JXTK":
+            k = -1
+            for _ in range(4):
+                k = rest.find(",", k + 1)
+                if k < 0:
+                    raise DecodeError("IndexOutOfBounds: JXTK header")
+            values = rest[:k].split(",")
+            _jint(values[2], 10, "JXTK current")
+            _jint(values[3], 10, "JXTK total")
+            self._reply(c, dev, index, "JXTKR,1")
+        # img, TK, TK2 (media) and every unknown type: no reply (§3, §4)
+        self._flush(c)
+
+
+def _health(dev, typ, values):
+    """PULSE/HEART/BLOOD/BPHRT/TEMP/btemp2/oxygen, with Traccar's index errors (§4)."""
+    rec = {"device": dev, "type": typ}
+    i = 0
+    if typ == "TEMP":
+        rec["temp"] = _jdouble(_at(values, 0, "TEMP"))
+    elif typ == "BTEMP2":
+        if _jint(_at(values, 0, "btemp2 flag"), 10, "btemp2 flag") > 0:
+            rec["temp"] = _jdouble(_at(values, 1, "btemp2 temp"))
+    elif typ == "OXYGEN":
+        rec["spo2"] = _jint(_at(values, 1, "oxygen"), 10, "oxygen")
+    else:
+        if typ in ("BPHRT", "BLOOD"):
+            rec["high"] = _at(values, 0, "pressure high")
+            rec["low"] = _at(values, 1, "pressure low")
+            i = 2
+        if i <= len(values) - 1:
+            rec["heart_rate"] = _jint(values[i], 10, "heart rate")
+    return rec
+
+
+def _jdouble(s):
+    """Double.parseDouble, closely enough: the text is kept, an unparsable one throws."""
+    try:
+        float(s)
+    except ValueError:
+        raise DecodeError("NumberFormatException double: %r" % s)
+    return s
+
+
+def _to_ascii(s):
+    """String -> bytes as Java's US_ASCII encoder: other characters become '?'."""
+    for ch in s:
+        if ord(ch) > 0x7F:
+            return "".join([x if ord(x) < 0x80 else "?" for x in s]).encode()
+    return s.encode()

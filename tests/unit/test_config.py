@@ -1,0 +1,158 @@
+"""Config: defaults, validation naming the field, atomic save, recovery at boot."""
+import json
+import os
+
+import support
+from firmware import fsutil
+from firmware.config import DEFAULTS, Config, ConfigError, check
+
+
+def _write(path, data):
+    f = open(path, "wb")
+    f.write(data)
+    f.close()
+
+
+def test_defaults_when_missing():
+    d = support.tmpdir("cfg")
+    cfg = Config.load(d)
+    assert cfg.as_dict() == DEFAULTS
+    assert cfg.recovered is None
+    assert cfg["server_host"] == ""  # privacy by default: no server until the parent sets one
+    assert cfg.get("server_port") == 5093
+    assert cfg["heartbeat_s"] < 1800  # Traccar closes idle sockets at 1800 s
+    assert os.listdir(d) == []  # loading writes nothing
+    support.raises(KeyError, cfg.get, "no_such_key")
+
+
+def test_round_trip_save_load():
+    d = support.tmpdir("cfg")
+    cfg = Config.load(d)
+    changed = cfg.update({"server_host": "track.example.org", "device_id": "9705141740", "heartbeat_s": 300})
+    assert changed == ["device_id", "heartbeat_s", "server_host"]
+    cfg.save()
+    assert sorted(os.listdir(d)) == ["config.json"]  # no .tmp left behind
+    again = Config.load(d)
+    assert again.as_dict() == cfg.as_dict()
+    assert again["server_host"] == "track.example.org"
+    assert again.recovered is None
+    # the full dict is written, not only the changed values
+    assert sorted(json.loads(fsutil.read_bytes(d + "/config.json"))) == sorted(DEFAULTS)
+
+
+def test_missing_keys_get_defaults():
+    d = support.tmpdir("cfg")
+    _write(d + "/config.json", b'{"server_port": 5055, "protocol": "osmand"}')
+    cfg = Config.load(d)
+    assert cfg.recovered is None
+    assert cfg["server_port"] == 5055 and cfg["protocol"] == "osmand"
+    assert cfg["report_interval_s"] == DEFAULTS["report_interval_s"]
+
+
+def test_validation_names_the_field():
+    cases = (
+        ("heartbeat_s", "600"),  # wrong type
+        ("heartbeat_s", 600.0),
+        ("server_port", True),  # bool is not int
+        ("heartbeat_s", 1741),  # out of range
+        ("heartbeat_s", 59),
+        ("report_interval_s", 9),
+        ("report_interval_s", 86401),
+        ("gnss_timeout_s", 4),
+        ("tz_offset_min", 841),
+        ("tz_offset_min", -721),
+        ("server_port", 0),
+        ("device_id", "abc-123"),  # bad device_id
+        ("device_id", "1" * 21),
+        ("device_id", "12*34"),
+        ("server_host", "a b.example"),
+        ("server_host", 'x"y'),
+        ("server_host", "a,b"),
+        ("server_host", "h" * 65),
+        ("server_host", "caf\u00e9.example"),
+        ("protocol", "http"),
+        ("maker", "S"),
+        ("maker", "S*"),
+        ("apn", "internet,x"),
+        ("bogus", 1),  # unknown key
+    )
+    for key, value in cases:
+        e = support.raises(ConfigError, check, key, value)
+        assert e.field == key, (key, value, e.field)
+        assert key in str(e), str(e)
+        assert isinstance(e, ValueError)
+    for key, value in (("device_id", ""), ("device_id", "A" * 20), ("tz_offset_min", -720),
+                       ("tz_offset_min", 840), ("heartbeat_s", 1740), ("server_host", "10.0.0.2"),
+                       ("apn", "internet.telenor.se"), ("protocol", "osmand"), ("maker", "3G")):
+        check(key, value)
+
+
+def test_update_is_all_or_nothing():
+    cfg = Config(support.tmpdir("cfg"))
+    before = cfg.as_dict()
+    e = support.raises(ConfigError, cfg.update, {"server_host": "ok.example", "heartbeat_s": 5000})
+    assert e.field == "heartbeat_s"
+    assert cfg.as_dict() == before  # server_host, valid on its own, was not applied
+    e = support.raises(ConfigError, cfg.update, {"server_host": "ok.example", "colour": "red"})
+    assert e.field == "colour"
+    assert cfg.as_dict() == before
+    assert cfg.update({"server_port": 5093}) == []  # same value: nothing changed
+    assert cfg.update({"server_port": 5094, "apn": ""}) == ["server_port"]
+
+
+def test_stale_tmp_discarded_at_load():
+    d = support.tmpdir("cfg")
+    cfg = Config.load(d)
+    cfg.update({"server_host": "good.example"})
+    cfg.save()
+    # power cut during the next save: the .tmp is half written, the rename never happened
+    _write(d + "/config.json.tmp", b'{"server_host": "new.exa')
+    again = Config.load(d)
+    assert again["server_host"] == "good.example"
+    assert again.recovered is None
+    assert sorted(os.listdir(d)) == ["config.json"]
+
+
+def _check_recovers(data, why):
+    d = support.tmpdir("cfg")
+    _write(d + "/config.json", data)
+    cfg = Config.load(d)
+    assert cfg.as_dict() == DEFAULTS
+    assert cfg.recovered and why in cfg.recovered, cfg.recovered
+    assert sorted(os.listdir(d)) == ["config.json", "config.json.bad"]
+    assert fsutil.read_bytes(d + "/config.json.bad") == data  # kept for a post-mortem
+    # the next boot starts clean
+    assert Config.load(d).recovered is None
+
+
+def test_half_written_config_kept_as_bad():
+    _check_recovers(b'{"server_host": "track.exa', "config.json")
+
+
+def test_corrupt_configs_recover_to_defaults():
+    _check_recovers(b"[1, 2, 3]", "object")
+    _check_recovers(b'{"heartbeat_s": 5}', "heartbeat_s")
+    _check_recovers(b'{"old_key": 5}', "old_key")
+    _check_recovers(b"\xff\xfe\x00garbage", "config.json")
+    _check_recovers(b" " * 5000, "bytes")
+
+
+def test_one_bad_setting_keeps_the_good_ones():
+    # a flipped bit or a downgrade must not also wipe the server and stop the reports
+    d = support.tmpdir("cfg")
+    _write(d + "/config.json", b'{"server_host": "track.example", "heartbeat_s": 5, "gone": 1}')
+    cfg = Config.load(d)
+    assert cfg["server_host"] == "track.example"
+    assert cfg["heartbeat_s"] == DEFAULTS["heartbeat_s"]
+    assert "heartbeat_s" in cfg.recovered and "gone" in cfg.recovered
+    again = Config.load(d)  # the repair was saved
+    assert again.recovered is None and again["server_host"] == "track.example"
+
+
+def test_bad_file_replaced_by_newer_bad_file():
+    d = support.tmpdir("cfg")
+    _write(d + "/config.json", b"first")
+    Config.load(d)
+    _write(d + "/config.json", b"second")
+    assert Config.load(d).recovered
+    assert fsutil.read_bytes(d + "/config.json.bad") == b"second"
