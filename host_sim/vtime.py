@@ -165,7 +165,8 @@ if _MP:
             if all(x is None for x in sm[:-1]):
                 q._dequeue(sm[-1])
             else:
-                q.poller.modify(sm[-1], (_IN if sm[0] is not None else 0) | (_OUT if sm[w] is not None else 0))
+                mask = (_IN if sm[0] is not None else 0) | (_OUT if sm[w] is not None else 0)
+                q.poller.modify(sm[-1], mask)
 
     def run(coro, idle=None):
         """Run coro to completion on virtual time; idle defaults to VT.idle."""

@@ -1,7 +1,23 @@
 """The default school day, on CPython and on MicroPython: what Traccar would see."""
+import json
+import os
+
 import pytest
 
+from firmware import clock
 from host_sim import traccar
+
+SCENARIO = os.path.join(os.path.dirname(__file__), "..", "..", "host_sim", "scenarios", "school_day.json")
+
+
+def sky_changes():
+    """[(seconds after the scenario start, sky)] from the scenario's route."""
+    sc = json.load(open(SCENARIO))
+    out = []
+    for w in sc["route"]:
+        h, m = w["at"].split(":")[:2]
+        out.append((int(h) * 3600 + int(m) * 60, w["sky"]))
+    return clock.parse_iso8601(sc["start"]), out
 
 INTERPRETERS = ["python", "micropython"]
 
@@ -24,12 +40,22 @@ def test_every_report_is_a_frame_traccar_decodes(sim, interp):
     uds = run.frames("up", "UD")
     assert len(uds) >= 287
     for content in uds:
-        p = traccar.decode_position(content[3:])  # after "UD,"
+        p = traccar.decode_position(content)
         assert p["cells"], content  # every report carries the serving cell
-    valid = [c for c in uds if ",A," in c[:20]]
-    stale = [c for c in uds if ",V," in c[:20]]
-    # outside (walks, breaks, the park) the watch has fixes; indoors it re-sends the last one as V
-    assert len(valid) > 40 and len(stale) > 100
+    # Outside (walks, breaks, the park) every report has a fresh fix; indoors the watch cannot
+    # see the sky and re-sends the last position marked V. Reports within a minute of a change
+    # between indoors and outdoors may go either way.
+    start, changes = sky_changes()
+    checked = 0
+    for content in uds:
+        p = traccar.decode_position(content)
+        t = p["time"] - start
+        if any(abs(t - at) < 60 for at, _ in changes):
+            continue
+        sky = [sky for at, sky in changes if at <= t][-1]
+        assert p["valid"] == (sky != "indoor"), (content, sky)
+        checked += 1
+    assert checked > 250
 
 
 @pytest.mark.parametrize("interp", INTERPRETERS)
