@@ -33,7 +33,7 @@ DEFAULTS = {
     # Below Traccar's 1800 s idle timeout, with a minute of margin (watch-protocol.md §1).
     "heartbeat_s": 600,
     "apn": "",  # empty: the modem's / network's default
-    "gnss_timeout_s": 60,
+    "gnss_timeout_s": 45,
     "tz_offset_min": 0,
 }
 

@@ -1,0 +1,132 @@
+"""The uplink's delivery rule: reports leave the outbox only when an LK sent after them is
+acked (Traccar never acks UD), and nothing is lost when acks do not come."""
+import support
+from firmware import uplink, watchproto
+from firmware.compat import sleep_ms
+from firmware.config import Config
+from firmware.outbox import Outbox
+
+ID = "862000012345674"
+
+
+class FakeModem:
+    """The socket half of the A76xx driver, wired to a scripted server: it acks each LK it
+    receives after `ack_ms`, unless `ack` is False."""
+
+    def __init__(self):
+        self.sent = []
+        self.opens = 0
+        self.closes = 0
+        self.ack = True
+        self.ack_ms = 200
+        self.refuse = False
+        self._rx = b""
+        self._cb = None
+
+    def on_socket(self, fn):
+        self._cb = fn
+
+    async def net_open(self):
+        pass
+
+    async def tcp_open(self, link, host, port, timeout_ms):
+        if self.refuse:
+            raise OSError(111, "refused")
+        self.opens += 1
+
+    async def tcp_close(self, link):
+        self.closes += 1
+
+    async def tcp_send(self, link, data):
+        self.sent.append(data)
+        if self.ack and b"*LK" in data:
+            support.VT.after(self.ack_ms, self._deliver_ack)
+
+    def _deliver_ack(self):
+        self._rx += watchproto.encode("SG", ID, "LK")
+        self._cb(0, "data")
+
+    async def tcp_recv(self, link):
+        data, self._rx = self._rx, b""
+        return data
+
+
+def _setup(name):
+    root = support.tmpdir(name)
+    cfg = Config.load(root)
+    cfg.update({"server_host": "tracker.example"})
+    ob = Outbox(root)
+    m = FakeModem()
+    return m, cfg, ob
+
+
+async def _run(up, ms):
+    import asyncio
+
+    tasks = [asyncio.create_task(up.run_sender()), asyncio.create_task(up.run_receiver())]
+    await sleep_ms(ms)
+    for t in tasks:
+        t.cancel()
+    await sleep_ms(1)
+
+
+def test_reports_removed_only_after_the_lk_behind_them_is_acked():
+    async def main():
+        m, cfg, ob = _setup("up1")
+        for i in range(3):
+            ob.put("UD,report%d" % i)
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        await _run(up, 5000)
+        assert len(ob) == 0
+        # the three reports and an LK went out together, in order, as one send
+        first = m.sent[0]
+        assert first.index(b"report0") < first.index(b"report1") < first.index(b"report2") < first.index(b"LK,")
+        assert up.delivered == 3
+
+    support.run(main())
+
+
+def test_no_ack_keeps_reports_and_resends_them_on_a_new_session():
+    async def main():
+        m, cfg, ob = _setup("up2")
+        m.ack = False
+        ob.put("UD,lost-ack")
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        await _run(up, 40000)  # past the 30 s ack timeout
+        assert len(ob) == 1  # still queued
+        assert m.closes >= 1 and m.opens >= 2  # the silent session was given up and reopened
+        m.ack = True
+        await _run(up, 400000)  # backoff, reconnect, resend
+        assert len(ob) == 0
+        assert m.opens >= 2
+        assert sum(s.count(b"lost-ack") for s in m.sent) >= 2  # at least once more
+
+    support.run(main())
+
+
+def test_refused_connections_back_off_and_keep_everything():
+    async def main():
+        m, cfg, ob = _setup("up3")
+        m.refuse = True
+        ob.put("UD,waiting")
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        await _run(up, 60000)
+        assert len(ob) == 1 and not m.sent
+        assert up.backoff_s >= 20  # 5, 10, 20 ... seconds between tries, not a busy loop
+        m.refuse = False
+        await _run(up, 400000)
+        assert len(ob) == 0
+
+    support.run(main())
+
+
+def test_heartbeat_keeps_an_idle_session_alive():
+    async def main():
+        m, cfg, ob = _setup("up4")
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 77))
+        await _run(up, 3 * 600000 + 5000)  # three heartbeat periods, nothing to report
+        lks = [s for s in m.sent if b"LK,0,0,77" in s]
+        assert 3 <= len(lks) <= 5  # one at connect, then one per heartbeat_s
+        assert m.opens == 1
+
+    support.run(main())
