@@ -57,24 +57,29 @@ def read_bytes(path):
         f.close()
 
 
-def size(path):
-    """Size in bytes, or None if missing."""
+def _stat(path):
+    """os.stat, or None if path is missing."""
     try:
-        return os.stat(path)[6]
+        return os.stat(path)
     except OSError as e:
         if e.errno == ENOENT:
             return None
         raise
 
 
+def size(path):
+    """Size in bytes, or None if missing."""
+    st = _stat(path)
+    return None if st is None else st[6]
+
+
 def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError as e:
-        if e.errno == ENOENT:
-            return False
-        raise
+    return _stat(path) is not None
+
+
+def is_dir(path):
+    st = _stat(path)
+    return st is not None and bool(st[0] & 0x4000)
 
 
 def remove(path):
@@ -104,3 +109,20 @@ def makedirs(path):
                 raise
     if not os.stat(path)[0] & _S_IFDIR:
         raise OSError(ENOTDIR)
+
+
+def rmtree(path):
+    """rm -r; a missing path is not an error (the simulator's fresh flash, a factory reset)."""
+    try:
+        names = os.listdir(path)
+    except OSError as e:
+        if e.errno == ENOENT:
+            return
+        raise
+    for n in names:
+        p = join(path, n)
+        if is_dir(p):
+            rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(path)

@@ -9,7 +9,6 @@ the scenario's faults, and writes (ARCHITECTURE.md §5):
 and prints a readable timeline (local time of the scenario).
 """
 import json
-import os
 import sys
 import time
 
@@ -28,34 +27,12 @@ from firmware.config import Config  # noqa: E402
 from host_sim.energy import BATTERY_MAH, EnergyMeter  # noqa: E402
 from host_sim.modem_a76xx import A76xxEmulator  # noqa: E402
 from host_sim.traccar import WatchServer  # noqa: E402
-from host_sim.world import World  # noqa: E402
+from host_sim.world import World, offset_ms  # noqa: E402
 
 VT = vtime.VT
 _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_failed", "disconnect",
             "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "downlink",
             "report_skipped", "fatal")
-
-
-def rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        if os.stat(p)[0] & 0x4000:
-            rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(path)
-
-
-def offset_ms(text):
-    """'HH:MM' or 'HH:MM:SS' after the scenario start -> ms (hours may exceed 24)."""
-    parts = [int(p) for p in text.split(":")]
-    while len(parts) < 3:
-        parts.append(0)
-    return ((parts[0] * 60 + parts[1]) * 60 + parts[2]) * 1000
 
 
 def json_line(pairs):
@@ -185,7 +162,7 @@ class Sim:
 
     # ---- flash and boot ----
     def provision(self):
-        rmtree(self.flash)
+        fsutil.rmtree(self.flash)
         fsutil.makedirs(self.flash)
         cfg = Config.load(self.flash)
         cfg.update(self.sc.get("config", {}))

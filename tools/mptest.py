@@ -19,6 +19,11 @@ def _files(args):
 
 
 def main(args):
+    # firmware events are shown only for a failing test, as pytest captures output
+    from firmware import log
+
+    captured = []
+    log.set_sink(lambda kind, fields: captured.append((kind, fields)))
     passed = failed = 0
     for path in _files(args):
         modname = path.split("/")[-1][:-3]
@@ -35,6 +40,7 @@ def main(args):
             fn = getattr(mod, n)
             if not callable(fn):
                 continue
+            captured.clear()
             try:
                 fn()
                 passed += 1
@@ -42,6 +48,8 @@ def main(args):
                 failed += 1
                 print("FAILED %s::%s" % (path, n))
                 sys.print_exception(e)
+                for kind, fields in captured:
+                    print("  event:", kind, fields)
     print("micropython: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

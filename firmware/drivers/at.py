@@ -15,8 +15,8 @@ handler_errors (a URC handler raised; printed and counted).
 """
 import asyncio
 
-from firmware import clock
-from firmware.compat import const, print_exception, sleep_ms
+from firmware import clock, log
+from firmware.compat import const, sleep_ms
 
 _MAX_LINE = const(512)  # longest line kept; the rest of a longer line is dropped and counted
 _CHUNK = const(256)  # bytes read from the UART per call (its default rx buffer size, hardware.md §4)
@@ -379,7 +379,7 @@ class ATEngine:
             fn(line)
         except Exception as e:  # a handler bug must not break the reader
             self.handler_errors += 1
-            print_exception(e)
+            log.event("error", where="urc_handler", line=line[:40], err=repr(e))
 
     def _rebooted(self, line):
         self.urcs += 1

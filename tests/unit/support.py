@@ -6,6 +6,7 @@ the same file runs under both runners. Import this module first: it brings in vi
 import os
 
 from host_sim import vtime  # noqa: F401  (must precede asyncio; sets virtual ticks)
+from firmware import fsutil  # noqa: E402
 
 VT = vtime.VT
 
@@ -34,33 +35,6 @@ async def araises(exc_type, aw):
     raise AssertionError("%s not raised" % getattr(exc_type, "__name__", exc_type))
 
 
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        if os.stat(p)[0] & 0x4000:
-            _rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(path)
-
-
-def _mkdirs(path):
-    cur = ""
-    for part in path.split("/"):
-        if not part:
-            cur = "/"
-            continue
-        cur = cur + part if cur.endswith("/") or not cur else cur + "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
-
-
 _counter = [0]
 
 
@@ -69,6 +43,6 @@ def tmpdir(name="t"):
     base = os.getenv("TRYGG_TMP") or "out/tmp"
     _counter[0] += 1
     path = "%s/%s-%d-%d" % (base, name, os.getpid() if hasattr(os, "getpid") else 0, _counter[0])
-    _rmtree(path)
-    _mkdirs(path)
+    fsutil.rmtree(path)
+    fsutil.makedirs(path)
     return path

@@ -1,6 +1,7 @@
 """The A76xx emulator on the wire: power-on timing, exact response bytes, GNSS, sockets, sleep/RI,
 faults. Driven through a real fake machine.UART and pins on virtual time."""
 import support
+from fakepeer import RecordingServer
 from host_sim import world as W
 from host_sim.fakes import machine as fm
 from host_sim.modem_a76xx import A76xxEmulator, BOOT_MS, TTFF_COLD_MS, TTFF_HOT_MS
@@ -42,40 +43,12 @@ class Meter:
         self.state[comp] = st
 
 
-class Conn:
-    def __init__(self, peer, send, close):
-        self.peer = peer
-        self.send = send
-        self.close_cb = close
-        self.got = b""
-        self.closed = False
-
-    def receive(self, data):
-        self.got += data
-
-    def close(self):
-        self.closed = True
-
-
-class Server:
-    """Acks every frame it receives with b'[ACK]'."""
-
-    def __init__(self, ack=b""):
-        self.conns = []
-        self.ack = ack
-
-    def connect(self, peer, send, close):
-        c = Conn(peer, send, close)
-        self.conns.append(c)
-        return c
-
-
 class Rig:
     def __init__(self, variant="foreign", **kw):
         fm.WIRING.reset()
         VT.reset()
         self.world = W.World(scenario(**kw), VT)
-        self.server = Server()
+        self.server = RecordingServer()
         self.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, self.server)
         self.meter = Meter()
         self.emu = A76xxEmulator(VT, self.world, IMEI, ICCID, meter=self.meter, variant=variant)
@@ -304,13 +277,6 @@ def test_knots_and_walk_fix():
     assert f[12] == b"1.944" and f[13] == b"0.00", f
 
 
-class AckServer(Server):
-    def connect(self, peer, send, close):
-        c = Server.connect(self, peer, send, close)
-        c.receive = lambda data: (Conn.receive(c, data), send(b"[ACK]"))
-        return c
-
-
 def _net_up(r):
     assert r.cmd(b"AT+NETOPEN\r", 1000) == b"\r\nOK\r\n\r\n+NETOPEN: 0\r\n"
     assert r.cmd(b"AT+NETOPEN?\r") == b"\r\n+NETOPEN: 1\r\n\r\nOK\r\n"
@@ -319,7 +285,7 @@ def _net_up(r):
 
 def test_socket_buffer_mode_exact_bytes():
     r = Rig()
-    r.server = AckServer()
+    r.server = RecordingServer(ack=b"[ACK]")
     r.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, r.server)
     r.boot()
     assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"

@@ -1,5 +1,6 @@
 """The simulated world: route interpolation, sky, GNSS noise, cells, coverage and servers."""
 import support
+from fakepeer import RecordingConn, RecordingServer
 from firmware import clock
 from host_sim import world as W
 from host_sim.fakes import machine as fm
@@ -148,41 +149,13 @@ def test_coverage_windows():
     assert w.server_down_at(15 * H + 10) and not w.server_down_at(15 * H + 30 * M)
 
 
-class FakeConn:
-    def __init__(self, peer, send, close):
-        self.peer = peer
-        self.send = send
-        self.close_cb = close
-        self.got = b""
-        self.closed = False
-
-    def receive(self, data):
-        self.got += data
-
-    def close(self):
-        self.closed = True
-
-
-class FakeServer:
-    def __init__(self, refuse=False):
-        self.conns = []
-        self.refuse = refuse
-
-    def connect(self, peer, send, close):
-        if self.refuse:
-            return None
-        c = FakeConn(peer, send, close)
-        self.conns.append(c)
-        return c
-
-
 def test_connect_rules():
     w = fresh()
-    srv = FakeServer()
+    srv = RecordingServer()
     w.add_server("tracker.trygg.test", "192.0.2.10", 5093, srv)
     sent = []
     c = w.connect("tracker.trygg.test", 5093, "p", sent.append, None)
-    assert isinstance(c, FakeConn) and c.peer == "p"
+    assert isinstance(c, RecordingConn) and c.peer == "p"
     assert w.connect("192.0.2.10", 5093, "p", sent.append, None) is not None
     assert w.resolve("tracker.trygg.test") == "192.0.2.10"
     assert w.resolve("nowhere.test") is None
@@ -193,7 +166,7 @@ def test_connect_rules():
     VT.ms = 15 * H + 60000
     assert w.connect("tracker.trygg.test", 5093, "p", sent.append, None) is None  # server down
     VT.ms = 16 * H
-    w.add_server("refuse.test", "192.0.2.11", 1, FakeServer(refuse=True))
+    w.add_server("refuse.test", "192.0.2.11", 1, RecordingServer(refuse=True))
     assert w.connect("refuse.test", 1, "p", sent.append, None) is None
 
 
