@@ -2,7 +2,8 @@
 
 Prints, for the default school day on each interpreter: simulated seconds per wall second,
 reports and bytes up/down per simulated day, average current and battery days from the energy
-model (host_sim/energy.py cites each current), and the size of the compiled firmware.
+model (host_sim/energy.py cites each current), the firmware's heap on MicroPython
+(tools/heap.py) and the size of the compiled firmware.
 """
 import json
 import os
@@ -54,6 +55,13 @@ def main():
     s = rows[0]
     print("energy       %.2f mA average -> %.1f days on %d mAh (model: host_sim/energy.py)" % (
         s["avg_current_ua"] / 1000, s["battery_days_x10"] / 10, s["battery_mah"]))
+    mp = os.path.join(os.path.dirname(sys.executable), "micropython")
+    r = subprocess.run([mp, "tools/heap.py"], cwd=REPO, capture_output=True, text=True,
+                       env=dict(os.environ, MICROPYPATH=".frozen:."))
+    heap = dict(line.split() for line in r.stdout.split("\n") if line.startswith("heap_"))
+    print("heap         %s bytes after importing the firmware, %s more for its services and a "
+          "20-report queue (MicroPython, tools/heap.py)" % (heap.get("heap_import_bytes", "?"),
+                                                          heap.get("heap_services_bytes", "?")))
     sizes = mpy.compile_all()
     total = sum(n for _, n in sizes)
     print("firmware     %d modules, %d bytes of .mpy (firmware/ + boards/)" % (len(sizes), total))
