@@ -20,6 +20,8 @@ _BOOT_RETRY_S = const(60)
 _REG_TIMEOUT_MS = const(180000)
 _URC_POLL_MS = const(60000)  # belt and braces: look at the modem at least this often
 _RI_STEP_MS = const(20)
+_SILENT_MAX = const(3)  # commands in a row without an answer: power-cycle the modem
+_SERVICE_RESTART_MS = const(5000)
 
 
 class App:
@@ -50,17 +52,19 @@ class App:
         log.event("modem_ready", registered=registered, csq=await m.csq())
         return registered
 
-    async def _boot_modem(self):
+    async def _boot_modem(self, cycle=False):
+        """Bring the modem up; cycle=True first powers it off with a long PWRKEY press (it
+        stopped answering). Retries until it works: the watch is useless without it."""
+        m = self.board.modem
         while True:
             try:
+                if cycle:
+                    await m.power_cycle()
                 await self._modem_up()
                 return
             except OSError as e:
                 log.event("error", where="modem_boot", err=repr(e), retry_s=_BOOT_RETRY_S)
-                try:
-                    await self.board.modem.power_off()
-                except OSError:
-                    pass
+                cycle = True  # a failed boot: next time start from a hard power-off
                 await sleep_ms(_BOOT_RETRY_S * 1000)
 
     async def _drain_urcs(self):
@@ -89,9 +93,12 @@ class App:
             try:
                 await self._drain_urcs()
                 if m.needs_init:
+                    # it restarted by itself (*ATREADY): echo, CMEE, CFGRI, sleep are gone
                     log.event("modem_rebooted", reboots=m.reboots)
                     await self._boot_modem()
-                    m.needs_init = False
+                elif m.at.silent >= _SILENT_MAX:
+                    log.event("modem_unresponsive", timeouts=m.at.silent)
+                    await self._boot_modem(cycle=True)
                 self.uplink.wake()
             except OSError as e:
                 log.event("error", where="supervisor", err=repr(e))
@@ -120,11 +127,22 @@ class App:
         self.uplink = Uplink(m, cfg, self.outbox, self.device_id, lambda: (0, self.board.battery.percent()))
         self.reporter = Reporter(m, cfg, self.outbox, pos, self.uplink, self.board.battery)
         self.tasks = [
-            asyncio.create_task(self.reporter.run()),
-            asyncio.create_task(self.uplink.run_sender()),
-            asyncio.create_task(self.uplink.run_receiver()),
-            asyncio.create_task(self._supervise()),
+            asyncio.create_task(self._keep("reporter", self.reporter.run)),
+            asyncio.create_task(self._keep("uplink", self.uplink.run_sender)),
+            asyncio.create_task(self._keep("receiver", self.uplink.run_receiver)),
+            asyncio.create_task(self._keep("supervisor", self._supervise)),
         ]
-        # The services never return; wait on them so an unexpected exit surfaces here.
         for t in self.tasks:
             await t
+
+    async def _keep(self, name, service):
+        """Run a service forever. Services handle OSError themselves; anything else is a bug or
+        input nobody foresaw: log it and restart the service rather than let the task die
+        silently (the rest of the watch would carry on without it)."""
+        while True:
+            try:
+                await service()
+                log.event("error", where=name, err="service returned")
+            except Exception as e:  # noqa: BLE001 - the last line of defence for one service
+                log.event("error", where=name, err=repr(e), restart_ms=_SERVICE_RESTART_MS)
+            await sleep_ms(_SERVICE_RESTART_MS)

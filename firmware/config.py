@@ -12,7 +12,6 @@
   for the application to log.
 """
 import json
-import os
 
 from firmware import fsutil
 
@@ -146,7 +145,7 @@ class Config:
             values = json.loads(fsutil.read_bytes(path))
             if not isinstance(values, dict):
                 raise ValueError("not a JSON object")
-        except ValueError as e:  # bad JSON (ValueError on both interpreters)
+        except Exception as e:  # bad JSON: ValueError; CPython also RecursionError on deep nesting
             return cls._recover(root, path, {}, "config.json unusable (%s)" % e)
         # Keep every valid setting and default only the bad ones: one bad key (a downgrade, a
         # flipped bit) must not also wipe server_host and silently stop the reports.
@@ -165,9 +164,9 @@ class Config:
     @classmethod
     def _recover(cls, root, path, good, reason):
         """Keep the damaged file as config.json.bad, run with the good settings plus defaults."""
-        bad = path + ".bad"
-        fsutil.remove(bad)  # FAT's rename refuses an existing target; littlefs replaces it
-        os.rename(path, bad)
+        # Copy, then replace: a power cut between the two leaves the damaged config.json in
+        # place (recovered again next boot), never no config.json at all (= no server).
+        fsutil.atomic_write(path + ".bad", fsutil.read_bytes(path) or b"")
         cfg = cls(root, good)
         cfg.save()  # so the next boot starts from the repaired settings, not from defaults
         cfg.recovered = reason + "; original kept as config.json.bad"

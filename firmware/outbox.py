@@ -365,6 +365,13 @@ class Outbox:
         self._acked, self.dropped, self.corrupt = acked, dropped, corrupt
         return False
 
+    def repair(self):
+        """Rescan and repair the segments now: damage that appeared after open is skipped by
+        pending() but still counted by len(), until this (or the next boot) removes it."""
+        self._segs = []
+        self._tail_ok = False
+        self._open()
+
     def _open(self):
         segnos = []
         for name in os.listdir(self.dir):

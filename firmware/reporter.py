@@ -53,7 +53,11 @@ class Reporter:
         if fix is None:
             log.event("report_skipped", why="no position known yet")
             return None
-        content = watchproto.position("UD", fix, gsm, batt, 0, status_bits(batt), cells[:_CELLS_MAX])
+        try:
+            content = watchproto.position("UD", fix, gsm, batt, 0, status_bits(batt), cells[:_CELLS_MAX])
+        except ValueError as e:  # a cell the protocol cannot carry: report without it
+            log.event("error", where="report", err=repr(e))
+            content = watchproto.position("UD", fix, gsm, batt, 0, status_bits(batt), ())
         seq = self._ob.put(content)
         self.reports += 1
         log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,

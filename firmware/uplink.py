@@ -56,6 +56,7 @@ class Uplink:
         self._kick = asyncio.Event()
         self._rx = asyncio.Event()
         self._ack = asyncio.Event()
+        self._reading = asyncio.Lock()
         self.sent_frames = 0
         self.bytes_up = 0
         self.bytes_down = 0
@@ -155,11 +156,16 @@ class Uplink:
         return True
 
     async def _deliver(self):
-        """Send what the outbox holds, oldest first, batch by batch."""
+        """Send what the outbox holds, oldest first, batch by batch. True if all went out."""
         while self.connected:
             batch = self._ob.pending(_BATCH)
+            if not batch and len(self._ob):
+                # records damaged on flash since boot: pending() skips them, len() counts them
+                log.event("error", where="outbox", err="unreadable records; repairing")
+                self._ob.repair()
+                batch = self._ob.pending(_BATCH)
             if not batch:
-                return True
+                return not len(self._ob)
             parts = [self._frame(c) for _, c in batch]
             parts.append(self._lk())
             self.sent_frames += len(parts)
@@ -214,8 +220,8 @@ class Uplink:
                 log.event("error", where="uplink", err=repr(e))
                 await self._close("error")
             self._kick.clear()
-            if self.connected and len(self._ob):
-                continue
+            if self.connected and len(self._ob) and self._ob.pending(1):
+                continue  # more to send (each pass awaited the modem: no busy loop)
             try:
                 await wait_for_ms(self._kick.wait(), self._ms_until_due())
             except asyncio.TimeoutError:
@@ -230,14 +236,17 @@ class Uplink:
                 await self._read()
 
     async def _read(self):
-        try:
-            data = await self._m.tcp_recv(_LINK)
-        except OSError as e:
-            log.event("error", where="recv", err=repr(e))
-            return
-        if data:
-            self.bytes_down += len(data)
-            self._on_bytes(data)
+        # one reader at a time: tcp_recv may take several AT commands, and two interleaved
+        # readers would hand the splitter the chunks out of order
+        async with self._reading:
+            try:
+                data = await self._m.tcp_recv(_LINK)
+            except OSError as e:
+                log.event("error", where="recv", err=repr(e))
+                return
+            if data:
+                self.bytes_down += len(data)
+                self._on_bytes(data)
 
     def _on_bytes(self, data):
         for frame in self._split.feed(data):
@@ -246,9 +255,13 @@ class Uplink:
             except ValueError as e:
                 log.event("error", where="downlink", err=repr(e))
                 continue
-            if f.type == "LK" or f.type == "AL":
+            if f.type == "LK":
+                # Only the LK that closes a batch confirms it: Traccar acks an AL as soon as it
+                # reads it, before the frames after it (watch-protocol.md §4).
                 self._last_ack = clock.ticks_ms()
                 self._ack.set()
+            elif f.type == "AL":
+                self._last_ack = clock.ticks_ms()
             else:
                 self.downlinks += 1
                 log.event("downlink", type=f.type, content=printable(f.content, 120))

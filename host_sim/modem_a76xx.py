@@ -49,6 +49,7 @@ Choices and assumptions:
 """
 from firmware import clock
 
+OFF_MIN_MS = 2000  # minimum time off before a power-on press counts (hardware.md §5.2)
 BOOT_MS = 11100  # PWRKEY press to *ATREADY: A7670 Ton(uart) 11.1 s (hardware.md §5.2)
 CPIN_MS = 600  # *ATREADY -> +CPIN: READY (ASSUMED; the logs show them back to back)
 SMS_DONE_MS = 2500  # *ATREADY -> SMS DONE (ASSUMED)
@@ -255,6 +256,8 @@ class A76xxEmulator:
         self._drop_links()
         self._gen += 1
         self.state = "off"
+        self._off_at = self.vt.ms
+        self._mute_until = 0  # a hung module comes back from a power cycle
         self._press_at = None
         self._reset_settings()
         if self._sleep_ev is not None:
@@ -305,6 +308,11 @@ class A76xxEmulator:
         """Ignore all input for ms."""
         self._mute_until = self.vt.ms + ms
 
+    def hang(self):
+        """The module's firmware locks up: all input ignored until it is powered off (a long
+        PWRKEY press still works: it is a hardware line)."""
+        self._mute_until = self.vt.ms + 10 ** 12
+
     # ---- pins ----
     def _on_pwrkey(self, level):
         now = self.vt.ms
@@ -317,7 +325,8 @@ class A76xxEmulator:
             return
         held = now - t0
         if self.state == "off":
-            if held >= PRESS_ON_MS:
+            # A7670-HD: wait >= 2 s after power-off before powering on again (hardware.md §5.2)
+            if held >= PRESS_ON_MS and t0 - getattr(self, "_off_at", -OFF_MIN_MS) >= OFF_MIN_MS:
                 self._power_on(t0)
         elif held >= PRESS_OFF_MS:
             self._go_off()

@@ -31,7 +31,8 @@ from host_sim.world import World, offset_ms  # noqa: E402
 
 VT = vtime.VT
 _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_failed", "disconnect",
-            "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "downlink",
+            "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "modem_unresponsive",
+            "downlink",
             "report_skipped", "fatal")
 
 
@@ -198,6 +199,8 @@ class Sim:
             self.emu.garbage(ev.get("data", "\xff\xfe#@!\r\n+WHAT?\r\n").encode())
         elif do == "modem_mute":
             self.emu.mute(ev.get("for_s", 60) * 1000)
+        elif do == "modem_hang":
+            self.emu.hang()
         elif do == "server_down":
             self.server.set_down(True)
             VT.after(ev.get("for_s", 600) * 1000, lambda: self.server.set_down(False))

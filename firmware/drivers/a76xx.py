@@ -24,6 +24,9 @@ _PULSE_MS = const(100)  # A7670 PWRKEY pulse used by LilyGO (hardware.md §5.2)
 _PROBE_MS = const(1000)  # AT probe period while the modem boots
 _DTR_WAKE_MS = const(50)  # DTR low -> UART usable again (A76-SLEEP, hardware.md §1.9)
 _RECV_MAX = const(1460)  # bytes asked per AT+CIPRXGET=2
+_RECV_CHUNKS = const(3)  # at most ~4 KiB per tcp_recv call
+_OFF_PRESS_MS = const(3000)  # PWRKEY held >= 2.5 s powers an A7670 off (hardware.md §5.2)
+_OFF_WAIT_MS = const(2500)  # >= 2 s off before powering on again (§5.2)
 _SEND_MAX = const(1460)  # bytes per AT+CIPSEND
 _LINKS = const(10)  # A76xx socket links 0..9
 _YEAR_MIN = const(24)  # CCLK years outside 2024..2069 are an unset RTC (reset default 70/80)
@@ -125,6 +128,8 @@ def parse_cgnssinfo(line):
             lon = -lon
     if lat == 0 and lon == 0:
         return None  # LilyGO's parser treats 0,0 as no fix (§1.3)
+    if not (-90000000 <= lat <= 90000000 and -180000000 <= lon <= 180000000):
+        raise ValueError("CGNSSINFO position out of range: %r" % line)
     sats = 0
     for x in f[1:h - 1]:
         sats += _int(x)
@@ -170,6 +175,9 @@ def parse_cpsi(line):
         lac_s = lac_s[2:]
     lac = int(lac_s, 16)
     cid = int(f[4])
+    # Traccar reads LAC/CID as signed 32-bit (watch-protocol.md §6); an LTE ECI is 28 bits
+    if not (0 <= mcc < 1000 and 0 <= mnc < 1000 and 0 <= lac < 0x10000 and 0 <= cid < 0x10000000):
+        raise ValueError("CPSI out of range: %r" % line)
     rssi = 0
     if sysmode == "GSM":
         if len(f) > 6 and f[6].strip():
@@ -179,6 +187,15 @@ def parse_cpsi(line):
         v = int(f[11])
         rssi = v if v < 0 else v - 140
     return Cell(mcc, mnc, lac, cid, rssi)
+
+
+def _result(command, line, i):
+    """Integer field i of a result URC ('+CIPOPEN: 0,0'); a malformed one is an ATError like
+    any other failed command, so the services' OSError handling covers it."""
+    try:
+        return int(_body(line).split(",")[i])
+    except (ValueError, IndexError):
+        raise ATError(command, "bad reply: " + line[:40])
 
 
 def _rxget_len(line):
@@ -287,6 +304,20 @@ class A76xx:
         self._closed_all(False)
         self.gnss_on = False
         self.needs_init = False
+
+    async def power_cycle(self, timeout_ms=30000):
+        """For a modem that stopped answering: a long PWRKEY press powers it off whatever it
+        is doing (>= 2.5 s, hardware.md §5.2), then the 2 s it needs before it may be powered
+        again, then power_on()."""
+        self.pwrkey.value(self._key_on)
+        await sleep_ms(_OFF_PRESS_MS)
+        self.pwrkey.value(1 - self._key_on)
+        self._closed_all(True)
+        self.gnss_on = False
+        self.needs_init = True
+        self.at.silent = 0
+        await sleep_ms(_OFF_WAIT_MS)
+        await self.power_on(timeout_ms)
 
     async def power_off(self):
         """AT+CPOF: the modem deregisters and shuts down (§1.1)."""
@@ -481,7 +512,7 @@ class A76xx:
         """AT+CIPOPEN=<link>,"TCP","<host>",<port> -> OK, then '+CIPOPEN: <link>,<err>'."""
         command = 'AT+CIPOPEN=%d,"TCP","%s",%d' % (link, host, port)
         line = await self._cmd_urc(command, "+CIPOPEN: %d," % link, 5000, timeout_ms)
-        err = _int(_body(line).split(",")[1])
+        err = _result(command, line, 1)
         if err:
             raise ATError(command, err)
         self.links[link] = True
@@ -503,8 +534,8 @@ class A76xx:
                 line = await self.at.wait(w, timeout_ms)
             finally:
                 self.at.cancel(w)
-            f = _body(line).split(",")
-            req, sent = int(f[1]), int(f[2])
+            req = _result(command, line, 1)
+            sent = _result(command, line, 2)
             if sent < 0 or sent < req:
                 raise ATError(command, sent)
             off += n
@@ -516,7 +547,7 @@ class A76xx:
         self.rx_ready[link] = False
         out = b""
         prefix = "+CIPRXGET: 2,"
-        while True:
+        for _ in range(_RECV_CHUNKS):
             try:
                 lines, data = await self.at.cmd("AT+CIPRXGET=2,%d,%d" % (link, _RECV_MAX), timeout_ms,
                                                 prefix, prefix, _rxget_len)
@@ -531,6 +562,11 @@ class A76xx:
                     self.bad_replies += 1
             if rest <= 0 or not data:
                 return out
+        # More is waiting than one call should hold in RAM (a server streaming faster than the
+        # UART): hand this much over and come back for the rest.
+        self.rx_ready[link] = True
+        self._event(link, "data")
+        return out
 
     async def tcp_close(self, link, timeout_ms=10000):
         """AT+CIPCLOSE=<link> -> OK, then '+CIPCLOSE: <link>,<err>'. Errors from a link that

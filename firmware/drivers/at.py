@@ -93,6 +93,7 @@ class ATEngine:
         self.after_cmd = None
         self.garbage = 0
         self.timeouts = 0
+        self.silent = 0  # commands in a row that got no final result: a hung modem
         self.urcs = 0
         self.truncated = 0
         self.handler_errors = 0
@@ -195,6 +196,7 @@ class ATEngine:
                     continue
                 if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
                     self.timeouts += 1
+                    self.silent += 1
                     raise ATTimeout(_ETIMEDOUT, "timeout: " + command)
                 await sleep_ms(self.poll_ms)
                 continue
@@ -204,6 +206,12 @@ class ATEngine:
             if line == echo:  # echo is on until ATE0 (hardware.md §1.0)
                 echo = None
                 continue
+            if prompt and line == ">":
+                # the prompt line was completed by a URC right behind it before we looked
+                prompt = False
+                self.uart.write(data)
+                continue
+            self.silent = 0
             if line == "OK":
                 if prompt:  # OK without a prompt: nothing was sent
                     raise ATError(command, "no prompt")
@@ -218,7 +226,7 @@ class ATEngine:
                 lines.append(line)
                 try:
                     n = data_len(line)
-                except ValueError:
+                except (ValueError, IndexError):
                     n = -1
                 if n < 0 or n > _MAX_DATA:
                     self.garbage += 1

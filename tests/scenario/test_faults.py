@@ -29,8 +29,10 @@ def test_watch_keeps_reporting_after_each_fault(sim, interp):
     run = sim("faults_day", interp)
     faults = run.kinds("fault")
     reports = [e["t"] for e in run.kinds("report")]
-    assert len(faults) == 8
+    assert len(faults) == 9
     for f in faults:
         later = [t for t in reports if t > f["t"]]
         assert later, "no report after fault %s" % f
     assert run.kinds("modem_rebooted"), "the modem's own reboot went unnoticed"
+    hung = [e for e in run.kinds("modem_unresponsive") if e["t"] > faults[-1]["t"]]
+    assert hung, "the hung modem was not power-cycled"

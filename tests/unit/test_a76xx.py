@@ -375,3 +375,65 @@ def test_ri_irq_sets_wake_flag():
         assert m.ri_count == 1
 
     support.run(main())
+
+
+# ---- hostile or broken replies: always an OSError the services handle, never a crash ----------
+
+
+def test_malformed_result_urcs_are_at_errors():
+    async def main():
+        u, m = _modem()
+        u.on('AT+CIPOPEN=0,"TCP","h",1', [(0, OK), (50, b"\r\n+CIPOPEN: 0,x\r\n")])
+        e = await support.araises(ATError, m.tcp_open(0, "h", 1))
+        assert "bad reply" in str(e.code)
+        u.on("AT+CIPSEND=0,3", b"\r\n> ")
+        u.on(b"abc", [(0, OK), (10, b"\r\n+CIPSEND: 0,3\r\n")], data=True)  # a field short
+        await support.araises(ATError, m.tcp_send(0, b"abc"))
+        # a short data header: counted as garbage, the command still completes
+        u.on("AT+CIPRXGET=2,0,1460", b"\r\n+CIPRXGET: 2,0\r\n" + OK)
+        assert await m.tcp_recv(0) == b""
+
+    support.run(main())
+
+
+def test_recv_is_bounded_when_the_server_streams():
+    async def main():
+        u, m = _modem()
+        events = []
+        m.on_socket(lambda link, ev: events.append(ev))
+        chunk = b"x" * 1460
+        u.on("AT+CIPRXGET=2,0,1460", b"\r\n+CIPRXGET: 2,0,1460,99999\r\n" + chunk + OK, times=0)
+        data = await m.tcp_recv(0)
+        assert len(data) <= 3 * 1460  # one call holds at most ~4 KiB in RAM
+        assert m.rx_ready[0] and events == ["data"]  # and asks to be called again
+
+    support.run(main())
+
+
+def test_out_of_range_cells_and_positions_are_rejected():
+    support.raises(ValueError, a76xx.parse_cpsi,
+                   "+CPSI: LTE,Online,242-01,0x07DA,-1,225,EUTRAN-BAND20,6300,5,5,28,62,57,14")
+    support.raises(ValueError, a76xx.parse_cpsi,
+                   "+CPSI: LTE,Online,242-01,0x107DA,26383617,225,EUTRAN-BAND20,6300,5,5,28,62,57,14")
+    support.raises(ValueError, a76xx.parse_cgnssinfo,
+                   MANUAL.replace("3113.330650", "1234555.0"))  # 12345 degrees north
+
+
+def test_power_cycle_holds_pwrkey_long_enough_to_power_off():
+    async def main():
+        u, m = _modem()
+        levels = []
+        fm.Pin(4).value(0)  # released (the fake keeps a pin's level until told)
+        fm.WIRING.pin(4).watch(lambda v: levels.append((support.VT.ms, v)))
+        u.on("AT", OK, times=0)
+        u.on("ATE0", OK)
+        u.on("AT+CMEE=2", OK)
+        u.on("AT+CFGRI=1", OK)
+        m.at.silent = 5
+        await m.power_cycle()
+        (t_on, v_on), (t_off, v_off) = levels[0], levels[1]
+        assert (v_on, v_off) == (1, 0) and t_off - t_on >= 2500  # hardware.md §5.2
+        assert levels[2][0] - t_off >= 2000  # off for 2 s before the power-on pulse
+        assert m.at.silent == 0 and not m.needs_init
+
+    support.run(main())

@@ -283,3 +283,31 @@ def test_hooks_run_around_every_command():
         assert calls == ["before", "after", "before", "after"]
 
     support.run(main())
+
+
+def test_prompt_completed_by_a_urc_still_sends():
+    # '\r\n> ' followed at once by a URC turns the prompt into a complete line '>'
+    async def main():
+        u, at = _engine()
+        seen = []
+        at.on_urc("+CSQ:", seen.append)
+        u.on("AT+CIPSEND=0,3", b"\r\n> \r\n+CSQ: 20,99\r\n")
+        u.on(b"abc", b"\r\nOK\r\n", data=True)
+        await at.send_data("AT+CIPSEND=0,3", b"abc", 1000)
+        assert u.written.endswith(b"AT+CIPSEND=0,3\rabc")
+        assert seen == ["+CSQ: 20,99"]
+
+    support.run(main())
+
+
+def test_silent_counts_commands_in_a_row_without_answer():
+    async def main():
+        u, at = _engine()
+        for _ in range(3):
+            await support.araises(ATTimeout, at.cmd("AT+CSQ", 100))
+        assert at.silent == 3
+        u.on("AT", b"\r\nOK\r\n")
+        await at.cmd("AT", 100)
+        assert at.silent == 0
+
+    support.run(main())

@@ -1,5 +1,7 @@
 """The uplink's delivery rule: reports leave the outbox only when an LK sent after them is
 acked (Traccar never acks UD), and nothing is lost when acks do not come."""
+import os
+
 import support
 from firmware import uplink, watchproto
 from firmware.compat import sleep_ms
@@ -18,6 +20,7 @@ class FakeModem:
         self.opens = 0
         self.closes = 0
         self.ack = True
+        self.ack_word = "LK"
         self.ack_ms = 200
         self.refuse = False
         self._rx = b""
@@ -43,7 +46,7 @@ class FakeModem:
             support.VT.after(self.ack_ms, self._deliver_ack)
 
     def _deliver_ack(self):
-        self._rx += watchproto.encode("SG", ID, "LK")
+        self._rx += watchproto.encode("SG", ID, self.ack_word)
         self._cb(0, "data")
 
     async def tcp_recv(self, link):
@@ -129,5 +132,57 @@ def test_heartbeat_keeps_an_idle_session_alive():
         lks = [s for s in m.sent if b"LK,0,0,77" in s]
         assert 3 <= len(lks) <= 5  # one at connect, then one per heartbeat_s
         assert m.opens == 1
+
+    support.run(main())
+
+
+def test_an_al_ack_does_not_confirm_a_batch():
+    # Traccar acks an AL as soon as it reads it, before the frames after it (watch-protocol.md §4)
+    async def main():
+        m, cfg, ob = _setup("up5")
+        m.ack_word = "AL"
+        ob.put("UD,not-confirmed")
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        await _run(up, 20000)
+        assert len(ob) == 1
+
+    support.run(main())
+
+
+def _damage(ob, marker):
+    """Flip a byte of a record on flash, behind the outbox's back (bit rot after boot)."""
+    seg = ob.dir + "/" + [n for n in os.listdir(ob.dir) if n.endswith(".log")][0]
+    data = bytearray(open(seg, "rb").read())
+    data[data.find(marker)] ^= 0xFF
+    with open(seg, "wb") as f:
+        f.write(data)
+
+
+def test_a_record_damaged_after_boot_does_not_hold_back_the_others():
+    async def main():
+        m, cfg, ob = _setup("up6")
+        for i in range(3):
+            ob.put("UD,record-%d" % i)
+        _damage(ob, b"record-1")
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        await _run(up, 20000)
+        sent = b"".join(m.sent)
+        assert b"record-0" in sent and b"record-2" in sent and b"record-1" not in sent
+        assert len(ob) == 0
+
+    support.run(main())
+
+
+def test_an_unreadable_queue_is_repaired_not_spun_on():
+    # pending() finds nothing readable while len() still counts the damaged record: the sender
+    # must repair the outbox, not loop on it (a busy loop stalls virtual time: SimStalled)
+    async def main():
+        m, cfg, ob = _setup("up7")
+        ob.put("UD,only-record")
+        _damage(ob, b"only-record")
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        await _run(up, 20000)
+        assert len(ob) == 0 and ob.corrupt == 1
+        assert not [s for s in m.sent if b"only-record" in s]
 
     support.run(main())
