@@ -5,7 +5,9 @@ PYTHON := $(VENV)/bin/python
 MPY   := $(VENV)/bin/micropython
 # MicroPython's path: its frozen stdlib (asyncio) first, then the repository.
 MPPATH := .frozen:.:tests/unit
-# Interpreter for `make sim`: python (CPython) or micropython.
+# Interpreter for `make sim`: python (CPython) or micropython. The simulator keeps a whole day's
+# records in memory, so its MicroPython runs get a 64 MB heap (the firmware's own footprint is
+# measured by tools/heap.py, in `make bench`).
 PY ?= python
 SCENARIO ?= host_sim/scenarios/school_day.json
 OUT ?= out/sim
@@ -25,7 +27,7 @@ $(VENV)/.stamp: requirements.txt
 
 sim: $(VENV)/.stamp ## simulate a school day (PY=micropython runs the firmware on MicroPython); files in out/sim
 ifeq ($(PY),micropython)
-	MICROPYPATH=$(MPPATH) $(MPY) -m host_sim run $(SCENARIO) $(OUT)
+	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=64M -m host_sim run $(SCENARIO) $(OUT)
 else
 	$(PYTHON) -m host_sim run $(SCENARIO) $(OUT)
 endif

@@ -33,8 +33,10 @@ class Board:
         self.pins = pins
 
     def sleep_ok(self, dt_ms):
-        """May the ESP32 light-sleep for dt_ms now? Not while an AT command is in flight."""
-        return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not self.modem.at.busy
+        """May the ESP32 light-sleep for dt_ms now? Not while an AT command is in flight or a
+        result URC is awaited: light sleep stops the UART and the bytes would be lost (§4)."""
+        at = self.modem.at
+        return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not at.busy and not at.expecting
 
     def idle(self, dt_ms):
         """The scheduler's idle hook on the board (firmware/idle.py)."""

@@ -16,6 +16,7 @@ from host_sim import vtime  # first: virtual time must be in place before asynci
 from host_sim import fakes
 
 machine = fakes.install()
+from host_sim.fakes import esp32  # noqa: E402
 
 import asyncio  # noqa: E402
 
@@ -36,9 +37,32 @@ _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_fail
             "report_skipped", "fatal")
 
 
+def _jstr(s):
+    """A JSON string with everything outside printable ASCII escaped, identically on both
+    interpreters (MicroPython's json.dumps writes non-ASCII raw, CPython escapes it)."""
+    out = ['"']
+    for ch in s:
+        c = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif 32 <= c < 127:
+            out.append(ch)
+        elif c < 0x10000:
+            out.append("\\u%04x" % c)
+        else:  # a surrogate pair, as JSON wants
+            c -= 0x10000
+            out.append("\\u%04x\\u%04x" % (0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF)))
+    out.append('"')
+    return "".join(out)
+
+
+def _jval(v):
+    return _jstr(v) if isinstance(v, str) else json.dumps(v)
+
+
 def json_line(pairs):
     """A JSON object with keys in the given order (MicroPython's json does not keep order)."""
-    return "{" + ", ".join(json.dumps(k) + ": " + json.dumps(v) for k, v in pairs) + "}\n"
+    return "{" + ", ".join(_jstr(k) + ": " + _jval(v) for k, v in pairs) + "}\n"
 
 
 class Recorder:
@@ -130,7 +154,9 @@ class Sim:
         dev = scenario["device"]
         srv = scenario["server"]
         self.device_id = scenario.get("config", {}).get("device_id") or dev["imei"]
-        self.server = WatchServer(devices=set([self.device_id]))
+        # Traccar closes a socket idle for 1800 s (watch-protocol.md §1): checked every minute
+        self.server = WatchServer(devices=set([self.device_id]), now_ms=clock.ticks_ms)
+        self._idle_check()
         self.world.add_server(srv["host"], srv["ip"], srv["port"], self.server)
         self.rec = Recorder(out_dir, self.world.utc(0), scenario.get("tz_offset_min", 0), echo)
         self.server.wire = self.rec.frame
@@ -142,17 +168,42 @@ class Sim:
         self.emu.attach_pins(pwrkey=W.pin(pins["pwrkey"]), dtr=W.pin(pins["dtr"]), ri=W.pin(pins["ri"]))
         W.adc_source[pins["battery_adc"]] = lambda: self.meter.battery_mv() * 1000 // 2
         W.sleep = self._lightsleep
+        W.on_edge = self._edge
+        self._woken = False
         self.flash = out_dir + "/flash"
         self.app = None
         self.app_task = None
         self.board = None
         self.boots = 0
+        self.uart_lost = 0  # bytes the ESP32 missed while light-sleeping, over all boots
+
+    def _idle_check(self):
+        self.server.check_idle()
+        VT.after(60000, self._idle_check)
 
     # ---- the board's idle hook, simulated ----
     def _lightsleep(self, ms):
+        """machine.lightsleep(ms) as on the ESP32: only the timer or the ext0 pin (RI low)
+        ends it (hardware.md §4); UART bytes arriving meanwhile are lost."""
+        W = machine.WIRING
         self.meter.set("esp32", "sleep")
-        VT.idle(ms)
-        self.meter.set("esp32", "active")
+        self._woken = False
+        W.asleep = True
+        deadline = VT.ms + ms if ms >= 0 else None
+        try:
+            while not self._woken:
+                left = -1 if deadline is None else deadline - VT.ms
+                if deadline is not None and left <= 0:
+                    break
+                VT.idle(left)
+        finally:
+            W.asleep = False
+            self.meter.set("esp32", "active")
+
+    def _edge(self, pin, level):
+        ext0 = esp32.wake_ext0
+        if ext0 is not None and ext0[0] == pin and bool(level) == bool(ext0[1]):
+            self._woken = True
 
     def idle(self, dt):
         b = self.board
@@ -188,6 +239,7 @@ class Sim:
             t.cancel()
         self.app_task.cancel()
         self.emu.power_cut()
+        self.uart_lost += self.board.modem.at.uart.lost_in_sleep
         self.board = None
 
     def fault(self, ev):
@@ -285,6 +337,7 @@ class Sim:
             "battery_mah": BATTERY_MAH,
             "battery_days_x10": (BATTERY_MAH * 1000 * 10 // avg_ua // 24) if avg_ua else 0,
             "modem_commands": self.emu.commands,
+            "uart_bytes_lost_in_sleep": self.uart_lost,
         }
         if self.echo:
             print_summary(out)

@@ -100,7 +100,8 @@ class VirtualTime:
             self.run_due()
             return
         self._spins = 0
-        self.run_due()
+        if self.run_due():
+            return  # something happened now (a flag set, bytes arrived): let the tasks see it
         nxt = self.next_event_ms()
         if dt_ms is None or dt_ms < 0:
             if nxt is None:
@@ -205,7 +206,17 @@ else:
         def __init__(self, idle):
             super().__init__()
             self._selector = _Selector(idle)
-            self._clock_resolution = 1e-9
+            # timers within 10 us of now are due (the FIFO offsets below stay under 1 us)
+            self._clock_resolution = 1e-5
+            self._seq = 0
+
+        def call_at(self, when, callback, *args, context=None):
+            """Timers on whole milliseconds, first-in first-out among equal deadlines, as on
+            MicroPython (CPython's heap does not keep insertion order for equal times, and
+            float deadlines like 0.7 + 0.1 vs 0.8 would order differently)."""
+            self._seq += 1
+            when = int(when * 1000 + 0.5) / 1000 + (self._seq % 1000000) * 1e-12
+            return super().call_at(when, callback, *args, context=context)
 
         def time(self):
             return VT.ms / 1000

@@ -24,7 +24,7 @@ def simulate(interp):
     out = os.path.join(REPO, "out", "bench", interp)
     if interp == "micropython":
         mp = os.path.join(os.path.dirname(sys.executable), "micropython")
-        cmd = [mp, "-m", "host_sim", "run", SCENARIO, out]
+        cmd = [mp, "-X", "heapsize=64M", "-m", "host_sim", "run", SCENARIO, out]
         env = dict(os.environ, MICROPYPATH=".frozen:.")
     else:
         cmd = [sys.executable, "-m", "host_sim", "run", SCENARIO, out]

@@ -297,6 +297,7 @@ class A76xx:
                 if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
                     raise ATTimeout(110, "modem did not start")
             await self.at.cmd("ATE0")
+            self.at.echo_off = True
             await self.at.cmd("AT+CMEE=2")
             await self.at.cmd("AT+CFGRI=1")
         finally:
@@ -607,6 +608,8 @@ class A76xx:
         self.gnss_on = False
         self._csclk = False  # CSCLK is back at its default after a restart
         self._closed_all(True)
+        if self.wake is not None:
+            self.wake.set()  # the supervisor re-initialises it now, not at its next poll
 
     def _closed_all(self, notify):
         self.net_up = False

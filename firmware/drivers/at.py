@@ -87,6 +87,9 @@ class ATEngine:
         self._handlers = []  # [(prefix, fn(line))]
         self._waiters = []
         self._reboot = None
+        # True once ATE0 succeeded: an echo after that means the modem lost its settings, i.e.
+        # it restarted while its *ATREADY went unseen (sent while the ESP32 light-slept)
+        self.echo_off = False
         self._lock = asyncio.Lock()
         self.busy = False
         self.before_cmd = None
@@ -99,6 +102,11 @@ class ATEngine:
         self.handler_errors = 0
 
     # ---- registration -----------------------------------------------------------------------
+
+    @property
+    def expecting(self):
+        """A result URC is awaited (+CIPOPEN, +CGNSSPWR: READY!...): the UART must stay up."""
+        return bool(self._waiters)
 
     def on_urc(self, prefix, handler):
         """Lines starting with prefix that are not the running command's response go to
@@ -205,6 +213,11 @@ class ATEngine:
                 raise ATReset(_ECONNRESET, "modem restarted during " + command)
             if line == echo:  # echo is on until ATE0 (hardware.md §1.0)
                 echo = None
+                if self.echo_off:
+                    self.echo_off = False
+                    self.urcs += 1
+                    if self._reboot is not None:
+                        self._call(self._reboot, "echo is back: the modem restarted")
                 continue
             if prompt and line == ">":
                 # the prompt line was completed by a URC right behind it before we looked

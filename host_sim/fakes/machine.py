@@ -7,6 +7,8 @@ Wiring: the simulator registers what is on the other side of each pin before the
                                      drive(level) and watches outputs with watch(fn(level)).
   WIRING.adc_source[n] = fn          fn() -> microvolts on that pin.
   WIRING.sleep = fn(ms) -> None      what lightsleep does (the simulator jumps virtual time).
+  WIRING.on_edge = fn(pin, level)    told of every externally driven edge (wake sources).
+  WIRING.asleep                      True during light sleep: UART input is dropped then.
 """
 
 PWRON_RESET = 1
@@ -36,6 +38,8 @@ class _PinState:
         """The outside world sets an input level; fires the IRQ on a matching edge."""
         level = 1 if level else 0
         old, self.level = self.level, level
+        if old != level and WIRING.on_edge is not None:
+            WIRING.on_edge(self.n, level)
         h = self.irq_handler
         if h and old != level:
             edge = Pin.IRQ_FALLING if level == 0 else Pin.IRQ_RISING
@@ -68,6 +72,8 @@ class _Wiring:
         self.rtc_memory = b""
         self.wdt = None
         self.resets = 0
+        self.on_edge = None  # fn(pin, level) on every externally driven edge (wake sources)
+        self.asleep = False  # the ESP32 is in light sleep: UART input is lost (hardware.md §4)
 
     def pin(self, n):
         st = self.pins.get(n)
@@ -152,6 +158,7 @@ class UART:
         self._peer = peer
         self._rx = bytearray()
         self.rx_overflow = 0
+        self.lost_in_sleep = 0
         self.rxbuf = max(rxbuf, 256)
         self.max_rx = 0
         self.bytes_in = 0
@@ -206,6 +213,10 @@ class UART:
     def feed(self, data):
         """Bytes arrive from the peer. The simulated driver buffer is large (like setting
         rxbuf on the board); overflow beyond 64 KiB is counted and dropped like a real FIFO."""
+        if WIRING.asleep:
+            # ESP32 light sleep stops the UART: what arrives meanwhile is gone (hardware.md §4)
+            self.lost_in_sleep += len(data)
+            return
         room = 65536 - len(self._rx)
         if len(data) > room:
             self.rx_overflow += len(data) - room

@@ -2,6 +2,7 @@
 for, and hands the tests its output files."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -40,13 +41,14 @@ def simulate(scenario, interpreter):
         out = os.path.join(REPO, "out", "test-sim", "%s-%s" % (scenario, interpreter))
         path = os.path.join("host_sim", "scenarios", scenario + ".json")
         if interpreter == "micropython":
-            cmd = [os.path.join(BIN, "micropython"), "-m", "host_sim", "run", path, out]
+            cmd = [os.path.join(BIN, "micropython"), "-X", "heapsize=64M", "-m", "host_sim", "run", path, out]
             env = dict(os.environ, MICROPYPATH=".frozen:.")
         else:
             cmd = [sys.executable, "-W", "error::RuntimeWarning", "-m", "host_sim", "run", path, out]
             env = dict(os.environ)
+        shutil.rmtree(out, ignore_errors=True)  # never read a previous run's files
         r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-        if not os.path.exists(os.path.join(out, "summary.json")):
+        if r.returncode or not os.path.exists(os.path.join(out, "summary.json")):
             pytest.fail("simulation %s on %s failed (exit %d):\n%s\n%s" % (
                 scenario, interpreter, r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
         run = SimRun(out)

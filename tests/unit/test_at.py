@@ -311,3 +311,20 @@ def test_silent_counts_commands_in_a_row_without_answer():
         assert at.silent == 0
 
     support.run(main())
+
+
+def test_an_echo_after_ate0_means_the_modem_restarted_unseen():
+    # its *ATREADY can be lost (sent while the ESP32 light-slept); the echo coming back is the
+    # other sign that the modem forgot ATE0, CMEE, CFGRI and CSCLK
+    async def main():
+        u, at = _engine()
+        seen = []
+        at.on_reboot(seen.append)
+        u.on("ATE0", b"ATE0\r\r\n\r\nOK\r\n")
+        await at.cmd("ATE0", 100)
+        at.echo_off = True
+        u.on("AT+CSQ", b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n")
+        assert await at.cmd("AT+CSQ", 100, "+CSQ:") == ["+CSQ: 20,99"]  # the command still works
+        assert len(seen) == 1 and not at.echo_off
+
+    support.run(main())
