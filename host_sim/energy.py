@@ -6,12 +6,16 @@ Where the datasheet gives no figure the row says ASSUMED and why; replace with m
 
 CURRENT_UA = {
     # ESP32 (hardware.md §3.1)
+    ("esp32", "off"): 0,  # battery out (a power cut in a scenario)
     ("esp32", "sleep"): 800,  # forced light sleep, radio off: 0.8 mA (WROOM)
     ("esp32", "active"): 20000,  # modem-sleep, CPU on at max speed: 20 mA (WROOM)
     # Board quiescent: T-A7670 with modem off and ESP32 asleep ~157 uA (§3.1, LGA DeepSleep.ino)
+    # That figure already includes the powered-off modem and the ESP32 in deep sleep, so those
+    # states add nothing here (counting them again would be double).
     ("board", "on"): 157,
+    ("board", "off"): 0,
     # A7670 (hardware.md §3.2, A7670-HD)
-    ("modem", "off"): 20,  # power off <= 20 uA
+    ("modem", "off"): 0,  # <= 20 uA (A7670-HD), inside the board figure above
     ("modem", "boot"): 23000,  # ASSUMED: as idle (registered, no sleep) while it boots
     ("modem", "idle"): 23000,  # idle, registered, not sleeping: 23 mA
     ("modem", "sleep"): 2000,  # DTR/CSCLK sleep, LTE DRX 0.32 s: 2 mA

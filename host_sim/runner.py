@@ -228,6 +228,8 @@ class Sim:
 
     def boot(self):
         self.boots += 1
+        self.meter.set("board", "on")
+        self.meter.set("esp32", "active")
         machine.WIRING.reset_cause = machine.PWRON_RESET
         self.board = board_module.build(machine)
         self.app = App(self.board, self.flash)
@@ -241,6 +243,8 @@ class Sim:
         self.emu.power_cut()
         self.uart_lost += self.board.modem.at.uart.lost_in_sleep
         self.board = None
+        self.meter.set("esp32", "off")
+        self.meter.set("board", "off")
 
     def fault(self, ev):
         do = ev["do"]
