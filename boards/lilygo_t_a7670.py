@@ -38,6 +38,10 @@ class Board:
         at = self.modem.at
         return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not at.busy and not at.expecting
 
+    def watchdog(self, timeout_ms):
+        """Start the hardware watchdog (it cannot be stopped again: hardware.md §4, WDT)."""
+        return self._machine.WDT(0, timeout_ms)
+
     def idle(self, dt_ms):
         """The scheduler's idle hook on the board (firmware/idle.py)."""
         if dt_ms == 0:

@@ -22,6 +22,20 @@ _URC_POLL_MS = const(60000)  # belt and braces: look at the modem at least this 
 _RI_STEP_MS = const(20)
 _SILENT_MAX = const(3)  # commands in a row without an answer: power-cycle the modem
 _SERVICE_RESTART_MS = const(5000)
+# Hardware watchdog: fed every 10 s while the reporter makes progress; 60 s after feeding stops
+# the ESP32 resets. A report cycle may take the interval plus a GNSS window plus a few modem
+# timeouts: five minutes of slack before "no progress" is declared.
+_WDT_TIMEOUT_MS = const(60000)
+_WDT_FEED_MS = const(10000)
+_WDT_SLACK_MS = const(300000)
+
+
+def watchdog_ok(now, started, progress, interval_ms, gnss_ms):
+    """Feed the watchdog? Yes while the reporter finished a cycle recently enough (or, before
+    its first, since the services started): a stuck reporter (a deadlock, a wait that never
+    ends) must end in a reset, not in a watch that looks alive and reports nothing."""
+    ref = started if progress is None else progress
+    return clock.ticks_diff(now, ref) < interval_ms + gnss_ms + _WDT_SLACK_MS
 
 
 class App:
@@ -131,9 +145,24 @@ class App:
             asyncio.create_task(self._keep("uplink", self.uplink.run_sender)),
             asyncio.create_task(self._keep("receiver", self.uplink.run_receiver)),
             asyncio.create_task(self._keep("supervisor", self._supervise)),
+            asyncio.create_task(self._keep("watchdog", self._watchdog)),
         ]
         for t in self.tasks:
             await t
+
+    async def _watchdog(self):
+        wdt = self.board.watchdog(_WDT_TIMEOUT_MS)
+        started = clock.ticks_ms()
+        starved = False
+        while True:
+            cfg = self.cfg
+            if watchdog_ok(clock.ticks_ms(), started, self.reporter.progress,
+                           cfg["report_interval_s"] * 1000, cfg["gnss_timeout_s"] * 1000):
+                wdt.feed()
+            elif not starved:
+                starved = True
+                log.event("error", where="watchdog", err="reporter stuck: letting the watchdog reset")
+            await sleep_ms(_WDT_FEED_MS)
 
     async def _keep(self, name, service):
         """Run a service forever. Services handle OSError themselves; anything else is a bug or

@@ -36,6 +36,7 @@ class Reporter:
         self._batt = battery
         self.reports = 0
         self.due = None
+        self.progress = None  # ticks when the last report cycle ended (the watchdog reads it)
 
     async def report_once(self):
         """Fix, cell, battery -> one UD on flash, then wake the uplink."""
@@ -76,4 +77,5 @@ class Reporter:
                 await self.report_once()
             except OSError as e:
                 log.event("error", where="reporter", err=repr(e))
+            self.progress = clock.ticks_ms()
             self.due = next_due(clock.ticks_ms(), self.due, self._cfg["report_interval_s"] * 1000)

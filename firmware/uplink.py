@@ -49,7 +49,9 @@ class Uplink:
         self._status = status_fn
         self._split = watchproto.FrameSplitter()
         self.connected = False
-        self._opened = False  # a session was ever opened on the link
+        # True at boot too: after an ESP32-only reset (watchdog, crash) the modem kept its power
+        # and may still hold the link, so the first connect closes it before opening
+        self._opened = True
         self.backoff_s = 0
         self._retry_at = None  # ticks before which no reconnect is attempted
         self._last_ack = None  # ticks of the last LK/AL ack

@@ -33,6 +33,7 @@ from host_sim.world import World, offset_ms  # noqa: E402
 VT = vtime.VT
 _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_failed", "disconnect",
             "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "modem_unresponsive",
+            "watchdog_reset",
             "downlink",
             "report_skipped", "fatal")
 
@@ -169,12 +170,18 @@ class Sim:
         W.adc_source[pins["battery_adc"]] = lambda: self.meter.battery_mv() * 1000 // 2
         W.sleep = self._lightsleep
         W.on_edge = self._edge
+        W.schedule = VT.after
+        W.unschedule = VT.cancel
+        W.on_wdt = self._watchdog_reset
+        self._pending_boot = None
         self._woken = False
         self.flash = out_dir + "/flash"
         self.app = None
         self.app_task = None
         self.board = None
         self.boots = 0
+        self.watchdog_resets = 0
+        self._stopped = []  # firmware tasks cancelled by resets and power cuts
         self.uart_lost = 0  # bytes the ESP32 missed while light-sleeping, over all boots
 
     def _idle_check(self):
@@ -226,23 +233,44 @@ class Sim:
                                        lf.get("alt", 0), lf.get("acc", 10))
             fsutil.atomic_write(self.flash + "/lastfix.csv", line.encode())
 
-    def boot(self):
+    def boot(self, cause=machine.PWRON_RESET):
         self.boots += 1
         self.meter.set("board", "on")
         self.meter.set("esp32", "active")
-        machine.WIRING.reset_cause = machine.PWRON_RESET
+        machine.WIRING.reset_cause = cause
         self.board = board_module.build(machine)
         self.app = App(self.board, self.flash)
         self.app_task = asyncio.create_task(self.app.run())
 
-    def power_cut(self):
-        """Battery out: every task stops where it is, the modem loses power; flash stays."""
-        for t in self.app.tasks:
+    def _stop_firmware(self):
+        if self.board is None:
+            return  # already down (a reset in progress)
+        for t in self.app.tasks + [self.app_task]:
             t.cancel()
-        self.app_task.cancel()
-        self.emu.power_cut()
+            self._stopped.append(t)
+        if machine.WIRING.wdt is not None:
+            machine.WIRING.wdt.stop()
         self.uart_lost += self.board.modem.at.uart.lost_in_sleep
         self.board = None
+
+    def _watchdog_reset(self):
+        """The ESP32 resets; the modem keeps its power and its state (hardware.md §4 WDT).
+        Called from the idle hook, where MicroPython's asyncio still counts the last firmware
+        task as current (it cannot be cancelled from there): the reset runs as its own task."""
+        self._reset_task = asyncio.create_task(self._reset_esp32())
+
+    async def _reset_esp32(self):
+        log.event("watchdog_reset")
+        self._stop_firmware()
+        await self.unwind()
+        self.watchdog_resets += 1
+        await sleep_ms(1000)
+        self.boot(machine.WDT_RESET)
+
+    def power_cut(self):
+        """Battery out: every task stops where it is, the modem loses power; flash stays."""
+        self._stop_firmware()
+        self.emu.power_cut()
         self.meter.set("esp32", "off")
         self.meter.set("board", "off")
 
@@ -257,6 +285,10 @@ class Sim:
             self.emu.mute(ev.get("for_s", 60) * 1000)
         elif do == "modem_hang":
             self.emu.hang()
+        elif do == "firmware_deadlock":
+            # a bug that never lets go of the AT engine: every service waits on it forever
+            lock = self.board.modem.at._lock
+            asyncio.create_task(lock.acquire())
         elif do == "server_down":
             self.server.set_down(True)
             VT.after(ev.get("for_s", 600) * 1000, lambda: self.server.set_down(False))
@@ -292,11 +324,18 @@ class Sim:
 
     async def unwind(self):
         """Let cancelled firmware tasks finish unwinding (CPython needs a few loop turns)."""
-        tasks = self.app.tasks + [self.app_task]
+        # CPython 3.11's wait_for can swallow a cancel that races its inner wait (fixed in 3.12):
+        # cancel stragglers again, so no task of a reset firmware lives on as a ghost
+        tasks = self._stopped
         for _ in range(20):
-            if all(t.done() for t in tasks):
+            left = [t for t in tasks if not t.done()]
+            if not left:
+                self._stopped = []
                 return
+            for t in left:
+                t.cancel()
             await sleep_ms(1)
+        raise RuntimeError("firmware tasks survived a reset: %r" % left)
 
     def run(self):
         fsutil.makedirs(self.out)
@@ -326,6 +365,7 @@ class Sim:
             "wall_seconds": int(wall_s * 1000) / 1000,
             "sim_per_wall": int(VT.ms / 1000 / wall_s) if wall_s > 0 else 0,
             "boots": self.boots,
+            "watchdog_resets": self.watchdog_resets,
             "reports_queued": c.get("report", 0),
             "reports_delivered": len(ud),
             "reports_valid": len([p for p in ud if p["valid"]]),

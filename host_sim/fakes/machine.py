@@ -73,6 +73,9 @@ class _Wiring:
         self.wdt = None
         self.resets = 0
         self.on_edge = None  # fn(pin, level) on every externally driven edge (wake sources)
+        self.schedule = None  # fn(ms, callback) -> handle: the simulator's clock, for the WDT
+        self.unschedule = None
+        self.on_wdt = None  # the watchdog expired
         self.asleep = False  # the ESP32 is in light sleep: UART input is lost (hardware.md §4)
 
     def pin(self, n):
@@ -268,15 +271,41 @@ class RTC:
 
 
 class WDT:
+    """Expires like the ESP32's: timeout ms after the last feed WIRING.on_wdt() is called (the
+    simulator resets the ESP32 then). WIRING.schedule(ms, fn) -> handle / WIRING.unschedule."""
+
     def __init__(self, id=0, timeout=5000):
         if timeout <= 0:
             raise ValueError("WDT timeout too short")
         self.timeout = timeout
         self.fed = 0
+        self._ev = None
         WIRING.wdt = self
+        self._arm()
+
+    def _arm(self):
+        if WIRING.schedule is None:
+            return
+        if self._ev is not None:
+            WIRING.unschedule(self._ev)
+        self._ev = WIRING.schedule(self.timeout, self._expired)
+
+    def _expired(self):
+        self._ev = None
+        if WIRING.wdt is self and WIRING.on_wdt is not None:
+            WIRING.on_wdt()
+
+    def stop(self):
+        """Not on the ESP32 (a WDT cannot be stopped): the simulator's reset uses it."""
+        if self._ev is not None:
+            WIRING.unschedule(self._ev)
+            self._ev = None
+        if WIRING.wdt is self:
+            WIRING.wdt = None
 
     def feed(self):
         self.fed += 1
+        self._arm()
 
 
 def lightsleep(ms=None):

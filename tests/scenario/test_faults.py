@@ -9,7 +9,8 @@ INTERPRETERS = ["python", "micropython"]
 def test_no_report_lost_through_faults(sim, interp):
     run = sim("faults_day", interp)
     s = run.summary
-    assert s["boots"] == 3  # two power cuts
+    assert s["boots"] == 4  # two power cuts and a watchdog reset
+    assert s["watchdog_resets"] == 1
     queued = s["reports_queued"]
     assert queued >= 280
     delivered = set(run.frames("up", "UD"))  # duplicates after a lost ack are allowed, losses are not
@@ -29,10 +30,16 @@ def test_watch_keeps_reporting_after_each_fault(sim, interp):
     run = sim("faults_day", interp)
     faults = run.kinds("fault")
     reports = [e["t"] for e in run.kinds("report")]
-    assert len(faults) == 9
+    assert len(faults) == 10
     for f in faults:
         later = [t for t in reports if t > f["t"]]
         assert later, "no report after fault %s" % f
     assert run.kinds("modem_rebooted"), "the modem's own reboot went unnoticed"
-    hung = [e for e in run.kinds("modem_unresponsive") if e["t"] > faults[-1]["t"]]
+    hang = [f for f in faults if f["do"] == "modem_hang"][0]
+    hung = [e for e in run.kinds("modem_unresponsive") if e["t"] > hang["t"]]
     assert hung, "the hung modem was not power-cycled"
+    deadlock = [f for f in faults if f["do"] == "firmware_deadlock"][0]
+    resets = [e for e in run.kinds("watchdog_reset") if e["t"] > deadlock["t"]]
+    assert resets, "a deadlocked firmware was not reset by the watchdog"
+    boots = [e for e in run.kinds("identity") if e["t"] > resets[0]["t"]]
+    assert boots and [e for e in run.kinds("delivered") if e["t"] > boots[0]["t"]]

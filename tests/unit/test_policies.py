@@ -59,3 +59,19 @@ def test_battery_curve():
             return 1900000  # 1.9 V at the pin, 3.8 V at the cell
 
     assert battery.Battery(ADC()).percent() == 50
+
+
+def test_watchdog_is_fed_only_while_the_reporter_makes_progress():
+    from firmware.app import watchdog_ok
+
+    interval, gnss = 300000, 45000
+    start = clock.PERIOD - 5000  # across the tick wrap
+    at = clock.ticks_add
+    # before the first report cycle: measured from when the services started
+    assert watchdog_ok(at(start, 60000), start, None, interval, gnss)
+    assert not watchdog_ok(at(start, 20 * 60000), start, None, interval, gnss)
+    # a cycle a little over one interval ago (a slow fix, a few modem timeouts): still fed
+    last = at(start, 1000)
+    assert watchdog_ok(at(last, interval + gnss + 60000), start, last, interval, gnss)
+    # no cycle for the interval plus the GNSS window plus five minutes: starve it, reset
+    assert not watchdog_ok(at(last, interval + gnss + 300000), start, last, interval, gnss)
