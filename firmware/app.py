@@ -55,6 +55,8 @@ class App:
         await m.power_on(30000)
         if not await m.wait_sim(20000):
             log.event("error", where="sim", err="SIM not ready", state=m.sim_state)
+        if self.cfg["apn"]:
+            await m.set_apn(self.cfg["apn"])
         registered = await m.wait_registered(_REG_TIMEOUT_MS)
         t = await m.network_time() if registered else None
         if t is not None:

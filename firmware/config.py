@@ -26,14 +26,14 @@ DEFAULTS = {
     # firmware ships with no third-party server.
     "server_host": "",
     "server_port": 5093,  # Traccar's watch port (watch-protocol.md §1)
-    "protocol": "watch",  # or "osmand"
+    "protocol": "watch",  # the only uplink so far; OsmAnd HTTP comes as the fallback later
     "maker": "SG",  # the 2-character manufacturer field of a watch frame (watch-protocol.md §2)
     "report_interval_s": 300,
     # Below Traccar's 1800 s idle timeout, with a minute of margin (watch-protocol.md §1).
     "heartbeat_s": 600,
     "apn": "",  # empty: the modem's / network's default
     "gnss_timeout_s": 45,
-    "tz_offset_min": 0,
+    "tz_offset_min": 0,  # local time for the schedules to come (school mode); not used yet
 }
 
 # (min, max) for the integer keys, both inclusive.
@@ -45,7 +45,7 @@ _RANGES = {
     "tz_offset_min": (-720, 840),  # UTC-12:00 .. UTC+14:00
 }
 
-PROTOCOLS = ("watch", "osmand")
+PROTOCOLS = ("watch",)  # a value is accepted only once something implements it
 
 
 class ConfigError(ValueError):

@@ -488,6 +488,11 @@ class A76xx:
         finally:
             self.at.cancel(w)
 
+    async def set_apn(self, apn):
+        """AT+CGDCONT=1,"IP","<apn>": the packet data context the data connection uses (§1.7).
+        Only needed where the network does not hand the SIM's default APN out by itself."""
+        await self.at.cmd('AT+CGDCONT=1,"IP","%s"' % apn)
+
     async def net_open(self, timeout_ms=30000):
         """AT+CIPRXGET=1 (buffer-access receive), AT+NETOPEN -> OK, '+NETOPEN: 0'. If the
         network is already open the modem answers an error; AT+NETOPEN? -> '+NETOPEN: 1' then

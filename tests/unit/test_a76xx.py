@@ -437,3 +437,13 @@ def test_power_cycle_holds_pwrkey_long_enough_to_power_off():
         assert m.at.silent == 0 and not m.needs_init
 
     support.run(main())
+
+
+def test_set_apn_defines_the_data_context():
+    async def main():
+        u, m = _modem()
+        u.on('AT+CGDCONT=1,"IP","telenor.smart"', OK)
+        await m.set_apn("telenor.smart")
+        assert u.commands() == ['AT+CGDCONT=1,"IP","telenor.smart"']
+
+    support.run(main())
