@@ -3,8 +3,10 @@
 Boot: config (recovered if a save was cut), outbox, modem power-on, SIM, identity (the device
 id defaults to the IMEI: Traccar matches it exactly, so it is logged at every boot for the user
 to copy), registration, network time. Then the tasks: reporter, uplink sender and receiver,
-the modem supervisor (URCs after an RI wake, recovery from a modem reboot). Every task catches
-its own errors and keeps going; nothing a modem or a server sends can stop the watch.
+the modem supervisor (URCs after an RI wake, recovery from a modem that rebooted or hung) and
+the watchdog feeder. Each runs under _keep(): services handle I/O errors themselves, and
+anything else is logged and the service restarted; a service that stops making progress
+starves the hardware watchdog, which resets the ESP32.
 """
 import asyncio
 

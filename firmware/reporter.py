@@ -9,6 +9,10 @@ from firmware.compat import const, sleep_ms
 from firmware.drivers.a76xx import csq_percent
 
 _CELLS_MAX = const(1)  # the serving cell; neighbours need AT+CPSI's neighbour list (later)
+# A periodic report's status word carries no alarm bit: Traccar raises an alarm only when it
+# differs from the previous position's, so bits belong to the one message reporting the event
+# (watch-protocol.md §6). Alarms (AL) come with geofences and SOS.
+_STATUS = const(0)
 
 
 def next_due(now, due, interval_ms):
@@ -18,12 +22,6 @@ def next_due(now, due, interval_ms):
         late = clock.ticks_diff(now, nxt)
         nxt = clock.ticks_add(nxt, (late // interval_ms) * interval_ms)
     return nxt
-
-
-def status_bits(battery_percent):
-    """UD status word: alarm bits are set only in the message that reports the event
-    (watch-protocol.md §6), so a periodic report carries none."""
-    return 0
 
 
 class Reporter:
@@ -55,10 +53,10 @@ class Reporter:
             log.event("report_skipped", why="no position known yet")
             return None
         try:
-            content = watchproto.position("UD", fix, gsm, batt, 0, status_bits(batt), cells[:_CELLS_MAX])
+            content = watchproto.position("UD", fix, gsm, batt, 0, _STATUS, cells[:_CELLS_MAX])
         except ValueError as e:  # a cell the protocol cannot carry: report without it
             log.event("error", where="report", err=repr(e))
-            content = watchproto.position("UD", fix, gsm, batt, 0, status_bits(batt), ())
+            content = watchproto.position("UD", fix, gsm, batt, 0, _STATUS, ())
         seq = self._ob.put(content)
         self.reports += 1
         log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,

@@ -24,10 +24,6 @@ def test_report_grid_skips_ahead_after_a_long_stall():
     assert clock.ticks_diff(after, now) > 0
 
 
-def test_periodic_reports_carry_no_alarm_bits():
-    assert reporter.status_bits(5) == 0
-
-
 def test_backoff_doubles_to_a_ceiling_and_restarts():
     seq = []
     b = 0
