@@ -24,7 +24,14 @@ _BACKOFF_MIN_S = const(5)
 # Capped at one default report interval: a safety watch should not sit on queued reports for
 # long after the network comes back, and one attempt per 5 minutes costs a few radio seconds.
 _BACKOFF_MAX_S = const(300)
-_IDLE_MS = const(3600000)  # no server configured: nothing to do until a report or a config change
+_IDLE_MS = const(3600000)
+# Downlink commands are short text; a server that streams an endless frame must not take the
+# ESP32's heap (Traccar itself allows 32 KiB, watch-protocol.md §2)
+_DOWNLINK_MAX = const(4096)  # no server configured: nothing to do until a report or a config change
+
+
+def _splitter():
+    return watchproto.FrameSplitter(_DOWNLINK_MAX, False)
 
 
 def printable(data, limit):
@@ -47,7 +54,7 @@ class Uplink:
         self._ob = outbox
         self.device_id = device_id
         self._status = status_fn
-        self._split = watchproto.FrameSplitter()
+        self._split = _splitter()
         self.connected = False
         # True at boot too: after an ESP32-only reset (watchdog, crash) the modem kept its power
         # and may still hold the link, so the first connect closes it before opening
@@ -87,7 +94,7 @@ class Uplink:
     # ---- session ----
     def _lost(self, why):
         self.connected = False
-        self._split = watchproto.FrameSplitter()
+        self._split = _splitter()
         self.backoff_s = next_backoff(self.backoff_s)
         self._retry_at = clock.ticks_add(clock.ticks_ms(), self.backoff_s * 1000)
         log.event("disconnect", why=why, retry_s=self.backoff_s)
@@ -113,7 +120,7 @@ class Uplink:
             log.event("connect_failed", host=host, port=port, err=repr(e), retry_s=self.backoff_s)
             return False
         self.connected = True
-        self._split = watchproto.FrameSplitter()
+        self._split = _splitter()
         self._ack.clear()
         log.event("connect", host=host, port=port, id=self.device_id)
         return True

@@ -243,8 +243,13 @@ class FrameSplitter:
     without a complete frame are discarded and counted in `overflows`.
     """
 
-    def __init__(self, limit=MAX_BUFFER):
+    def __init__(self, limit=MAX_BUFFER, nested=True):
+        """nested=False: a '[' inside an unfinished frame starts a new frame and what came
+        before it is garbage. Right for downlinks, which never carry a raw '[' (binary is
+        escaped, MESSAGE and PHB are hex: §5), and it resynchronises at once after line noise,
+        where bracket counting would swallow every following frame."""
         self.limit = limit
+        self.nested = nested
         self.garbage = 0
         self.overflows = 0
         self._buf = bytearray()
@@ -268,7 +273,12 @@ class FrameSplitter:
                     start = i
                     depth = 1
             elif b == _LB:
-                depth += 1
+                if self.nested:
+                    depth += 1
+                else:
+                    self.garbage += i - start
+                    start = i
+                    depth = 1
             elif b == _RB:
                 depth -= 1
                 if depth == 0:

@@ -185,3 +185,20 @@ def test_encode_parse_round_trip():
         assert f.content == content.encode() and f.index is None
         f = wp.parse(wp.encode("ZJ", "9705141740", content, index=7))
         assert f.content == content.encode() and f.index == "0007"
+
+
+def test_downlink_splitter_resyncs_after_noise():
+    # garbage ending in an unfinished '[SG*x' must not swallow the acks that follow it
+    sp = wp.FrameSplitter(4096, False)
+    out = sp.feed(b"garbage]]\r\n[SG*x" + b"[SG*123*0002*LK]" + b"[SG*123*0002*LK]")
+    assert out == [b"[SG*123*0002*LK]", b"[SG*123*0002*LK]"]
+    assert sp.garbage > 0
+    # Traccar's own rule (nested brackets count) would have waited for two more ']'
+    assert wp.FrameSplitter().feed(b"[SG*x" + b"[SG*123*0002*LK]") == []
+
+
+def test_downlink_splitter_bounds_an_endless_frame():
+    sp = wp.FrameSplitter(4096, False)
+    sp.feed(b"[SG*123*FFFF*" + b"A" * 5000)
+    assert sp.overflows == 1
+    assert sp.feed(b"[SG*123*0002*LK]") == [b"[SG*123*0002*LK]"]
