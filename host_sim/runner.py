@@ -69,7 +69,9 @@ def json_line(pairs):
 class Recorder:
     """Writes events.jsonl / wire.jsonl and prints the timeline."""
 
-    def __init__(self, out_dir, start2000, tz_min, echo):
+    def __init__(self, out_dir, start2000, tz_min, echo, place=None):
+        self.place = place  # fn() -> where the child is now (for the hour lines)
+        self.places = []
         self.start = start2000
         self.tz_s = tz_min * 60
         self.echo = echo
@@ -122,6 +124,9 @@ class Recorder:
         hc[kind] = hc.get(kind, 0) + 1
         if kind == "report":
             hc["valid"] = hc.get("valid", 0) + (1 if fields.get("valid") else 0)
+            where = self.place() if self.place else None
+            if where and where not in self.places:
+                self.places.append(where)
         if kind in _NOTABLE:
             detail = " ".join("%s=%s" % (k, fields[k]) for k in sorted(fields))
             print("  %s  %-16s %s" % (self.local(), kind, detail))
@@ -131,10 +136,11 @@ class Recorder:
             return
         hc = self.hour_counts
         if hc.get("report") or hc.get("delivered"):
-            print("  %s:00  hour: %d reports (%d with a fresh fix), %d batches delivered, %d heartbeats" % (
+            print("  %s:00  %2d reports, %2d with a fresh fix, %2d batches delivered  %s" % (
                 self.hour, hc.get("report", 0), hc.get("valid", 0), hc.get("delivered", 0),
-                hc.get("heartbeat", 0)))
+                ", ".join(self.places)))
         self.hour_counts = {}
+        self.places = []
 
     def close(self):
         self.flush_hour()
@@ -159,7 +165,8 @@ class Sim:
         self.server = WatchServer(devices=set([self.device_id]), now_ms=clock.ticks_ms)
         self._idle_check()
         self.world.add_server(srv["host"], srv["ip"], srv["port"], self.server)
-        self.rec = Recorder(out_dir, self.world.utc(0), scenario.get("tz_offset_min", 0), echo)
+        self.rec = Recorder(out_dir, self.world.utc(0), scenario.get("tz_offset_min", 0), echo,
+                            lambda: self.world.position_at(VT.ms)[5])
         self.server.wire = self.rec.frame
         self.emu = A76xxEmulator(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
                                  variant=dev.get("gnss_variant", "foreign"))
