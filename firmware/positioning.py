@@ -11,6 +11,32 @@ _POLL_MS = const(1000)  # A76xx computes a fix once a second
 _EPHEMERIS_S = const(4 * 3600)  # a hot start needs ephemeris younger than ~4 h (hardware.md §3.3)
 _SAVE_EVERY_S = const(1800)  # persist the last fix at most this often (flash wear) ...
 _SAVE_MOVE_UDEG = const(1000)  # ... unless it moved more than ~100 m
+_COLD_FAILS = const(3)  # cold attempts in a row that found nothing before backing off
+_COLD_EVERY = const(3)  # then one cold attempt per this many reports ...
+_OUTDOOR_DB = const(8)  # ... unless the serving cell changed or its RSRP rose this much
+
+
+def cold_attempt(stale, cold_fails, skipped, moved):
+    """Try GNSS for this report? (a pure policy of state)
+
+    Only cold searches (ephemeris stale: no fix for ~4 h) that keep failing are thinned: a
+    watch indoors all night would otherwise spend ~45 s of GNSS and awake modem every 5 minutes
+    (about 30% of the day's energy) on a receiver that cannot see the sky. After _COLD_FAILS
+    failures in a row it tries on every _COLD_EVERY-th report, and at once again when `moved`:
+    the serving cell changed, or its RSRP rose by _OUTDOOR_DB or more, which is what stepping
+    out of a building does (building penetration loss is 10-20 dB). Hot searches are cheap
+    and always made.
+    """
+    if not stale or cold_fails < _COLD_FAILS or moved:
+        return True
+    return skipped + 1 >= _COLD_EVERY
+
+
+def moved_since(cell, fail_cell):
+    """Has the radio picture changed since the last failed attempt (a proxy for 'went out')?"""
+    if cell is None or fail_cell is None:
+        return False
+    return cell.cid != fail_cell.cid or cell.rssi - fail_cell.rssi >= _OUTDOOR_DB
 
 
 def fix_timeout_s(now, last_fix_t, last_failed, cfg_timeout_s):
@@ -37,6 +63,10 @@ class Positioning:
         self.last_failed = False
         self.attempts = 0
         self.fixes = 0
+        self.skips = 0  # reports that skipped a hopeless cold search
+        self._cold_fails = 0
+        self._skipped = 0
+        self._fail_cell = None
 
     def _load(self):
         try:
@@ -60,15 +90,22 @@ class Positioning:
         fsutil.atomic_write(self._path, ("%d,%d,%d,%d,%d" % (f.t, f.lat, f.lon, f.alt, f.acc)).encode())
         self._saved = f
 
-    async def locate(self, cfg_timeout_s):
+    async def locate(self, cfg_timeout_s, cell=None):
         """Power GNSS, wait for a fix up to the policy's timeout, power it off again.
 
-        Returns a valid Fix, or the last known position as a stale Fix (valid=False,
-        source "last") stamped now, or None if the watch has never had a fix.
+        cell: the serving cell now (for cold_attempt's 'moved'). Returns a valid Fix, or the
+        last known position as a stale Fix (valid=False, source "last") stamped now, or None
+        if the watch has never had a fix.
         """
         m = self._modem
         now = clock.wall.now()
         last_t = self.last.t if self.last else None
+        stale = last_t is None or now is None or now - last_t > _EPHEMERIS_S
+        if not cold_attempt(stale, self._cold_fails, self._skipped, moved_since(cell, self._fail_cell)):
+            self._skipped += 1
+            self.skips += 1
+            return self._stale()
+        self._skipped = 0
         timeout = fix_timeout_s(now, last_t, self.last_failed, cfg_timeout_s)
         self.attempts += 1
         start = clock.ticks_ms()
@@ -90,12 +127,21 @@ class Positioning:
         if f is not None:
             self.fixes += 1
             self.last_failed = False
+            self._cold_fails = 0
+            self._fail_cell = None
             self.last = f
             if not clock.wall.is_set() or clock.wall.source != "network":
                 clock.wall.set(f.t, "gnss")
             self._save(f)
             return f
         self.last_failed = True
+        if stale:
+            self._cold_fails += 1
+        self._fail_cell = cell
+        return self._stale()
+
+    def _stale(self):
+        """The last known position, marked not valid and stamped now (None if there is none)."""
         if self.last is None:
             return None
         s = self.last

@@ -37,10 +37,11 @@ class Reporter:
         self.progress = None  # ticks when the last report cycle ended (the watchdog reads it)
 
     async def report_once(self):
-        """Fix, cell, battery -> one UD on flash, then wake the uplink."""
-        fix = await self._pos.locate(self._cfg["gnss_timeout_s"])
+        """Cell, fix, battery -> one UD on flash, then wake the uplink. The cell comes first:
+        the positioning policy uses it to tell whether the watch went outdoors."""
         cells = ()
         gsm = 0
+        c = None
         try:
             c = await self._m.serving_cell()
             if c is not None:
@@ -48,6 +49,7 @@ class Reporter:
             gsm = csq_percent(await self._m.csq())
         except OSError as e:
             log.event("error", where="cell", err=repr(e))
+        fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c)
         batt = self._batt.percent()
         if fix is None:
             log.event("report_skipped", why="no position known yet")

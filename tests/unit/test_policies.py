@@ -71,3 +71,27 @@ def test_watchdog_is_fed_only_while_the_reporter_makes_progress():
     assert watchdog_ok(at(last, interval + gnss + 60000), start, last, interval, gnss)
     # no cycle for the interval plus the GNSS window plus five minutes: starve it, reset
     assert not watchdog_ok(at(last, interval + gnss + 300000), start, last, interval, gnss)
+
+
+def test_cold_searches_are_thinned_indoors_but_not_when_going_out():
+    from firmware.fix import Cell
+
+    ca = positioning.cold_attempt
+    # hot searches (fresh ephemeris) and the first cold failures: always search
+    assert ca(False, 10, 0, False)
+    assert ca(True, 2, 0, False)
+    # three cold failures in a row: one search in three reports...
+    pattern = []
+    skipped = 0
+    for _ in range(6):
+        go = ca(True, 3, skipped, False)
+        pattern.append(go)
+        skipped = 0 if go else skipped + 1
+    assert pattern == [False, False, True, False, False, True]
+    # ...unless the watch went out: at once
+    assert ca(True, 9, 0, True)
+    indoor = Cell(242, 1, 2010, 26383617, -98)
+    assert not positioning.moved_since(Cell(242, 1, 2010, 26383617, -95), indoor)  # fading
+    assert positioning.moved_since(Cell(242, 1, 2010, 26383617, -88), indoor)  # +10 dB: outside
+    assert positioning.moved_since(Cell(242, 1, 2010, 26383618, -99), indoor)  # another cell
+    assert not positioning.moved_since(None, indoor)
