@@ -51,10 +51,6 @@ else:
             self._ev.clear()
 
 
-TimeoutError = asyncio.TimeoutError
-CancelledError = asyncio.CancelledError
-
-
 def print_exception(e, file=None):
     """sys.print_exception on MicroPython, traceback on CPython."""
     if hasattr(sys, "print_exception"):

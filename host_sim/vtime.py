@@ -47,9 +47,7 @@ class VirtualTime:
         self.start_ticks = start_ticks
         self._events = []  # sorted [due_ms, seq, fn]
         self._seq = 0
-        self.idle_ms = 0  # total virtual time spent in idle()
         self._spins = 0  # idle(0) calls in a row without time moving
-        self.on_idle = None  # optional fn(start_ms, dt_ms), e.g. the energy meter
 
     def ticks_ms(self):
         return (self.start_ticks + self.ms) & (clock.PERIOD - 1)
@@ -111,12 +109,8 @@ class VirtualTime:
             target = self.ms + dt_ms
             if nxt is not None and nxt < target:
                 target = nxt
-        start = self.ms
         if target > self.ms:
             self.ms = target
-            self.idle_ms += target - start
-            if self.on_idle:
-                self.on_idle(start, target - start)
         self.run_due()
 
 
