@@ -21,6 +21,8 @@ PINS = {
 # Below this idle time a light sleep costs more than it saves (wake-up takes ~1 ms and the
 # UART must be up while a command is in flight: ESP32 light sleep drops UART input, §4).
 _MIN_SLEEP_MS = const(20)
+# machine.reset_cause() values on the ESP32 port (hardware.md §4)
+_CAUSES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "soft"}
 
 
 class Board:
@@ -37,6 +39,10 @@ class Board:
         result URC is awaited: light sleep stops the UART and the bytes would be lost (§4)."""
         at = self.modem.at
         return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not at.busy and not at.expecting
+
+    def reset_cause(self):
+        """Why the ESP32 started: a watchdog reset in the log means the firmware got stuck."""
+        return _CAUSES.get(self._machine.reset_cause(), "unknown")
 
     def watchdog(self, timeout_ms):
         """Start the hardware watchdog (it cannot be stopped again: hardware.md §4, WDT)."""

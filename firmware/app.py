@@ -52,7 +52,8 @@ class App:
         self.uplink = None
 
     async def _modem_up(self):
-        """Power the modem and bring it to a registered state; True when usable."""
+        """Power the modem, SIM, APN, registration (carries on unregistered: it may come),
+        network time, modem sleep."""
         m = self.board.modem
         await m.power_on(30000)
         if not await m.wait_sim(20000):
@@ -68,7 +69,6 @@ class App:
         # it still wakes for network data and pulses RI, which wakes the ESP32 (§1.9).
         await m.sleep(True)
         log.event("modem_ready", registered=registered, csq=await m.csq())
-        return registered
 
     async def _boot_modem(self, cycle=False):
         """Bring the modem up; cycle=True first powers it off with a long PWRKEY press (it
@@ -127,7 +127,7 @@ class App:
                 log.event("error", where="supervisor", err=repr(e))
 
     async def run(self):
-        log.event("boot", board=self.board.name)
+        log.event("boot", board=self.board.name, cause=self.board.reset_cause())
         self.cfg = cfg = Config.load(self.root)
         if cfg.recovered:
             log.event("config_recovered", why=cfg.recovered)

@@ -143,9 +143,9 @@ class WallClock:
         self._ms = 0  # sub-second part of the anchor
         self.source = None  # "network", "gnss", ...
 
-    def set(self, t2000, source, ms=0):
+    def set(self, t2000, source):
         self._base = t2000
-        self._ms = ms
+        self._ms = 0
         self._base_ticks = ticks_ms()
         self.source = source
 

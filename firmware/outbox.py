@@ -140,7 +140,19 @@ class Outbox:
         return seq
 
     def pending(self, n):
-        """Up to n (seq, content) not yet acked, oldest first."""
+        """Up to n (seq, content) not yet acked, oldest first.
+
+        Damage that appeared on flash after open (bit rot, a bad write by something else) is
+        repaired here, at once: counted in `corrupt`, removed, and len() updated, so len() never
+        counts records that pending() cannot return."""
+        self._bad = 0
+        out = self._read_pending(n)
+        if self._bad:
+            self._repair()
+            out = self._read_pending(n)
+        return out
+
+    def _read_pending(self, n):
         out = []
         a = self._acked
         for seg in self._segs:
@@ -159,8 +171,6 @@ class Outbox:
                             break
             finally:
                 f.close()
-        # Damage appearing after open is only skipped here; the next open counts and repairs it.
-        self._bad = 0
         return out
 
     def ack_through(self, seq):
@@ -365,9 +375,8 @@ class Outbox:
         self._acked, self.dropped, self.corrupt = acked, dropped, corrupt
         return False
 
-    def repair(self):
-        """Rescan and repair the segments now: damage that appeared after open is skipped by
-        pending() but still counted by len(), until this (or the next boot) removes it."""
+    def _repair(self):
+        """Rescan every segment, count and remove damaged records (as at open)."""
         self._segs = []
         self._tail_ok = False
         self._open()

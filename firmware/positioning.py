@@ -61,9 +61,6 @@ class Positioning:
         self.last = self._load()
         self._saved = self.last
         self.last_failed = False
-        self.attempts = 0
-        self.fixes = 0
-        self.skips = 0  # reports that skipped a hopeless cold search
         self._cold_fails = 0
         self._skipped = 0
         self._fail_cell = None
@@ -103,11 +100,9 @@ class Positioning:
         stale = last_t is None or now is None or now - last_t > _EPHEMERIS_S
         if not cold_attempt(stale, self._cold_fails, self._skipped, moved_since(cell, self._fail_cell)):
             self._skipped += 1
-            self.skips += 1
             return self._stale()
         self._skipped = 0
         timeout = fix_timeout_s(now, last_t, self.last_failed, cfg_timeout_s)
-        self.attempts += 1
         start = clock.ticks_ms()
         f = None
         try:
@@ -125,7 +120,6 @@ class Positioning:
             except OSError:
                 pass
         if f is not None:
-            self.fixes += 1
             self.last_failed = False
             self._cold_fails = 0
             self._fail_cell = None

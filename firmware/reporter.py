@@ -32,7 +32,6 @@ class Reporter:
         self._pos = positioning
         self._up = uplink
         self._batt = battery
-        self.reports = 0
         self.due = None
         self.progress = None  # ticks when the last report cycle ended (the watchdog reads it)
 
@@ -60,7 +59,6 @@ class Reporter:
             log.event("error", where="report", err=repr(e))
             content = watchproto.position("UD", fix, gsm, batt, 0, _STATUS, ())
         seq = self._ob.put(content)
-        self.reports += 1
         log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,
                   acc=fix.acc, batt=batt, queued=len(self._ob))
         self._up.kick()

@@ -56,9 +56,6 @@ class Uplink:
         self._status = status_fn
         self._split = _splitter()
         self.connected = False
-        # True at boot too: after an ESP32-only reset (watchdog, crash) the modem kept its power
-        # and may still hold the link, so the first connect closes it before opening
-        self._opened = True
         self.backoff_s = 0
         self._retry_at = None  # ticks before which no reconnect is attempted
         self._last_ack = None  # ticks of the last LK/AL ack
@@ -66,11 +63,7 @@ class Uplink:
         self._rx = asyncio.Event()
         self._ack = asyncio.Event()
         self._reading = asyncio.Lock()
-        self.sent_frames = 0
-        self.bytes_up = 0
-        self.bytes_down = 0
         self.delivered = 0
-        self.downlinks = 0
         modem.on_socket(self._on_socket)
 
     # ---- called by others ----
@@ -105,14 +98,6 @@ class Uplink:
         host, port = cfg["server_host"], cfg["server_port"]
         try:
             await self._m.net_open()
-            if self._opened:
-                # The last close may not have reached the modem (it was mute, or rebooting): an
-                # A76xx refuses AT+CIPOPEN on a link it still holds (error 4), forever.
-                try:
-                    await self._m.tcp_close(_LINK)
-                except OSError:
-                    pass
-            self._opened = True
             await self._m.tcp_open(_LINK, host, port, _CONNECT_TIMEOUT_MS)
         except OSError as e:
             self.backoff_s = next_backoff(self.backoff_s)
@@ -150,7 +135,6 @@ class Uplink:
         """Send frames ending in an LK; True once that LK is acked."""
         self._ack.clear()
         await self._m.tcp_send(_LINK, payload)
-        self.bytes_up += len(payload)
         try:
             await wait_for_ms(self._ack.wait(), _ACK_TIMEOUT_MS)
         except asyncio.TimeoutError:
@@ -168,16 +152,10 @@ class Uplink:
         """Send what the outbox holds, oldest first, batch by batch. True if all went out."""
         while self.connected:
             batch = self._ob.pending(_BATCH)
-            if not batch and len(self._ob):
-                # records damaged on flash since boot: pending() skips them, len() counts them
-                log.event("error", where="outbox", err="unreadable records; repairing")
-                self._ob.repair()
-                batch = self._ob.pending(_BATCH)
             if not batch:
-                return not len(self._ob)
+                return True
             parts = [self._frame(c) for _, c in batch]
             parts.append(self._lk())
-            self.sent_frames += len(parts)
             if not await self._send_and_confirm(b"".join(parts), "reports"):
                 return False
             self._ob.ack_through(batch[-1][0])
@@ -222,14 +200,13 @@ class Uplink:
                     if len(self._ob):
                         await self._deliver()
                     elif self._heartbeat_due():
-                        self.sent_frames += 1
                         if await self._send_and_confirm(self._lk(), "heartbeat"):
                             log.event("heartbeat")
             except OSError as e:
                 log.event("error", where="uplink", err=repr(e))
                 await self._close("error")
             self._kick.clear()
-            if self.connected and len(self._ob) and self._ob.pending(1):
+            if self.connected and len(self._ob):
                 continue  # more to send (each pass awaited the modem: no busy loop)
             try:
                 await wait_for_ms(self._kick.wait(), self._ms_until_due())
@@ -254,7 +231,6 @@ class Uplink:
                 log.event("error", where="recv", err=repr(e))
                 return
             if data:
-                self.bytes_down += len(data)
                 self._on_bytes(data)
 
     def _on_bytes(self, data):
@@ -272,5 +248,4 @@ class Uplink:
             elif f.type == "AL":
                 self._last_ack = clock.ticks_ms()
             else:
-                self.downlinks += 1
                 log.event("downlink", type=f.type, content=printable(f.content, 120))

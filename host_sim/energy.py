@@ -37,7 +37,6 @@ class EnergyMeter:
         self._state = {"esp32": "active", "board": "on", "modem": "off", "gnss": "off"}
         self._since = 0
         self.uas = {}  # component -> microamp-milliseconds
-        self.time_in = {}  # (component, state) -> ms
 
     def _flush(self):
         now = self._vt.ms
@@ -45,8 +44,6 @@ class EnergyMeter:
         if dt > 0:
             for comp, st in self._state.items():
                 self.uas[comp] = self.uas.get(comp, 0) + CURRENT_UA[(comp, st)] * dt
-                k = (comp, st)
-                self.time_in[k] = self.time_in.get(k, 0) + dt
         self._since = now
 
     def set(self, comp, state):
@@ -63,6 +60,12 @@ class EnergyMeter:
         """Microamp-hours drawn so far."""
         self._flush()
         return sum(self.uas.values()) // 3600000
+
+    def average_ua_of(self, comp):
+        """One component's share of the average current."""
+        self._flush()
+        ms = self._vt.ms
+        return self.uas.get(comp, 0) // ms if ms else 0
 
     def average_ua(self):
         self._flush()

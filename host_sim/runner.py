@@ -389,6 +389,10 @@ class Sim:
             "battery_days_x10": (BATTERY_MAH * 1000 * 10 // avg_ua // 24) if avg_ua else 0,
             "modem_commands": self.emu.commands,
             "uart_bytes_lost_in_sleep": self.uart_lost,
+            "avg_ua_modem": self.meter.average_ua_of("modem"),
+            "avg_ua_gnss": self.meter.average_ua_of("gnss"),
+            "avg_ua_esp32": self.meter.average_ua_of("esp32"),
+            "avg_ua_board": self.meter.average_ua_of("board"),
         }
         if self.echo:
             print_summary(out)

@@ -55,6 +55,8 @@ def main():
     s = rows[0]
     print("energy       %.2f mA average -> %.1f days on %d mAh (model: host_sim/energy.py)" % (
         s["avg_current_ua"] / 1000, s["battery_days_x10"] / 10, s["battery_mah"]))
+    print("             modem %.2f mA, GNSS %.2f mA, ESP32 %.2f mA, board %.2f mA" % tuple(
+        s["avg_ua_" + k] / 1000 for k in ("modem", "gnss", "esp32", "board")))
     mp = os.path.join(os.path.dirname(sys.executable), "micropython")
     r = subprocess.run([mp, "tools/heap.py"], cwd=REPO, capture_output=True, text=True,
                        env=dict(os.environ, MICROPYPATH=".frozen:."))

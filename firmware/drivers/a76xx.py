@@ -320,13 +320,6 @@ class A76xx:
         await sleep_ms(_OFF_WAIT_MS)
         await self.power_on(timeout_ms)
 
-    async def power_off(self):
-        """AT+CPOF: the modem deregisters and shuts down (§1.1)."""
-        await self.at.cmd("AT+CPOF", 9000)
-        self._closed_all(False)
-        self.gnss_on = False
-        self.needs_init = True
-
     # ---- sleep (DTR) ------------------------------------------------------------------------
 
     async def sleep(self, enable):
@@ -515,7 +508,16 @@ class A76xx:
         self.net_up = True
 
     async def tcp_open(self, link, host, port, timeout_ms=60000):
-        """AT+CIPOPEN=<link>,"TCP","<host>",<port> -> OK, then '+CIPOPEN: <link>,<err>'."""
+        """AT+CIPOPEN=<link>,"TCP","<host>",<port> -> OK, then '+CIPOPEN: <link>,<err>'.
+
+        The link is closed first, whatever this driver believes: the modem refuses CIPOPEN on
+        a link it still holds (error 4), forever, and it can hold one this driver does not know
+        of: a close that timed out while it was mute, or an ESP32-only reset (watchdog, crash)
+        that left the modem powered with its sockets open."""
+        try:
+            await self.tcp_close(link)
+        except OSError:
+            pass  # nothing to close, or no answer to it: the open tells
         command = 'AT+CIPOPEN=%d,"TCP","%s",%d' % (link, host, port)
         line = await self._cmd_urc(command, "+CIPOPEN: %d," % link, 5000, timeout_ms)
         err = _result(command, line, 1)

@@ -41,5 +41,7 @@ def test_watch_keeps_reporting_after_each_fault(sim, interp):
     deadlock = [f for f in faults if f["do"] == "firmware_deadlock"][0]
     resets = [e for e in run.kinds("watchdog_reset") if e["t"] > deadlock["t"]]
     assert resets, "a deadlocked firmware was not reset by the watchdog"
+    after = [e for e in run.kinds("boot") if e["t"] > resets[0]["t"]]
+    assert after[0]["cause"] == "watchdog"  # the log tells a stuck firmware from a power cut
     boots = [e for e in run.kinds("identity") if e["t"] > resets[0]["t"]]
     assert boots and [e for e in run.kinds("delivered") if e["t"] > boots[0]["t"]]

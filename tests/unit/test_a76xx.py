@@ -231,7 +231,13 @@ def test_gnss_power_and_fix():
     support.run(main())
 
 
+def _not_open(u, link):
+    """The modem's answer to closing a link it does not hold (hardware.md §1.7: ignored)."""
+    u.on("AT+CIPCLOSE=%d" % link, b"\r\n+CIPCLOSE: %d,4\r\n\r\nERROR\r\n" % link)
+
+
 def _open_link(u, link=1):
+    _not_open(u, link)
     u.on("AT+CIPRXGET=1", OK)
     u.on("AT+NETOPEN", [(0, OK), (300, b"\r\n+NETOPEN: 0\r\n")])
     u.on('AT+CIPOPEN=%d,"TCP","traccar.example.org",5093' % link,
@@ -265,7 +271,7 @@ def test_socket_happy_path():
         u.on("AT+CIPCLOSE=1", [(0, OK), (100, b"\r\n+CIPCLOSE: 1,0\r\n")])
         await m.tcp_close(1)
         assert not m.links[1]
-        assert u.commands() == ["AT+CIPRXGET=1", "AT+NETOPEN",
+        assert u.commands() == ["AT+CIPRXGET=1", "AT+NETOPEN", "AT+CIPCLOSE=1",
                                 'AT+CIPOPEN=1,"TCP","traccar.example.org",5093',
                                 "AT+CIPSEND=1,23", "AT+CIPRXGET=2,1,1460", "AT+CIPRXGET=2,1,1460",
                                 "AT+CIPCLOSE=1"]
@@ -282,6 +288,7 @@ def test_net_open_when_already_open_and_errors():
         u.on("AT+NETOPEN?", _reply("+NETOPEN: 1"))
         await m.net_open()
         assert m.net_up
+        _not_open(u, 2)
         u.on('AT+CIPOPEN=2,"TCP","h",1', [(0, OK), (100, b"\r\n+CIPOPEN: 2,4\r\n")])
         e = await support.araises(ATError, m.tcp_open(2, "h", 1))
         assert e.code == 4 and not m.links[2]
@@ -308,6 +315,7 @@ def test_passive_close_and_network_loss():
         events = []
         m.on_socket(lambda link, ev: events.append((link, ev)))
         _open_link(u, 1)
+        _not_open(u, 2)
         u.on('AT+CIPOPEN=2,"TCP","traccar.example.org",5093', [(0, OK), (10, b"\r\n+CIPOPEN: 2,0\r\n")])
         await m.net_open()
         await m.tcp_open(1, "traccar.example.org", 5093)
@@ -383,6 +391,7 @@ def test_ri_irq_sets_wake_flag():
 def test_malformed_result_urcs_are_at_errors():
     async def main():
         u, m = _modem()
+        _not_open(u, 0)
         u.on('AT+CIPOPEN=0,"TCP","h",1', [(0, OK), (50, b"\r\n+CIPOPEN: 0,x\r\n")])
         e = await support.araises(ATError, m.tcp_open(0, "h", 1))
         assert "bad reply" in str(e.code)
@@ -445,5 +454,20 @@ def test_set_apn_defines_the_data_context():
         u.on('AT+CGDCONT=1,"IP","telenor.smart"', OK)
         await m.set_apn("telenor.smart")
         assert u.commands() == ['AT+CGDCONT=1,"IP","telenor.smart"']
+
+    support.run(main())
+
+
+def test_open_reclaims_a_link_the_modem_still_holds():
+    # after an ESP32-only reset the modem kept its power and its socket: CIPOPEN on that link
+    # fails (error 4) until it is closed, so the open closes it first
+    async def main():
+        u, m = _modem()
+        assert not m.links[0]  # this driver instance knows nothing of it
+        u.on("AT+CIPCLOSE=0", [(0, OK), (50, b"\r\n+CIPCLOSE: 0,0\r\n")])
+        u.on('AT+CIPOPEN=0,"TCP","h",1', [(0, OK), (50, b"\r\n+CIPOPEN: 0,0\r\n")])
+        await m.tcp_open(0, "h", 1)
+        assert m.links[0] and u.commands() == ["AT+CIPCLOSE=0", 'AT+CIPOPEN=0,"TCP","h",1']
+        assert m.at.silent == 0 and u.unmatched == []
 
     support.run(main())

@@ -193,6 +193,22 @@ def test_corrupt_record_in_the_middle():
     assert [s for s, _ in ob.pending(10)] == [5, 6, 7]
 
 
+def test_damage_after_open_is_repaired_when_read():
+    # bit rot while the watch runs: len() must never count records pending() cannot return
+    d = support.tmpdir("ob")
+    ob = Outbox(d)
+    for i in range(3):
+        ob.put(_report(i))
+    path = d + "/outbox/" + _logs(d)[0]
+    data = bytearray(_read(path))
+    rec = HDR + len(_report(0))
+    data[rec + HDR + 10] ^= 0x01  # the second record, behind the open outbox's back
+    _write(path, data)
+    assert ob.pending(10) == [(1, _report(0)), (3, _report(2))]
+    assert len(ob) == 2 and ob.corrupt == 1
+    assert Outbox(d).corrupt == 1  # persisted, and not counted twice
+
+
 def test_corrupt_length_field_resyncs():
     d = support.tmpdir("ob")
     path = _segment_with(d, 4)
