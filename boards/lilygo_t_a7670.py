@@ -17,6 +17,12 @@ PINS = {
     "modem_reset": 5,  # active high; keep low
     "power_on": 12,  # BOARD_POWERON: must go high right after boot on battery (V1.2)
     "battery_adc": 35,  # x2 divider, ADC1 (usable with Wi-Fi on)
+    # The SOS button: the board's BOOT button (GPIO0, pulled up, low when pressed), an RTC pin,
+    # so it can wake light sleep (ext1). A watch case wires its side button here.
+    "sos_button": 0,
+    # Vibration motor / buzzer through a transistor, high = on (ASSUMED: GPIO32 is free on the
+    # T-A7670; the dev board has neither, so this is where the watch's motor goes).
+    "vibration": 32,
 }
 # Below this idle time a light sleep costs more than it saves (wake-up takes ~1 ms and the
 # UART must be up while a command is in flight: ESP32 light sleep drops UART input, §4).
@@ -28,17 +34,46 @@ _CAUSES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "soft"}
 class Board:
     name = NAME
 
-    def __init__(self, machine, modem, battery, pins):
+    def __init__(self, machine, modem, battery, pins, button=None, vibration=None, esp32=None):
         self._machine = machine
+        self._esp32 = esp32
         self.modem = modem
         self.battery = battery
         self.pins = pins
+        self.button = button
+        self._vib = vibration
+        self._ri_armed = None
+
+    def ringer(self, on):
+        """The vibration/buzzer output (an incoming call from a contact, SOS feedback)."""
+        if self._vib is not None:
+            self._vib.value(1 if on else 0)
+
+    def _arm_wakes(self):
+        """Wake sources for the next light sleep. RI wakes on a low level (ext0 is level-
+        triggered): while a call rings the modem holds RI low 5.9 s of every 6 (hardware.md
+        §1.9), and a low-level wake would end every sleep at once, so while RI is low the
+        ESP32 wakes when it goes high instead. The button wakes on low (ext1) unless held."""
+        e = self._esp32
+        if e is None:
+            return
+        ri = self.modem.ri
+        if ri is not None:
+            low = ri.value() == 0
+            if low != self._ri_armed:
+                e.wake_on_ext0(ri, e.WAKEUP_ANY_HIGH if low else e.WAKEUP_ALL_LOW)
+                self._ri_armed = low
+        b = self.button
+        if b is not None:
+            e.wake_on_ext1((b.pin,) if not b.pressed() else None, e.WAKEUP_ALL_LOW)
 
     def sleep_ok(self, dt_ms):
         """May the ESP32 light-sleep for dt_ms now? Not while an AT command is in flight or a
-        result URC is awaited: light sleep stops the UART and the bytes would be lost (§4)."""
-        at = self.modem.at
-        return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not at.busy and not at.expecting
+        result URC is awaited, nor during a call (a key the far end presses comes as a URC):
+        light sleep stops the UART and the bytes would be lost (§4)."""
+        m = self.modem
+        at = m.at
+        return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not at.busy and not at.expecting and not m.in_call
 
     def reset_cause(self):
         """Why the ESP32 started: a watchdog reset in the log means the firmware got stuck."""
@@ -48,12 +83,19 @@ class Board:
         """Start the hardware watchdog (it cannot be stopped again: hardware.md §4, WDT)."""
         return self._machine.WDT(0, timeout_ms)
 
+    def light_sleep(self, dt_ms):
+        """Light-sleep until dt_ms (-1: no deadline) or a wake pin (the simulator calls this
+        too, so it runs exactly what the board runs)."""
+        self._arm_wakes()
+        self.modem.sleeps += 1  # UART input is lost while it sleeps: the driver asks again
+        self._machine.lightsleep(dt_ms if dt_ms >= 0 else 3600000)
+
     def idle(self, dt_ms):
         """The scheduler's idle hook on the board (firmware/idle.py)."""
         if dt_ms == 0:
             return
         if self.sleep_ok(dt_ms):
-            self._machine.lightsleep(dt_ms if dt_ms >= 0 else 3600000)
+            self.light_sleep(dt_ms)
         else:
             import time
 
@@ -72,15 +114,18 @@ def build(machine=None):
     uart = machine.UART(MODEM_UART, MODEM_BAUD, tx=PINS["modem_tx"], rx=PINS["modem_rx"],
                         rxbuf=2048, timeout=0)
     adc = machine.ADC(Pin(PINS["battery_adc"]), atten=machine.ADC.ATTN_11DB)
+    sos = Pin(PINS["sos_button"], Pin.IN, Pin.PULL_UP)
+    vib = Pin(PINS["vibration"], Pin.OUT, value=0)
     try:
         import esp32
-
-        esp32.wake_on_ext0(ri, esp32.WAKEUP_ALL_LOW)  # RI low wakes light sleep (§4)
     except ImportError:
-        pass
+        esp32 = None
+    from firmware.button import Button
     from firmware.drivers.a76xx import A76xx
     from firmware.drivers.battery import Battery
 
     modem = A76xx(uart, pwrkey, dtr, ri, pwrkey_active_high=True)
-    board = Board(machine, modem, Battery(adc), {"power_on": power, "modem_reset": reset})
+    board = Board(machine, modem, Battery(adc), {"power_on": power, "modem_reset": reset},
+                  Button(sos), vib, esp32)
+    board._arm_wakes()  # RI low wakes light sleep (§4), the button too
     return board

@@ -1,28 +1,33 @@
 """The watch application: boot the modem, then run the services until power goes.
 
-Boot: config (recovered if a save was cut), outbox, modem power-on, SIM, identity (the device
-id defaults to the IMEI: Traccar matches it exactly, so it is logged at every boot for the user
-to copy), registration, network time. Then the tasks: reporter, uplink sender and receiver,
-the modem supervisor (URCs after an RI wake, recovery from a modem that rebooted or hung) and
-the watchdog feeder. Each runs under _keep(): services handle I/O errors themselves, and
-anything else is logged and the service restarted; a service that stops making progress
-starves the hardware watchdog, which resets the ESP32.
+Boot: config (recovered if a save was cut), outboxes (reports, alarms), contacts, modem
+power-on, SIM, voice and SMS set-up, identity (the device id defaults to the IMEI: Traccar
+matches it exactly, so it is logged at every boot for the user to copy), registration, network
+time. Then the tasks: the modem driver's own (URCs and the state behind them, as typed events),
+the router that hands each event to the services that subscribed, reporter, uplink sender and
+receiver, telephony, SOS, the SOS button, the modem supervisor (recovery from a modem that
+rebooted or hung) and the watchdog feeder. Each runs under _keep(): services handle I/O errors
+themselves, and anything else is logged and the service restarted; a service that stops making
+progress starves the hardware watchdog, which resets the ESP32.
 """
 import asyncio
 
 from firmware import clock, log
-from firmware.compat import const, sleep_ms, wait_for_ms
+from firmware.compat import const, sleep_ms
 from firmware.config import Config
+from firmware.contacts import Contacts
+from firmware.drivers import events as ev
 from firmware.outbox import Outbox
 from firmware.positioning import Positioning
 from firmware.reporter import Reporter
+from firmware.sos import Sos
+from firmware.telephony import Telephony
 from firmware.uplink import Uplink
 
 _BOOT_RETRY_S = const(60)
 _REG_TIMEOUT_MS = const(180000)
-_URC_POLL_MS = const(60000)  # belt and braces: look at the modem at least this often
-_RI_STEP_MS = const(20)
-_SILENT_MAX = const(3)  # commands in a row without an answer: power-cycle the modem
+_ALARMS_MAX = const(64)  # alarm frames kept while the server is out of reach
+_ALARM_WAIT_MS = const(1500)
 _SERVICE_RESTART_MS = const(5000)
 # Hardware watchdog: fed every 10 s while the reporter makes progress; 60 s after feeding stops
 # the ESP32 resets. A report cycle may take the interval plus a GNSS window plus a few modem
@@ -50,6 +55,15 @@ class App:
         self.tasks = []
         self.reporter = None
         self.uplink = None
+        self.alarms = None
+        self.contacts = None
+        self.telephony = None
+        self.sos = None
+        self._subs = {}
+        self._recover = None  # "reboot" / "hung": what the supervisor must do
+        self._recover_ev = asyncio.Event()
+        self._in_boot = False
+        self._ringer_off = None
 
     async def _modem_up(self):
         """Power the modem, SIM, APN, registration (carries on unregistered: it may come),
@@ -60,6 +74,10 @@ class App:
             log.event("error", where="sim", err="SIM not ready", state=m.sim_state)
         if self.cfg["apn"]:
             await m.set_apn(self.cfg["apn"])
+        try:
+            await m.phone_setup()
+        except OSError as e:  # SMS not ready yet (before SMS DONE): the next RI wake retries
+            log.event("error", where="phone_setup", err=repr(e))
         registered = await m.wait_registered(_REG_TIMEOUT_MS)
         t = await m.network_time() if registered else None
         if t is not None:
@@ -74,55 +92,67 @@ class App:
         """Bring the modem up; cycle=True first powers it off with a long PWRKEY press (it
         stopped answering). Retries until it works: the watch is useless without it."""
         m = self.board.modem
-        while True:
-            try:
-                if cycle:
-                    await m.power_cycle()
-                await self._modem_up()
-                return
-            except OSError as e:
-                log.event("error", where="modem_boot", err=repr(e), retry_s=_BOOT_RETRY_S)
-                cycle = True  # a failed boot: next time start from a hard power-off
-                await sleep_ms(_BOOT_RETRY_S * 1000)
+        self._in_boot = True
+        try:
+            while True:
+                try:
+                    if cycle:
+                        await m.power_cycle()
+                    await self._modem_up()
+                    return
+                except OSError as e:
+                    log.event("error", where="modem_boot", err=repr(e), retry_s=_BOOT_RETRY_S)
+                    cycle = True  # a failed boot: next time start from a hard power-off
+                    await sleep_ms(_BOOT_RETRY_S * 1000)
+        finally:
+            self._in_boot = False
 
-    async def _drain_urcs(self):
-        """Read URCs after an RI wake. RI pulses (~60 ms per URC, hardware.md §1.9) merge when
-        URCs come close together, so one falling edge may stand for several: keep reading while
-        RI is low and once more after it rises."""
-        m = self.board.modem
-        await m.at.pump()
-        ri = m.ri
-        if ri is not None:
-            for _ in range(50):  # at most ~1 s: a stuck-low RI must not hold the supervisor
-                if ri.value():
+    # ---- events: the router and the supervisor ------------------------------------------------
+
+    def subscribe(self, kind, fn):
+        """fn(a, b) for every event of kind (firmware/drivers/events.py). Plain functions: they
+        record and wake their service; the work happens in the service's task."""
+        self._subs.setdefault(kind, []).append(fn)
+
+    async def _route(self):
+        q = self.board.modem.events
+        while True:
+            await q.ready.wait()
+            q.ready.clear()
+            while True:
+                e = q.get()
+                if e is None:
                     break
-                await sleep_ms(_RI_STEP_MS)
-                await m.at.pump()
-            await m.at.pump()
+                for fn in self._subs.get(e[0], ()):
+                    try:
+                        fn(e[1], e[2])
+                    except Exception as x:  # noqa: BLE001 - one subscriber's bug must not stop the others
+                        log.event("error", where="router", event=ev.NAMES.get(e[0], e[0]), err=repr(x))
+
+    def _on_trouble(self, kind):
+        def fn(a, b):
+            if self._recover != "hung":
+                self._recover = kind
+            self._recover_ev.set()
+        return fn
 
     async def _supervise(self):
-        """Read URCs when the modem rings (RI), re-initialise it after it rebooted."""
+        """Bring the modem back after it rebooted by itself (its settings are gone) or stopped
+        answering (power-cycle: a long PWRKEY press)."""
         m = self.board.modem
         while True:
-            rang = True
+            await self._recover_ev.wait()
+            self._recover_ev.clear()
+            what, self._recover = self._recover, None
+            if self._in_boot:
+                continue  # the boot in progress deals with it
             try:
-                await wait_for_ms(m.wake.wait(), _URC_POLL_MS)
-            except asyncio.TimeoutError:
-                rang = False
-            try:
-                await self._drain_urcs()
-                if m.needs_init:
-                    # it restarted by itself (*ATREADY): echo, CMEE, CFGRI, sleep are gone
-                    log.event("modem_rebooted", reboots=m.reboots)
-                    await self._boot_modem()
-                elif m.at.silent >= _SILENT_MAX:
+                if what == "hung" and m.at.silent >= m.at.silent_max:
                     log.event("modem_unresponsive", timeouts=m.at.silent)
                     await self._boot_modem(cycle=True)
-                if rang:
-                    # Only after RI: a socket read is an AT command, and every command keeps a
-                    # sleeping modem awake ~10 s more (23 mA instead of 2 mA, hardware.md §3.2).
-                    # The timed poll only reads what already sits in the UART buffer.
-                    self.uplink.wake()
+                elif what == "reboot" and m.needs_init:
+                    log.event("modem_rebooted", reboots=m.reboots)
+                    await self._boot_modem()
             except OSError as e:
                 log.event("error", where="supervisor", err=repr(e))
 
@@ -134,8 +164,17 @@ class App:
         self.outbox = Outbox(self.root)
         if len(self.outbox):
             log.event("outbox_restored", queued=len(self.outbox), dropped=self.outbox.dropped)
+        self.alarms = Outbox(self.root, _ALARMS_MAX, 16, "alarms")
+        if len(self.alarms):
+            log.event("alarms_restored", queued=len(self.alarms))
+        self.load_contacts()
         m = self.board.modem
         m.start()
+        self.tasks = [asyncio.create_task(self._keep("modem_events", m.run)),
+                      asyncio.create_task(self._keep("router", self._route)),
+                      asyncio.create_task(self._keep("supervisor", self._supervise))]
+        self.subscribe(ev.REBOOT, self._on_trouble("reboot"))
+        self.subscribe(ev.HUNG, self._on_trouble("hung"))
         await self._boot_modem()
         imei = None
         while imei is None:
@@ -147,17 +186,69 @@ class App:
         log.event("identity", id=self.device_id, imei=imei, server=cfg["server_host"],
                   port=cfg["server_port"])
         pos = Positioning(m, self.root)
-        self.uplink = Uplink(m, cfg, self.outbox, self.device_id, lambda: (0, self.board.battery.percent()))
-        self.reporter = Reporter(m, cfg, self.outbox, pos, self.uplink, self.board.battery)
-        self.tasks = [
+        board = self.board
+        batt = board.battery
+        self.uplink = up = Uplink(m, cfg, self.outbox, self.device_id, lambda: (0, batt.percent()),
+                                  self.alarms)
+        self.telephony = tel = Telephony(m, lambda: self.contacts, board.ringer, self.root)
+        self.sos = sos = Sos(m, cfg, lambda: self.contacts, self._alarm,
+                             lambda number, text: tel.send_sms(number, text, True),
+                             lambda: self.reporter.position_now(), batt.percent,
+                             lambda: self.reporter.hurry())
+        tel.sos = sos
+        self.reporter = Reporter(m, cfg, self.outbox, pos, up, batt, self.alarms, sos.tracking_ms)
+        self.subscribe(ev.DATA, up.on_data)
+        self.subscribe(ev.CLOSED, up.on_closed)
+        self.subscribe(ev.RING, tel.on_ring)
+        self.subscribe(ev.CALL, tel.on_call)
+        self.subscribe(ev.DTMF, sos.on_dtmf)
+        self.subscribe(ev.SMS, tel.on_sms)
+        self.tasks += [
             asyncio.create_task(self._keep("reporter", self.reporter.run)),
-            asyncio.create_task(self._keep("uplink", self.uplink.run_sender)),
-            asyncio.create_task(self._keep("receiver", self.uplink.run_receiver)),
-            asyncio.create_task(self._keep("supervisor", self._supervise)),
+            asyncio.create_task(self._keep("uplink", up.run_sender)),
+            asyncio.create_task(self._keep("receiver", up.run_receiver)),
+            asyncio.create_task(self._keep("telephony", tel.run)),
+            asyncio.create_task(self._keep("sos", sos.run)),
             asyncio.create_task(self._keep("watchdog", self._watchdog)),
         ]
+        if board.button is not None:
+            board.button.start()
+            self.tasks.append(asyncio.create_task(self._keep("button", self._button)))
         for t in self.tasks:
             await t
+
+    async def _alarm(self, status):
+        """Queue an AL (first in line) and give the uplink up to 1.5 s to put it on the air
+        before anything else takes the AT channel (the SOS SMS come next)."""
+        seq = self.reporter.alarm(status)
+        await self.uplink.alarm_written(_ALARM_WAIT_MS)
+        return seq
+
+    def load_contacts(self):
+        """The whitelist from config; entries that cannot be used are logged, not fatal."""
+        cfg = self.cfg
+        self.contacts = c = Contacts(cfg["contacts"], cfg["country_code"])
+        for i, why in c.skipped:
+            log.event("error", where="contacts", entry=i, err=why)
+        log.event("contacts", n=len(c), sos=len(c.sos()), guardians=len(c.guardians()))
+
+    async def _button(self):
+        def short():
+            if not self.telephony.answer_if_ringing():
+                log.event("button", press="short")  # a short press never starts an SOS
+
+        def long():
+            log.event("button", press="long")
+            self.board.ringer(True)  # the child feels that the SOS started ...
+            self.sos.trigger()
+            self._ringer_off = asyncio.create_task(self._buzz_off(500))
+
+        await self.board.button.run(lambda: self.cfg["sos_press_ms"], long, short)
+
+    async def _buzz_off(self, ms):
+        await sleep_ms(ms)
+        if not self.telephony.ringing:  # ... and a call that rings meanwhile keeps ringing
+            self.board.ringer(False)
 
     async def _watchdog(self):
         wdt = self.board.watchdog(_WDT_TIMEOUT_MS)

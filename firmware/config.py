@@ -13,10 +13,12 @@
 """
 import json
 
-from firmware import fsutil
+from firmware import contacts, fsutil
 
 FILENAME = "config.json"
-_MAX_BYTES = 4096  # the full settings are ~300 bytes; a bigger file is garbage, not read into RAM
+# The settings are ~500 bytes plus up to 50 contacts (~100 bytes each): a file over 16 KiB is
+# garbage, not read into RAM.
+_MAX_BYTES = 16384
 
 DEFAULTS = {
     # Empty: use the modem's IMEI. Traccar matches the id exactly (watch-protocol.md §3), so the
@@ -34,6 +36,16 @@ DEFAULTS = {
     "apn": "",  # empty: the modem's / network's default
     "gnss_timeout_s": 45,
     "tz_offset_min": 0,  # local time for the schedules to come (school mode); not used yet
+    # The whitelist: [{"name", "number", "roles": ["guardian", "sos", "friend"]}], at most 50
+    # (firmware/contacts.py). SOS contacts are alerted and called in this order.
+    "contacts": [],
+    # Digits of the country calling code (47 for Norway), to read national numbers (contacts
+    # written "91111111" or "0171...", callers reported without +). Empty: international only.
+    "country_code": "",
+    "wearer": "",  # the child's name as the SOS SMS gives it ("SOS Emma! ..."); empty: "watch"
+    "sos_press_ms": 3000,  # a press this long starts SOS; shorter ones never do
+    "sos_ring_s": 30,  # each SOS contact's phone rings this long before the next is called
+    "sos_rounds": 2,  # times the SOS call chain goes through the list
 }
 
 # (min, max) for the integer keys, both inclusive.
@@ -43,6 +55,9 @@ _RANGES = {
     "heartbeat_s": (60, 1740),
     "gnss_timeout_s": (5, 600),
     "tz_offset_min": (-720, 840),  # UTC-12:00 .. UTC+14:00
+    "sos_press_ms": (1000, 10000),
+    "sos_ring_s": (10, 120),
+    "sos_rounds": (1, 5),
 }
 
 PROTOCOLS = ("watch",)  # a value is accepted only once something implements it
@@ -102,6 +117,20 @@ def check(key, value):
     elif key == "protocol":
         if value not in PROTOCOLS:
             raise ConfigError(key, "must be one of: " + ", ".join(PROTOCOLS))
+    elif key == "contacts":
+        try:
+            contacts.check(value)
+        except ValueError as e:
+            raise ConfigError(key, str(e))
+    elif key == "country_code":
+        if len(value) > 3 or not all("0" <= c <= "9" for c in value) or value[:1] == "0":
+            raise ConfigError(key, "1 to 3 digits without + or leading 0 (47 for Norway), or empty")
+    elif key == "wearer":
+        if len(value) > 20:
+            raise ConfigError(key, "at most 20 characters")
+        for c in value:
+            if c < " " or c in '",':
+                raise ConfigError(key, "no control characters, quotes or commas")
     elif key == "maker":
         # Traccar takes exactly 2 characters, whatever they are (watch-protocol.md §2).
         if len(value) != 2 or not (_alnum(value[0]) and _alnum(value[1])):

@@ -64,12 +64,14 @@ _SEQS = const(4)
 
 
 class Outbox:
-    """Outbox(root): the queue in root + "/outbox". See the module docstring for the format."""
+    """Outbox(root, name="outbox"): the queue in root/name. See the module docstring for the
+    format. The watch keeps two: "outbox" for reports and "alarms" for AL frames, which the
+    uplink sends ahead of any backlog of reports."""
 
-    def __init__(self, root, max_items=864, seg_items=64):
+    def __init__(self, root, max_items=864, seg_items=64, name="outbox"):
         if max_items < 1 or seg_items < 1:
             raise ValueError("max_items and seg_items must be >= 1")
-        self.dir = fsutil.join(root, "outbox")
+        self.dir = fsutil.join(root, name)
         self.max_items = max_items  # 864 = 72 h of 5-minute reports
         self.seg_items = seg_items
         self.dropped = 0  # records dropped because the queue was full (persisted)

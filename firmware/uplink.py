@@ -7,6 +7,10 @@ they removed from the outbox. No ack within ACK_TIMEOUT: the session is presumed
 and the same reports are sent again on the next session (at-least-once; Traccar stores a
 duplicate rather than losing one).
 
+Alarms first: alarm frames (AL) wait in an outbox of their own, and every send takes them
+before any report, so an SOS goes out in the next send even when hundreds of reports wait from
+an outage; a send that carries an alarm goes ahead of other work on the AT channel.
+
 The LK doubles as the heartbeat: Traccar drops a socket idle for 1800 s (§1), so an LK also goes
 out when nothing was acked for heartbeat_s. Downlink frames are parsed and logged (applying
 commands comes with remote configuration). Reconnects back off exponentially.
@@ -47,11 +51,13 @@ def next_backoff(prev_s):
 
 
 class Uplink:
-    def __init__(self, modem, cfg, outbox, device_id, status_fn):
-        """status_fn() -> (steps, battery_percent) for the LK heartbeat."""
+    def __init__(self, modem, cfg, outbox, device_id, status_fn, alarms=None):
+        """status_fn() -> (steps, battery_percent) for the LK heartbeat; alarms: the outbox of
+        alarm frames, sent before the reports."""
         self._m = modem
         self._cfg = cfg
         self._ob = outbox
+        self._al = alarms
         self.device_id = device_id
         self._status = status_fn
         self._split = _splitter()
@@ -63,26 +69,39 @@ class Uplink:
         self._rx = asyncio.Event()
         self._ack = asyncio.Event()
         self._reading = asyncio.Lock()
+        self._alarm_out = asyncio.Event()  # a send carrying alarms has been written
         self.delivered = 0
-        modem.on_socket(self._on_socket)
 
     # ---- called by others ----
     def kick(self):
         """New report queued: deliver it now."""
         self._kick.set()
 
-    def _on_socket(self, link, event):
-        if link != _LINK:
-            return
-        if event == "data":
+    def on_data(self, link, _=None):
+        """Router: the modem holds bytes for a socket (or may: it asks after every RI wake)."""
+        if link == _LINK and self.connected:
             self._rx.set()
-        elif event == "closed" and self.connected:
+
+    def on_closed(self, link, _=None):
+        if link == _LINK and self.connected:
             self._lost("closed by network or server")
 
-    def wake(self):
-        """The modem woke the ESP32 (RI): data may be waiting even if its URC was missed."""
-        if self.connected:
-            self._rx.set()
+    async def alarm_written(self, timeout_ms):
+        """After queueing an alarm: wait until a send carrying it is written to the socket, at
+        most timeout_ms, and not at all while there is no session. The SOS waits here before
+        its SMS take the AT channel, so the AL is the first thing on the air."""
+        if not self.connected:
+            return False
+        self._alarm_out.clear()
+        self._kick.set()
+        try:
+            await wait_for_ms(self._alarm_out.wait(), timeout_ms)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    def queued(self):
+        return len(self._ob) + (len(self._al) if self._al is not None else 0)
 
     # ---- session ----
     def _lost(self, why):
@@ -131,10 +150,12 @@ class Uplink:
         steps, batt = self._status()
         return self._frame(watchproto.lk(steps, 0, batt))
 
-    async def _send_and_confirm(self, payload, what):
-        """Send frames ending in an LK; True once that LK is acked."""
+    async def _send_and_confirm(self, payload, what, urgent=False):
+        """Send frames ending in an LK; True once that LK is acked. urgent: it carries alarms."""
         self._ack.clear()
-        await self._m.tcp_send(_LINK, payload)
+        await self._m.tcp_send(_LINK, payload, urgent=urgent)
+        if urgent:
+            self._alarm_out.set()
         try:
             await wait_for_ms(self._ack.wait(), _ACK_TIMEOUT_MS)
         except asyncio.TimeoutError:
@@ -149,18 +170,25 @@ class Uplink:
         return True
 
     async def _deliver(self):
-        """Send what the outbox holds, oldest first, batch by batch. True if all went out."""
+        """Send what the outboxes hold, alarms first, then reports oldest first, batch by
+        batch. True if all went out."""
         while self.connected:
-            batch = self._ob.pending(_BATCH)
-            if not batch:
+            alarms = self._al.pending(_BATCH) if self._al is not None else []
+            batch = self._ob.pending(_BATCH - len(alarms))
+            if not batch and not alarms:
                 return True
-            parts = [self._frame(c) for _, c in batch]
+            parts = [self._frame(c) for _, c in alarms]
+            parts.extend([self._frame(c) for _, c in batch])
             parts.append(self._lk())
-            if not await self._send_and_confirm(b"".join(parts), "reports"):
+            if not await self._send_and_confirm(b"".join(parts), "reports", bool(alarms)):
                 return False
-            self._ob.ack_through(batch[-1][0])
-            self.delivered += len(batch)
-            log.event("delivered", n=len(batch), through=batch[-1][0], queued=len(self._ob))
+            if alarms:
+                self._al.ack_through(alarms[-1][0])
+                log.event("alarm_delivered", n=len(alarms), through=alarms[-1][0])
+            if batch:
+                self._ob.ack_through(batch[-1][0])
+                self.delivered += len(batch)
+                log.event("delivered", n=len(batch), through=batch[-1][0], queued=len(self._ob))
         return False
 
     def _heartbeat_due(self):
@@ -197,7 +225,7 @@ class Uplink:
                     # can only reach a watch that holds a session
                     await self._connect()
                 if self.connected:
-                    if len(self._ob):
+                    if self.queued():
                         await self._deliver()
                     elif self._heartbeat_due():
                         if await self._send_and_confirm(self._lk(), "heartbeat"):
@@ -206,7 +234,7 @@ class Uplink:
                 log.event("error", where="uplink", err=repr(e))
                 await self._close("error")
             self._kick.clear()
-            if self.connected and len(self._ob):
+            if self.connected and self.queued():
                 continue  # more to send (each pass awaited the modem: no busy loop)
             try:
                 await wait_for_ms(self._kick.wait(), self._ms_until_due())

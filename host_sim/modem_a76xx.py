@@ -40,14 +40,84 @@ Choices and assumptions:
   directions) has been idle SLEEP_IDLE_MS; asleep, host bytes are dropped; DTR low wakes it in
   WAKE_MS. CSCLK=2: sleeps when idle whatever DTR is; the first bytes sent wake it and are lost.
   A URC wakes it (RI pulse, output, idle timer restarted) (ASSUMED).
-* RI: idle high; with AT+CFGRI=1 every URC pulls it low for 60 ms (SMS 120 ms, not emulated yet).
+* RI: idle high; with AT+CFGRI=1 every URC pulls it low for 60 ms, an SMS URC (+CMTI, +CMT) for
+  RI_SMS_MS 120 ms (the A76-ATM AT+CFGRI <SMS_time> default; CFGRI=0 silences both, as the manual
+  lists SMS among its users). A ringing call holds RI low RING_LOW_MS 5900 ms and high 100 ms per
+  6 s RING period whatever AT+CFGRI says (§1.9); RI goes and stays high when the ringing stops.
 * Energy: meter.set("modem", off|boot|idle|sleep|active) on every change. "active" means radio
   activity, not UART chatter: for ACTIVE_MS after registering, NETOPEN, CIPOPEN, CIPSEND,
   CIPCLOSE and every downlink packet. AT commands alone keep it "idle" (awake, 23 mA) — counting
   them as radio time would charge ~150 mA for each status poll. meter.set("gnss", on|off).
 * Latencies come from our own LCG seeded with the IMEI, identical on CPython and MicroPython.
+
+Voice (§1.6; A76-ATM §2.2.1-2.2.3, §7.2.1, §7.2.2, §7.2.6, §7.2.10). One call at a time (call
+waiting off, the 27.007 default, ASSUMED): a person calling while a call exists hears busy, the
+watch sees nothing (their log says "watch_busy"). The call id is always 1.
+* Incoming: RING at once and every RING_PERIOD_MS 6 s (A76-ATM §2.2.2 NOTE), each followed by
+  `+CLIP: "<number>",<type>,,,"",0` when AT+CLIP=1 (withheld: `+CLIP: "",128,,,"",1`); the caller
+  gives up after its ring_s: NO CARRIER. A person calling a watch that is off, not registered or
+  out of coverage reaches nobody ("unreachable"). ATA: OK, ANSWER_MS (150-250 ms, ASSUMED) later
+  `VOICE CALL: BEGIN`. ATA without a ringing call: NO CARRIER; with another call: +CME ERROR: 3
+  (ASSUMED).
+* ATD<number>; : the ';' is mandatory (else ERROR); modifiers I i G g at the end and , T ! W @
+  are ignored, digits after P/p (DTMF) dropped (ASSUMED). Another call -> +CME ERROR: 3. No
+  network: OK, NO_NET_CALL_MS (1-3 s) later NO CARRIER. Else OK, dialing, ALERT_MS (1.5-3 s,
+  ASSUMED) later alerting; the callee's ring cycle is CALLEE_RING_MS 5 s (ASSUMED): "answer" and
+  "voicemail" answer after `rings` cycles (VOICE CALL: BEGIN), "busy" gives BUSY BUSY_MS (1-3 s)
+  after the dial without alerting (a busy callee is never alerted, ASSUMED), and every
+  unanswered call ends with NO ANSWER after the callee's ring_limit_s (default 60 s, ASSUMED;
+  numbers nobody has: "no_answer"). Keys the far end presses: `+RXDTMF: <key>` (whether the
+  A76xx needs this enabled is UNVERIFIED: always on here). Numbers match people exactly.
+* Ends: the far end hanging up gives `VOICE CALL: END: <HHMMSS>` and/or NO CARRIER (the manual
+  does not say which: constructor option remote_end "both" | "end" | "no_carrier"; an unanswered
+  call always gives NO CARRIER). AT+CHUP (and ATH after AT+CVHU=0): OK, then `VOICE CALL: END:
+  <HHMMSS>` only for a call that was answered (ASSUMED); a ringing call is rejected, a dialing
+  or alerting one cancelled. Coverage loss or AT+CFUN=0/4 ends a call as if the far end hung up
+  (ASSUMED); a modem power cycle drops it silently.
+* With AT+CLCC=1 every state change is also the URC `+CLCC: 1,<dir>,<stat>,0,0,"<number>",<type>`
+  (dialing 2, alerting 3, incoming 4, active 0, disconnect 6), sent after the result strings of
+  the same change (RING/+CLIP, VOICE CALL: BEGIN/END, NO CARRIER, BUSY, NO ANSWER) (ASSUMED order).
+  Call numbers are never converted to the TE character set (ASSUMED).
+* While a call exists the radio counts as "active" for the energy meter.
+
+SMS (§1.5; A76-ATM §9.2; A76-SMS). Text mode only: in PDU mode AT+CMGR/CMGL/CMGS answer
++CMS ERROR: 304 and a message routed with <mt>=2 is stored as with <mt>=1 (ASSUMED). +CMS ERROR is
+always numeric, whatever AT+CMEE (ASSUMED). Until `SMS DONE` the store and sending commands
+(CPMS, CMGR, CMGL, CMGD, CMGS) answer +CMS ERROR: 314 (SIM busy, ASSUMED) and nothing is delivered.
+* The store is the SIM's ("SM" only; "ME" -> +CMS ERROR: 302, ASSUMED): sms_capacity (40) slots,
+  indexes from 1, kept across reboots and power cuts. Received texts go to the lowest free index.
+* A person's text: if the watch is off, not registered, out of coverage or (when it must store
+  it) its store is full, the network keeps it and retries every SMS_RETRY_MS 10 min (ASSUMED).
+  <scts> is when the person sent it (the service centre's stamp), local time with the zone in
+  quarter hours like +CCLK. sca "+4790002100" (SMSC, ASSUMED), tosca 145, fo 4, pid 0; tooa
+  145 for '+' numbers else 129. Addresses (<oa>, <da>, <sca>) are in the TE character set (UCS2:
+  hex), as the manual says. Texts are never split: a 1000-character text is one message.
+* Bodies: all characters in the GSM 7-bit default alphabet or its extension table -> dcs 0,
+  <length> in septets (an extension character counts 2), shown in the TE charset ("GSM": GSM
+  bytes with 0x1B escapes, "IRA": ASCII with '?' for the rest, so <length> exceeds the byte
+  count by one per extension character, "UCS2": 4 hex digits a character); otherwise dcs 8,
+  uppercase hex of the UTF-16BE octets whatever the charset, <length> in octets. Framing: the
+  header line, CRLF, the body, CRLF (`\r\n+CMGR: ...\r\n<body>\r\n\r\nOK\r\n`).
+* AT+CMGS="<da>": `\r\n> `, then the text up to Ctrl-Z (0x1A); ESC (0x1B) cancels with OK. Body
+  bytes are in the TE charset ("GSM": GSM bytes, so a 0x1B escape cancels and extension
+  characters cannot be sent in GSM text mode, ASSUMED) or, with AT+CSMP dcs 8, hex of UTF-16BE.
+  A CR in the text stays in it and is answered with another `\r\n> ` (27.005 text entry,
+  UNVERIFIED on the A76xx); with echo on the text is echoed. A character the GSM alphabet lacks
+  (dcs 0), a byte >= 0x80 in IRA/GSM, bad hex, more than 160 septets or 140 octets, or more than
+  MAX_LINE bytes -> +CMS ERROR: 305 (ASSUMED: harsher than a modem that substitutes). Any call
+  -> +CMS ERROR: 302 at once (A76-SMS §2; ASSUMED for calls not yet active). No network ->
+  +CMS ERROR: 331 after SMS_NO_NET_MS (1-2 s); else +CMGS: <mr> and OK after SMS_SUBMIT_MS
+  (1-4 s, ASSUMED; the manual allows 40 s); mr counts 1, 2 ... 255, 0. Input that arrives while
+  the result is pending is dropped (ASSUMED: harsher than a modem that queues it).
+* AT+CMGD on an empty index: OK (ASSUMED); an index outside 1..capacity: +CMS ERROR: 321.
+
+wire: an optional callback attribute, wire(direction, channel, peer, data) for the runner's
+recorder: ("up"|"down", "sms", number, UTF-8 text) and ("up"|"down", "call", number or
+"withheld", b"dial" | b"alerting" | b"answer" | b"busy" | b"no answer" | b"hangup" |
+b"key <k>" | b"ring" | b"reject").
 """
 from firmware import clock
+from host_sim import phones
 
 OFF_MIN_MS = 2000  # minimum time off before a power-on press counts (hardware.md §5.2)
 BOOT_MS = 11100  # PWRKEY press to *ATREADY: A7670 Ton(uart) 11.1 s (hardware.md §5.2)
@@ -68,6 +138,19 @@ HOT_WINDOW_MS = 4 * 3600 * 1000  # a fix within 4 h keeps ephemeris usable (ASSU
 RI_URC_MS = 60  # RI low for a URC (§1.9)
 RI_SMS_MS = 120  # RI low for an SMS (§1.9)
 ACTIVE_MS = 2000  # radio "active" tail after each radio operation (ASSUMED)
+RING_PERIOD_MS = 6000  # RING every six seconds while unanswered (A76-ATM §2.2.2)
+RING_LOW_MS = 5900  # RI low 5900 ms, high 100 ms per ring period (§1.9, A76-SLEEP §3.2)
+ANSWER_MS = (150, 250)  # ATA -> VOICE CALL: BEGIN, "about 200 ms" (ASSUMED)
+ALERT_MS = (1500, 3000)  # ATD -> alerting (ASSUMED)
+CALLEE_RING_MS = 5000  # one ring cycle at the callee (ASSUMED)
+BUSY_MS = (1000, 3000)  # ATD -> BUSY from a busy callee (ASSUMED)
+NO_NET_CALL_MS = (1000, 3000)  # ATD without network -> NO CARRIER (ASSUMED)
+SMS_RETRY_MS = 600000  # the network retries an undelivered text every 10 min (ASSUMED)
+SMS_SUBMIT_MS = (1000, 4000)  # Ctrl-Z -> +CMGS (ASSUMED; manual max 40 s)
+SMS_NO_NET_MS = (1000, 2000)  # Ctrl-Z -> +CMS ERROR: 331 without network (ASSUMED)
+SMS_MAX_SEPTETS = 160  # one SMS, GSM 7-bit (A76-ATM §9.2.13 NOTE)
+SMS_MAX_OCTETS = 140  # one SMS, UCS2
+SMSC = "+4790002100"  # service centre address (ASSUMED)
 BAUD = 115200  # UART speed: output takes wire time (10 bits a byte)
 MAX_LINE = 3071  # A76xx command line buffer (§1.0)
 MAX_SEND = 1500  # largest AT+CIPSEND length accepted (ASSUMED)
@@ -90,6 +173,12 @@ _CME_TEXT = {
 _ERROR = -1  # plain ERROR
 _PROMPT = -2  # data prompt: enter data mode
 _LATER = -3  # the handler schedules its own final result
+_NO_CARRIER = -4  # final result NO CARRIER
+_CMS = -1000  # _CMS - n: final result +CMS ERROR: n (see _cms)
+
+
+def _cms(n):
+    return _CMS - n
 
 
 class _Link:
@@ -135,10 +224,154 @@ def _dec(v, scale, digits):
     return "%d.%0*d" % (v // scale, digits, v % scale)
 
 
+# ==================================================================== SMS alphabets
+# 3GPP TS 23.038 §6.2.1 GSM 7-bit default alphabet, code 0x00..0x7F in order (0x1B is the escape
+# to the extension table, never a character), and the extension table (§6.2.1.1).
+_GSM_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+              "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+_GSM_EXT = {"\x0c": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D,
+            "]": 0x3E, "|": 0x40, "€": 0x65}
+_GSM_CODE = {}  # character -> code in the basic table
+for _i in range(128):
+    if _i != 0x1B:
+        _GSM_CODE[_GSM_BASIC[_i]] = _i
+del _i
+_HEX = "0123456789ABCDEF"
+
+
+def _septets(text):
+    """Septets text takes in the GSM 7-bit alphabet (extension characters count 2), or -1 if a
+    character is in neither table."""
+    n = 0
+    for ch in text:
+        if ch in _GSM_CODE:
+            n += 1
+        elif ch in _GSM_EXT:
+            n += 2
+        else:
+            return -1
+    return n
+
+
+def _gsm_bytes(text):
+    out = bytearray()
+    for ch in text:
+        c = _GSM_CODE.get(ch)
+        if c is None:
+            out.append(0x1B)
+            out.append(_GSM_EXT[ch])
+        else:
+            out.append(c)
+    return bytes(out)
+
+
+def _utf16(text):
+    """UTF-16 code units of text (surrogate pairs above U+FFFF)."""
+    out = []
+    for ch in text:
+        c = ord(ch)
+        if c >= 0x10000:
+            c -= 0x10000
+            out.append(0xD800 + (c >> 10))
+            out.append(0xDC00 + (c & 0x3FF))
+        else:
+            out.append(c)
+    return out
+
+
+def _hex16(units):
+    out = []
+    for u in units:
+        out.append(_HEX[u >> 12] + _HEX[(u >> 8) & 15] + _HEX[(u >> 4) & 15] + _HEX[u & 15])
+    return "".join(out)
+
+
+def _unhex16(s):
+    """Hex of UTF-16BE (either case) -> str; None if it is not whole, valid UTF-16."""
+    if len(s) % 4:
+        return None
+    units = []
+    for i in range(0, len(s), 4):
+        q = s[i:i + 4]
+        for ch in q:
+            if ch not in "0123456789abcdefABCDEF":
+                return None
+        units.append(int(q, 16))
+    out = []
+    i = 0
+    while i < len(units):
+        u = units[i]
+        if 0xD800 <= u < 0xDC00:
+            if i + 1 >= len(units) or not 0xDC00 <= units[i + 1] < 0xE000:
+                return None
+            out.append(chr(0x10000 + ((u - 0xD800) << 10) + units[i + 1] - 0xDC00))
+            i += 2
+            continue
+        if 0xDC00 <= u < 0xE000:
+            return None
+        out.append(chr(u))
+        i += 1
+    return "".join(out)
+
+
+def _toa(number):
+    """Type of address: 145 international ('+'), 129 otherwise (27.005/27.007)."""
+    return 145 if number[:1] == "+" else 129
+
+
+def _stamp(world, ms=None):
+    """'yy/MM/dd,hh:mm:ss+zz': local time, zone in quarter hours (+CCLK, <scts>)."""
+    y, mo, d, h, mi, s = world.local_parts(ms)
+    tz = world.tz_offset_min
+    q = tz // 15 if tz >= 0 else -((-tz) // 15)
+    return "%02d/%02d/%02d,%02d:%02d:%02d%s%02d" % (y % 100, mo, d, h, mi, s, "+" if q >= 0 else "-", abs(q))
+
+
+class _Call:
+    """The one voice call: mo True when the watch dialled."""
+
+    def __init__(self, mo, number, person, withheld=False):
+        self.mo = mo
+        self.number = "" if withheld else number
+        self.peer = "withheld" if withheld else number  # for the wire log
+        self.type = 128 if withheld else _toa(number)
+        self.withheld = withheld
+        self.person = person
+        self.stat = 2 if mo else 4
+        self.ringing = False  # MT: RING cycle running
+        self.begin_ms = None  # VOICE CALL: BEGIN
+        self.talk_s = 0
+
+
+class _Sms:
+    def __init__(self, stat, number, scts, text):
+        self.stat = stat
+        self.number = number
+        self.scts = scts
+        self.text = text
+
+
 class A76xxEmulator:
-    def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign"):
+    def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign", remote_end="both",
+                 sms_capacity=40):
         if variant not in ("foreign", "manual", "domestic"):
             raise ValueError("variant: %r" % variant)
+        if remote_end not in ("both", "end", "no_carrier"):
+            raise ValueError("remote_end: %r" % remote_end)
+        if sms_capacity < 1 or sms_capacity > 255:
+            raise ValueError("sms_capacity: %r" % sms_capacity)
+        self.remote_end = remote_end
+        self.wire = None  # wire(direction, channel, peer, data): the runner's recorder
+        self.people = getattr(world, "people", None)
+        # the SIM's SMS store and message reference: they survive reboots and power cuts
+        self.sms = [None] * sms_capacity
+        self._mr = 0
+        self.call = None
+        self._ring_low = False
+        self.calls_in = 0  # calls that rang at the watch
+        self.calls_out = 0  # calls the watch placed through the network
+        self.sms_in = 0  # texts delivered to the watch
+        self.sms_out = 0  # texts the watch sent
         self.vt = vt
         self.world = world
         self.imei = imei
@@ -174,6 +407,12 @@ class A76xxEmulator:
         self._reset_settings()
         for ms in world.coverage_changes():
             vt.at(ms, self._coverage_changed)
+        if self.people is not None:  # the people act on the world's time, not the modem's
+            for p in self.people:
+                for c in p.calls:
+                    vt.at(c["at_ms"], lambda p=p, c=c: self._incoming_call(p, c))
+                for t in p.texts:
+                    vt.at(t["at_ms"], lambda p=p, t=t: self._person_texts(p, t["text"]))
         self._meter()
 
     # ================================================================ wiring
@@ -223,6 +462,20 @@ class A76xxEmulator:
         self._dm = None  # data mode: [link, remaining, buffer]
         self._last_io = self.vt.ms
         self._active_until = 0
+        # voice and SMS settings (A76xx defaults, §1.5, §1.6)
+        self.clip = 0
+        self.clcc_n = 0
+        self.cvhu = 1
+        self.cmgf = 0
+        self.cscs = "IRA"
+        self.csdh = 0
+        self.cnmi = (2, 1, 0, 0, 0)
+        self.csmp = (17, 167, 0, 0)
+        self.sms_ready = False  # SMS DONE
+        self._sdm = None  # AT+CMGS text entry: [da, buffer, overflow]
+        self._busy = False  # a final result is pending: input dropped
+        self._in_cmd = False
+        self._drop_call()
 
     def _rand(self, lo, hi):
         self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
@@ -280,13 +533,17 @@ class A76xxEmulator:
         self._meter()
         self._urc("*ATREADY: 1")
         self._later(CPIN_MS, self._sim_ready)
-        self._later(SMS_DONE_MS, lambda: self._urc("SMS DONE"))
+        self._later(SMS_DONE_MS, self._sms_done)
         self._later(PB_DONE_MS, lambda: self._urc("PB DONE"))
         self._later(REG_MS, self._try_register)
 
     def _sim_ready(self):
         self.sim_ready = True
         self._urc("+CPIN: READY")
+
+    def _sms_done(self):
+        self.sms_ready = True
+        self._urc("SMS DONE")
 
     # ---- faults for the runner ----
     def reboot(self):
@@ -372,7 +629,7 @@ class A76xxEmulator:
         self._sleep_ev = self.vt.at(self._last_io + SLEEP_IDLE_MS, check)
 
     def _try_sleep(self):
-        if self.state != "on" or self.asleep or self._dm is not None:
+        if self.state != "on" or self.asleep or self._dm is not None or self._sdm is not None:
             return
         if self.csclk == 0 or (self.csclk == 1 and not self._dtr_high()):
             return
@@ -396,8 +653,8 @@ class A76xxEmulator:
             st = "off"
         elif self.state == "boot":
             st = "boot"
-        elif self.vt.ms < self._active_until:
-            st = "active"
+        elif self.vt.ms < self._active_until or (self.call is not None and self.call.stat != 4):
+            st = "active"  # radio traffic, or a voice call (dialing, alerting, active)
         elif self.asleep:
             st = "sleep"
         else:
@@ -440,7 +697,7 @@ class A76xxEmulator:
         if self.uart is not None:
             self.uart.feed(data)
             self.bytes_to_host += len(data)
-        if urc and self.cfgri and self.ri is not None:
+        if urc and ri_ms and self.cfgri and self.ri is not None:
             self._ri_pulse(ri_ms)
 
     def _ri_pulse(self, ms):
@@ -448,14 +705,16 @@ class A76xxEmulator:
         until = self.vt.ms + ms
         if until > self._ri_until:
             self._ri_until = until
-        if self.ri.level:
-            self.ri.drive(0)
+        self._ri_apply()
+        self.vt.at(until, self._ri_apply)
 
-        def release():
-            if self.vt.ms >= self._ri_until and self.ri.level == 0:
-                self.ri.drive(1)
-
-        self.vt.at(until, release)
+    def _ri_apply(self):
+        """RI is low while a call rings (its low phase) or a URC pulse lasts, else high."""
+        if self.ri is None:
+            return
+        lvl = 0 if self._ring_low or self.vt.ms < self._ri_until else 1
+        if self.ri.level != lvl:
+            self.ri.drive(lvl)
 
     def _urc(self, line, delay=0, ri_ms=RI_URC_MS):
         if isinstance(line, str):
@@ -482,6 +741,12 @@ class A76xxEmulator:
         self._arm_sleep()
         i = 0
         while i < n:
+            if self._busy:  # a final result is pending (AT+CMGS): the rest is lost
+                self.dropped_bytes += n - i
+                return
+            if self._sdm is not None:
+                i = self._sms_input(data, i, n)
+                continue
             dm = self._dm
             if dm is not None:
                 take = min(dm[1], n - i)
@@ -518,7 +783,11 @@ class A76xxEmulator:
         except Exception:
             text = ""
         self.last_command = text
-        result = self._execute(text)
+        self._in_cmd = True
+        try:
+            result = self._execute(text)
+        finally:
+            self._in_cmd = False
         resp = bytes(self._resp)
         if result == _PROMPT:
             self._out(resp + b"\r\n> ", self._rand(5, 30))
@@ -534,6 +803,10 @@ class A76xxEmulator:
     def _final(self, result):
         if result is None:
             return b"\r\nOK\r\n"
+        if result == _NO_CARRIER:
+            return b"\r\nNO CARRIER\r\n"
+        if result <= _CMS:  # +CMS ERROR stays numeric whatever AT+CMEE (ASSUMED)
+            return ("\r\n+CMS ERROR: %d\r\n" % (_CMS - result)).encode()
         if result == _ERROR or self.cmee == 0:
             return b"\r\nERROR\r\n"
         if self.cmee == 2:
@@ -544,6 +817,13 @@ class A76xxEmulator:
         """A URC the current command triggers: it goes out after the command's final result."""
         self._post.append((line, delay))
 
+    def _event(self, line):
+        """A URC now, or after the final result when a command caused it."""
+        if self._in_cmd:
+            self._post.append((line, 0))
+        else:
+            self._urc(line)
+
     def _info(self, line):
         self._resp += b"\r\n" + line.encode() + b"\r\n"
 
@@ -552,6 +832,8 @@ class A76xxEmulator:
         if len(text) < 2 or text[:2].upper() != "AT":
             return _ERROR
         body = text[2:]
+        if body[:1] in ("D", "d"):  # ATD<number>[;]: the whole rest of the line is the dial string
+            return self._dial(body[1:])
         cmds = []
         i = 0
         n = len(body)
@@ -590,7 +872,13 @@ class A76xxEmulator:
         if c == "E" and v in ("0", "1"):
             self.echo = v == "1"
             return None
-        if c in "VQ" or cmd in ("&F", "&F0", "&W", "&W0", "Z", "Z0", "H", "H0"):
+        if cmd == "A":
+            return self._answer()
+        if cmd in ("H", "H0"):  # hangs up a voice call only after AT+CVHU=0 (A76-ATM §2.2.3)
+            if self.cvhu == 0:
+                self._hang_up()
+            return None
+        if c in "VQ" or cmd in ("&F", "&F0", "&W", "&W0", "Z", "Z0"):
             return None
         if c == "I":
             self._info("Manufacturer: SIMCOM INCORPORATED")
@@ -657,6 +945,8 @@ class A76xxEmulator:
         self.registered = False
         if was:
             self._reg_urcs()
+        if self.call is not None:
+            self._call_lost(self.call)
         if self.net and urc:
             self._urc("+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY")
         self.net = 0
@@ -776,6 +1066,406 @@ class A76xxEmulator:
 
         self._later(due - self.vt.ms, arrive)
 
+    # ================================================================ voice calls
+    def _note(self, person, number, event, detail=""):
+        if self.people is not None:
+            self.people.note(person, number, event, detail)
+
+    def _wire(self, direction, channel, peer, data):
+        if self.wire is not None:
+            self.wire(direction, channel, peer, data)
+
+    def _reachable(self):
+        """The network can reach the watch (and the watch the network) now."""
+        return self.state == "on" and self.registered and self.world.coverage_at()
+
+    def _clcc_line(self, c):
+        return '+CLCC: 1,%d,%d,0,0,"%s",%d' % (0 if c.mo else 1, c.stat, c.number, c.type)
+
+    def _set_stat(self, c, stat):
+        c.stat = stat
+        if self.clcc_n:
+            self._event(self._clcc_line(c))
+        self._meter()
+
+    def _duration(self, c):
+        t = 0 if c.begin_ms is None else (self.vt.ms - c.begin_ms) // 1000
+        return "%02d%02d%02d" % (t // 3600, t // 60 % 60, t % 60)
+
+    def _end(self, c, lines, wire=None, event=None, detail=""):
+        """Call c is over: its result strings, then the CLCC disconnect, RI high."""
+        if self.call is not c:
+            return
+        self.call = None
+        self._stop_ring(c)
+        for line in lines:
+            self._event(line)
+        self._set_stat(c, 6)
+        if wire is not None:
+            self._wire(wire[0], "call", c.peer, wire[1])
+        if event is not None:
+            self._note(c.person, c.number, event, detail)
+
+    def _talked(self, c):
+        return "" if c.begin_ms is None else str((self.vt.ms - c.begin_ms) // 1000)
+
+    def _remote_lines(self, c):
+        """What the watch sees when the far end (or the network) ends call c."""
+        out = []
+        if c.begin_ms is not None and self.remote_end != "no_carrier":
+            out.append("VOICE CALL: END: %s" % self._duration(c))
+        if c.begin_ms is None or self.remote_end != "end":
+            out.append("NO CARRIER")
+        return out
+
+    def _begin(self, c):
+        if self.call is not c:
+            return
+        c.begin_ms = self.vt.ms
+        self._event("VOICE CALL: BEGIN")
+        self._set_stat(c, 0)
+
+    def _drop_call(self):
+        """Power cycle: the call is gone without a word on the UART."""
+        c = self.call
+        if c is None:
+            return
+        self.call = None
+        self._stop_ring(c)
+        self._note(c.person, c.number, "dropped", self._talked(c))
+
+    def _call_lost(self, c):
+        """Coverage gone or radio off: ends as if the far end hung up (ASSUMED)."""
+        self._end(c, self._remote_lines(c), None, "dropped", self._talked(c))
+
+    # ---- incoming ----
+    def _incoming_call(self, person, spec):
+        number = person.number
+        if not self._reachable():
+            self._note(person, number, "unreachable", "off" if self.state != "on" else "no network")
+            return
+        if self.call is not None:  # call waiting off: the caller hears busy, the watch nothing
+            self._note(person, number, "watch_busy")
+            return
+        c = _Call(False, number, person, spec["withheld"])
+        c.talk_s = spec["talk_s"]
+        self.call = c
+        self.calls_in += 1
+        c.ringing = True
+        self._radio()
+        self._wire("down", "call", c.peer, b"ring")
+        self._note(person, number, "rang")
+        self._ring(c, True)
+        self._later(spec["ring_s"] * 1000, lambda: self._gave_up(c))
+
+    def _ring(self, c, first=False):
+        if self.call is not c or not c.ringing:
+            return
+        self._ring_low = True
+        self._ri_apply()
+        self._urc("RING", 0, 0)  # no CFGRI pulse: the ring pattern owns RI
+        if self.clip:
+            if c.withheld:
+                self._urc('+CLIP: "",128,,,"",1', 0, 0)
+            else:
+                self._urc('+CLIP: "%s",%d,,,"",0' % (c.number, c.type), 0, 0)
+        if first and self.clcc_n:
+            self._urc(self._clcc_line(c))
+        self._later(RING_LOW_MS, lambda: self._ring_high(c))
+        self._later(RING_PERIOD_MS, lambda: self._ring(c))
+
+    def _ring_high(self, c):
+        if self.call is c and c.ringing:
+            self._ring_low = False
+            self._ri_apply()
+
+    def _stop_ring(self, c):
+        if c.ringing:
+            c.ringing = False
+            self._ring_low = False
+            self._ri_apply()
+
+    def _gave_up(self, c):
+        if self.call is c and c.ringing:
+            self._end(c, ["NO CARRIER"], ("down", b"hangup"), "gave_up")
+
+    def _answer(self):
+        c = self.call
+        if c is None:
+            return _NO_CARRIER
+        if c.mo or not c.ringing:
+            return 3
+        self._stop_ring(c)
+        self._wire("up", "call", c.peer, b"answer")
+        self._note(c.person, c.number, "watch_answered")
+
+        def begin():
+            if self.call is c:
+                self._begin(c)
+                self._later(c.talk_s * 1000, lambda: self._far_hangup(c))
+
+        self._later(self._rand(ANSWER_MS[0], ANSWER_MS[1]), begin)
+        return None
+
+    def _far_hangup(self, c):
+        if self.call is c and c.stat == 0:
+            self._end(c, self._remote_lines(c), ("down", b"hangup"), "hung_up", self._talked(c))
+
+    # ---- outgoing ----
+    def _dial(self, s):
+        """ATD<number>; (A76-ATM §2.2.1)."""
+        if not s.endswith(";"):
+            return _ERROR  # data calls are not emulated: the ';' makes it a voice call
+        s = s[:-1]
+        while s and s[-1] in "IiGg":
+            s = s[:-1]
+        for i in range(len(s)):
+            if s[i] in "Pp":  # DTMF to send once connected: not emulated (ASSUMED)
+                s = s[:i]
+                break
+        number = ""
+        for ch in s:
+            if ch in ",TtW!@":
+                continue
+            number += ch
+        body = number[1:] if number[:1] == "+" else number
+        if not body:
+            return _ERROR
+        for ch in body:
+            if ch not in "0123456789*#ABC":
+                return _ERROR
+        if self.call is not None:
+            return 3
+        person = self.people.find(number) if self.people is not None else None
+        c = _Call(True, number, person)
+        self.call = c
+        self._set_stat(c, 2)
+        if not self._reachable():
+            self._later(self._rand(NO_NET_CALL_MS[0], NO_NET_CALL_MS[1]),
+                        lambda: self._end(c, ["NO CARRIER"]))
+            return None
+        self.calls_out += 1
+        self._radio()
+        self._wire("up", "call", number, b"dial")
+        mode = person.mode if person is not None else "no_answer"
+        self._note(person, number, "called_by_watch", mode)
+        if mode == "busy":
+            self._later(self._rand(BUSY_MS[0], BUSY_MS[1]),
+                        lambda: self._end(c, ["BUSY"], ("down", b"busy"), "busy"))
+            return None
+        self._later(self._rand(ALERT_MS[0], ALERT_MS[1]), lambda: self._alerting(c))
+        return None
+
+    def _alerting(self, c):
+        if self.call is not c or c.stat != 2:
+            return
+        self._set_stat(c, 3)
+        self._wire("down", "call", c.number, b"alerting")
+        p = c.person
+        limit = (p.ring_limit_s if p is not None else 60) * 1000
+        if p is not None and p.mode in ("answer", "voicemail") and p.rings * CALLEE_RING_MS < limit:
+            self._later(p.rings * CALLEE_RING_MS, lambda: self._callee_answers(c))
+        self._later(limit, lambda: self._no_answer(c))
+
+    def _no_answer(self, c):
+        if self.call is c and c.stat == 3:
+            self._end(c, ["NO ANSWER"], ("down", b"no answer"), "no_answer")
+
+    def _callee_answers(self, c):
+        if self.call is not c or c.stat != 3:
+            return
+        p = c.person
+        self._wire("down", "call", c.number, b"answer")
+        self._note(p, c.number, "answered" if p.mode == "answer" else "voicemail")
+        self._begin(c)
+        if p.key is not None and p.key_after_s < p.talk_s:
+            self._later(p.key_after_s * 1000, lambda: self._key(c, p.key))
+        self._later(p.talk_s * 1000, lambda: self._far_hangup(c))
+
+    def _key(self, c, key):
+        if self.call is c and c.stat == 0:
+            self._urc("+RXDTMF: %s" % key)
+            self._wire("down", "call", c.number, ("key %s" % key).encode())
+            self._note(c.person, c.number, "key", key)
+
+    # ---- the watch hangs up ----
+    def _hang_up(self):
+        """AT+CHUP, or ATH after AT+CVHU=0."""
+        c = self.call
+        if c is None:
+            return
+        if not c.mo and c.begin_ms is None:  # ringing (or being answered): rejected
+            self._end(c, [], ("up", b"reject"), "rejected")
+        elif c.begin_ms is None:  # dialing or alerting: cancelled
+            self._end(c, [], ("up", b"hangup"), "cancelled")
+        else:
+            t = self._talked(c)
+            self._end(c, ["VOICE CALL: END: %s" % self._duration(c)], ("up", b"hangup"), "watch_hung_up", t)
+
+    # ================================================================ SMS
+    def sms_used(self):
+        n = 0
+        for m in self.sms:
+            if m is not None:
+                n += 1
+        return n
+
+    def _te(self, s):
+        """An address string in the TE character set (A76-ATM <oa>/<da>/<sca>)."""
+        if self.cscs == "UCS2":
+            return _hex16(_utf16(s))
+        return s  # digits and '+' are the same bytes in GSM and IRA
+
+    def _present(self, text):
+        """(dcs, length, body bytes) of a stored text in the current TE character set."""
+        n = _septets(text)
+        if n < 0:
+            units = _utf16(text)
+            return 8, 2 * len(units), _hex16(units).encode()
+        cs = self.cscs
+        if cs == "GSM":
+            return 0, n, _gsm_bytes(text)
+        if cs == "UCS2":
+            return 0, n, _hex16(_utf16(text)).encode()
+        out = bytearray()
+        for ch in text:
+            c = ord(ch)
+            out.append(c if c < 128 else 63)
+        return 0, n, bytes(out)
+
+    def _sms_head(self, m):
+        """'"<oa>","","<scts>"[,<tooa>,<fo>,<pid>,<dcs>,"<sca>",<tosca>,<length>]' and the body."""
+        dcs, length, body = self._present(m.text)
+        head = '"%s","","%s"' % (self._te(m.number), m.scts)
+        if self.csdh:
+            head += ',%d,4,0,%d,"%s",145,%d' % (_toa(m.number), dcs, self._te(SMSC), length)
+        return head.encode(), body
+
+    def _person_texts(self, person, text):
+        self._note(person, person.number, "sms_sent", text)
+        self._sms_try(person, text, _stamp(self.world), True)
+
+    def _sms_try(self, person, text, scts, first):
+        """The network offers a text to the watch; it keeps it and retries when it cannot."""
+        why = None
+        mt = self.cnmi[1]
+        store = mt != 2 or self.cmgf == 0
+        if not self._reachable() or not self.sms_ready:
+            why = "off" if self.state != "on" else "no network"
+        elif store and self.sms_used() >= len(self.sms):
+            why = "store full"
+        if why is not None:
+            if first:
+                self._note(person, person.number, "sms_waiting", why)
+            self.vt.after(SMS_RETRY_MS, lambda: self._sms_try(person, text, scts, False))
+            return
+        self._radio()
+        self.sms_in += 1
+        m = _Sms("REC UNREAD", person.number, scts, text)
+        if store:
+            i = self.sms.index(None)
+            self.sms[i] = m
+            if mt in (1, 3):
+                self._urc('+CMTI: "SM",%d' % (i + 1), 0, RI_SMS_MS)
+            detail = "SM,%d" % (i + 1)
+        else:
+            head, body = self._sms_head(m)
+            self._out(b"\r\n+CMT: " + head + b"\r\n" + body + b"\r\n", 0, True, RI_SMS_MS)
+            detail = "CMT"
+        self._wire("down", "sms", person.number, text.encode())
+        self._note(person, person.number, "sms_delivered", detail)
+
+    def _sms_input(self, data, i, n):
+        """AT+CMGS text entry: bytes up to Ctrl-Z (send) or ESC (cancel)."""
+        dm = self._sdm
+        echo = bytearray()
+        while i < n:
+            b = data[i]
+            i += 1
+            if b == 0x1A or b == 0x1B:
+                self._sdm = None
+                if echo:
+                    self._out(bytes(echo), 1)
+                if b == 0x1B:
+                    self._out(b"\r\nOK\r\n", self._rand(5, 30))
+                else:
+                    self._sms_submit(dm[0], bytes(dm[1]), dm[2])
+                return i
+            if len(dm[1]) >= MAX_LINE:
+                dm[2] = True
+                self.dropped_bytes += 1
+                continue
+            dm[1].append(b)
+            if b == 13:
+                if echo:
+                    self._out(bytes(echo), 1)
+                    echo = bytearray()
+                self._out(b"\r\n> ", 1)
+            elif self.echo:
+                echo.append(b)
+        if echo:
+            self._out(bytes(echo), 1)
+        return i
+
+    def _sms_text(self, raw):
+        """The entered bytes -> str, or None if they are not a valid single SMS."""
+        try:
+            s = raw.decode()
+        except Exception:
+            s = None
+        if self.csmp[3] == 8:  # UCS2: hex of UTF-16BE
+            text = _unhex16(s) if s is not None else None
+            if text is None or 2 * len(_utf16(text)) > SMS_MAX_OCTETS:
+                return None
+            return text
+        if self.cscs == "UCS2":
+            text = _unhex16(s) if s is not None else None
+        elif self.cscs == "GSM":
+            out = []
+            for b in raw:
+                if b >= 128:
+                    return None
+                out.append(_GSM_BASIC[b])
+            text = "".join(out)
+        else:
+            for b in raw:
+                if b >= 128:
+                    return None
+            text = s
+        if text is None:
+            return None
+        n = _septets(text)
+        if n < 0 or n > SMS_MAX_SEPTETS:
+            return None
+        return text
+
+    def _sms_submit(self, da, raw, overflow):
+        text = None if overflow else self._sms_text(raw)
+        if text is None:
+            self._out(self._final(_cms(305)), self._rand(5, 30))
+            return
+        self._busy = True
+        if not self._reachable():
+            delay = self._rand(SMS_NO_NET_MS[0], SMS_NO_NET_MS[1])
+        else:
+            delay = self._rand(SMS_SUBMIT_MS[0], SMS_SUBMIT_MS[1])
+            self._radio()
+
+        def done():
+            self._busy = False
+            if not self._reachable():
+                self._out(self._final(_cms(331)), 0)
+                return
+            self._mr = (self._mr + 1) & 255
+            self.sms_out += 1
+            self._radio()
+            self._out(("\r\n+CMGS: %d\r\n\r\nOK\r\n" % self._mr).encode(), 0)
+            self._wire("up", "sms", da, text.encode())
+            person = self.people.find(da) if self.people is not None else None
+            self._note(person, da, "sms_received", text)
+
+        self._later(delay, done)
+
     # ================================================================ GNSS
     def _gnss_ready(self):
         self.gnss_ready_ms = self.vt.ms
@@ -840,7 +1530,9 @@ class A76xxEmulator:
     def stats(self):
         return {"commands": self.commands, "bytes_to_host": self.bytes_to_host,
                 "bytes_from_host": self.bytes_from_host, "dropped_bytes": self.dropped_bytes,
-                "urcs": self.urcs, "boots": self.boots}
+                "urcs": self.urcs, "boots": self.boots, "calls_in": self.calls_in,
+                "calls_out": self.calls_out, "sms_in": self.sms_in, "sms_out": self.sms_out,
+                "sms_stored": self.sms_used()}
 
 
 def _ddmm(udeg, deg_digits):
@@ -1002,10 +1694,7 @@ def _h_cclk(e, kind, args):
     if kind != "read":
         return _ERROR
     if e.nitz:
-        y, mo, d, h, mi, s = e.world.local_parts()
-        q = e.world.tz_offset_min // 15 if e.world.tz_offset_min >= 0 else -((-e.world.tz_offset_min) // 15)
-        zone = "%s%02d" % ("+" if q >= 0 else "-", abs(q))
-        e._info('+CCLK: "%02d/%02d/%02d,%02d:%02d:%02d%s"' % (y % 100, mo, d, h, mi, s, zone))
+        e._info('+CCLK: "%s"' % _stamp(e.world))
     else:
         up = (e.vt.ms - e.boot_ms) // 1000
         days, secs = divmod(up, 86400)
@@ -1329,6 +2018,297 @@ def _h_cipclose(e, kind, args):
     return None
 
 
+# ---- voice (§1.6) ----
+def _h_clip(e, kind, args):
+    if kind == "read":
+        e._info("+CLIP: %d,1" % e.clip)  # 1: CLIP provisioned
+        return None
+    if kind == "write":
+        v = _int(args[0])
+        if v not in (0, 1):
+            return _ERROR
+        e.clip = v
+        return None
+    if kind == "test":
+        e._info("+CLIP: (0-1)")
+        return None
+    e.clip = 0  # execute: the default
+    return None
+
+
+def _h_clcc(e, kind, args):
+    if kind == "exec":
+        if e.call is not None:
+            e._info(e._clcc_line(e.call))
+        return None
+    if kind == "read":
+        e._info("+CLCC: %d" % e.clcc_n)
+        return None
+    if kind == "write":
+        v = _int(args[0])
+        if v not in (0, 1):
+            return _ERROR
+        e.clcc_n = v
+        return None
+    e._info("+CLCC: (0-1)")
+    return None
+
+
+def _h_cvhu(e, kind, args):
+    if kind == "read":
+        e._info("+CVHU: %d" % e.cvhu)
+        return None
+    if kind == "write":
+        v = _int(args[0])
+        if v not in (0, 1):
+            return _ERROR
+        e.cvhu = v
+        return None
+    if kind == "test":
+        e._info("+CVHU: (0-1)")
+        return None
+    e.cvhu = 1  # execute: the default
+    return None
+
+
+def _h_chup(e, kind, args):
+    if kind == "exec":
+        e._hang_up()
+        return None
+    return None if kind == "test" else _ERROR
+
+
+# ---- SMS (§1.5, A76-ATM §9.2) ----
+def _h_cmgf(e, kind, args):
+    if kind == "read":
+        e._info("+CMGF: %d" % e.cmgf)
+        return None
+    if kind == "write":
+        v = _int(args[0])
+        if v not in (0, 1):
+            return _ERROR
+        e.cmgf = v
+        return None
+    if kind == "test":
+        e._info("+CMGF: (0-1)")
+        return None
+    e.cmgf = 0
+    return None
+
+
+def _h_cscs(e, kind, args):
+    if kind == "read":
+        e._info('+CSCS: "%s"' % e.cscs)
+        return None
+    if kind == "write":
+        v = args[0].strip().upper()
+        if v not in ("GSM", "IRA", "UCS2"):
+            return _ERROR
+        e.cscs = v
+        return None
+    if kind == "test":
+        e._info('+CSCS: ("IRA","GSM","UCS2")')
+        return None
+    e.cscs = "IRA"
+    return None
+
+
+def _h_csdh(e, kind, args):
+    if kind == "read":
+        e._info("+CSDH: %d" % e.csdh)
+        return None
+    if kind == "write":
+        v = _int(args[0])
+        if v not in (0, 1):
+            return _ERROR
+        e.csdh = v
+        return None
+    if kind == "test":
+        e._info("+CSDH: (0-1)")
+        return None
+    e.csdh = 0
+    return None
+
+
+def _h_cnmi(e, kind, args):
+    if kind == "read":
+        e._info("+CNMI: %d,%d,%d,%d,%d" % e.cnmi)
+        return None
+    if kind == "test":
+        e._info("+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)")
+        return None
+    if kind == "exec":
+        e.cnmi = (2, 1, 0, 0, 0)
+        return None
+    v = list(e.cnmi)
+    if len(args) > 5:
+        return _ERROR
+    for i in range(len(args)):
+        if args[i].strip():
+            v[i] = _int(args[i])
+    mode, mt, bm, ds, bfr = v
+    if mode not in (0, 1, 2) or mt not in (0, 1, 2, 3) or bm not in (0, 2) or ds not in (0, 1, 2):
+        return _ERROR
+    if bfr not in (0, 1):
+        return _ERROR
+    # A76-ATM §9.2.9: <mt>=3 or <ds>=1 need <mode>=1, <mt>=2 needs <mode> 1 or 2
+    if ((mt == 3 or ds == 1) and mode != 1) or (mt == 2 and mode == 0):
+        return _ERROR
+    e.cnmi = (mode, mt, bm, ds, bfr)
+    return None
+
+
+def _h_csmp(e, kind, args):
+    if kind == "read":
+        e._info("+CSMP: %d,%d,%d,%d" % e.csmp)
+        return None
+    if kind == "test":
+        return None
+    if kind != "write" or len(args) > 4:
+        return _ERROR
+    v = list(e.csmp)
+    for i in range(len(args)):
+        if args[i].strip():
+            x = _int(args[i])
+            if x < 0 or x > 255:
+                return _ERROR
+            v[i] = x
+    e.csmp = (v[0], v[1], v[2], v[3])
+    return None
+
+
+def _h_csca(e, kind, args):
+    if kind == "read":
+        e._info('+CSCA: "%s",145' % e._te(SMSC))
+        return None
+    return None if kind in ("write", "test") else _ERROR  # write: accepted, not used (ASSUMED)
+
+
+def _h_cpms(e, kind, args):
+    if not e.sms_ready:
+        return _cms(314)
+    used, total = e.sms_used(), len(e.sms)
+    if kind == "read":
+        e._info('+CPMS: "SM",%d,%d,"SM",%d,%d,"SM",%d,%d' % (used, total, used, total, used, total))
+        return None
+    if kind == "test":
+        e._info('+CPMS: ("SM"),("SM"),("SM")')
+        return None
+    if kind == "write":
+        if len(args) > 3:
+            return _ERROR
+        for a in args:
+            if a.strip().upper() != "SM":
+                return _cms(302)  # only the SIM store is emulated (ASSUMED)
+    e._info("+CPMS: %d,%d,%d,%d,%d,%d" % (used, total, used, total, used, total))
+    return None
+
+
+def _sms_line(e, prefix, m):
+    head, body = e._sms_head(m)
+    e._resp += b"\r\n" + prefix.encode() + head + b"\r\n" + body + b"\r\n"
+
+
+def _h_cmgr(e, kind, args):
+    if kind == "test":
+        return None
+    if kind != "write":
+        return _ERROR
+    if not e.sms_ready:
+        return _cms(314)
+    if e.cmgf == 0:
+        return _cms(304)
+    i = _int(args[0])
+    if i < 1 or i > len(e.sms) or e.sms[i - 1] is None:
+        return _cms(321)
+    m = e.sms[i - 1]
+    _sms_line(e, '+CMGR: "%s",' % m.stat, m)
+    if m.stat == "REC UNREAD":
+        m.stat = "REC READ"
+    return None
+
+
+_CMGL_STATS = ("REC UNREAD", "REC READ", "STO UNSENT", "STO SENT", "ALL")
+
+
+def _h_cmgl(e, kind, args):
+    if kind == "test":
+        e._info('+CMGL: ("REC UNREAD","REC READ","STO UNSENT","STO SENT","ALL")')
+        return None
+    if kind == "read":
+        return _ERROR
+    if not e.sms_ready:
+        return _cms(314)
+    if e.cmgf == 0:
+        return _cms(304)
+    want = "REC UNREAD" if kind == "exec" else args[0].strip().upper()  # 27.005 default
+    if want not in _CMGL_STATS:
+        return _cms(305)
+    for i in range(len(e.sms)):
+        m = e.sms[i]
+        if m is not None and (want == "ALL" or m.stat == want):
+            _sms_line(e, '+CMGL: %d,"%s",' % (i + 1, m.stat), m)
+            if m.stat == "REC UNREAD":
+                m.stat = "REC READ"
+    return None
+
+
+def _h_cmgd(e, kind, args):
+    if kind == "test":
+        used = [str(i + 1) for i in range(len(e.sms)) if e.sms[i] is not None]
+        e._info("+CMGD: (%s),(0-4)" % ",".join(used))
+        return None
+    if kind != "write" or len(args) > 2:
+        return _ERROR
+    if not e.sms_ready:
+        return _cms(314)
+    flag = _int(args[1]) if len(args) > 1 and args[1].strip() else 0
+    if flag < 0 or flag > 4:
+        return _ERROR
+    if flag == 0:
+        i = _int(args[0])
+        if i < 1 or i > len(e.sms):
+            return _cms(321)
+        e.sms[i - 1] = None  # an empty index: OK as well (ASSUMED)
+        return None
+    if args[0].strip():
+        _int(args[0])  # ignored with a <delflag>, but it must be a number
+    gone = ("REC READ",)
+    if flag == 2:
+        gone = ("REC READ", "STO SENT")
+    elif flag == 3:
+        gone = ("REC READ", "STO SENT", "STO UNSENT")
+    for i in range(len(e.sms)):
+        m = e.sms[i]
+        if m is not None and (flag == 4 or m.stat in gone):
+            e.sms[i] = None
+    return None
+
+
+def _h_cmgs(e, kind, args):
+    if kind == "test":
+        return None
+    if kind != "write" or len(args) > 2:
+        return _ERROR
+    if not e.sms_ready:
+        return _cms(314)
+    if e.cmgf == 0:
+        return _cms(304)  # PDU mode is not emulated
+    if e.call is not None:
+        return _cms(302)  # call commands conflict with SMS commands (A76-SMS §2)
+    da = args[0].strip()
+    if e.cscs == "UCS2":
+        da = _unhex16(da)
+    if da is None or not phones.valid_number(da):
+        return _cms(305)
+    if len(args) > 1 and args[1].strip():
+        t = _int(args[1])
+        if t < 128 or t > 255:
+            return _cms(305)
+    e._sdm = [da, bytearray(), False]
+    return _PROMPT
+
+
 _HANDLERS = {
     "+CMEE": _h_cmee,
     "+CPIN": _h_cpin,
@@ -1377,4 +2357,19 @@ _HANDLERS = {
     "+CIPMODE": _h_accept,
     "+CTZU": _h_accept,
     "+CLTS": _h_accept,
+    "+CLIP": _h_clip,
+    "+CLCC": _h_clcc,
+    "+CVHU": _h_cvhu,
+    "+CHUP": _h_chup,
+    "+CMGF": _h_cmgf,
+    "+CSCS": _h_cscs,
+    "+CSDH": _h_csdh,
+    "+CNMI": _h_cnmi,
+    "+CSMP": _h_csmp,
+    "+CSCA": _h_csca,
+    "+CPMS": _h_cpms,
+    "+CMGR": _h_cmgr,
+    "+CMGL": _h_cmgl,
+    "+CMGD": _h_cmgd,
+    "+CMGS": _h_cmgs,
 }

@@ -35,7 +35,11 @@ _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_fail
             "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "modem_unresponsive",
             "watchdog_reset",
             "downlink",
-            "report_skipped", "fatal")
+            "report_skipped", "fatal", "contacts", "button", "call_ringing", "call_rejected",
+            "call_answered", "call_missed", "call_for_sos", "sms_kept", "sms_dropped", "sos",
+            "sos_alarm_queued", "sos_sms", "sos_sms_failed", "sos_call", "sos_call_answered",
+            "sos_call_ended", "sos_hangup", "sos_accepted", "sos_unanswered", "sos_cancelled",
+            "sos_answer_callback", "alarm_delivered")
 
 
 def _jstr(s):
@@ -78,6 +82,9 @@ class Recorder:
         self.ev = open(out_dir + "/events.jsonl", "w")
         self.wire = open(out_dir + "/wire.jsonl", "w")
         self.counts = {}
+        self.marks = {}  # kind -> [VT ms] of each event
+        self.accepted = []  # who accepted each SOS
+        self.frames_at = []  # (VT ms, direction, channel, peer, data) of non-watch frames and ALs
         self.hour = None
         self.hour_counts = {}
 
@@ -90,6 +97,8 @@ class Recorder:
         return "%02d:%02d:%02d" % clock.to_parts(t)[3:6]
 
     def event(self, kind, fields):
+        if kind == "sos_accepted":
+            self.accepted.append(fields.get("by"))
         pairs = [("t", self.iso()), ("kind", kind)]
         for k in sorted(fields):
             v = fields[k]
@@ -98,10 +107,16 @@ class Recorder:
             pairs.append((k, v))
         self.ev.write(json_line(pairs))
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.marks.setdefault(kind, []).append(VT.ms)
         if self.echo:
             self._print(kind, fields)
 
     def frame(self, direction, channel, peer, data):
+        if channel != "watch" or b"*AL," in data:
+            self.frames_at.append((VT.ms, direction, channel, peer, data))
+        if channel != "watch" and self.echo:
+            print("  %s  %-16s %s %s %s" % (self.local(), channel, direction, peer,
+                                            data.decode("utf-8", "replace")[:70]))
         pairs = [("t", self.iso()), ("dir", direction), ("channel", channel), ("peer", peer)]
         try:
             text = data.decode()
@@ -169,12 +184,20 @@ class Sim:
                             lambda: self.world.position_at(VT.ms)[5])
         self.server.wire = self.rec.frame
         self.emu = A76xxEmulator(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
-                                 variant=dev.get("gnss_variant", "foreign"))
+                                 variant=dev.get("gnss_variant", "foreign"),
+                                 sms_capacity=dev.get("sms_capacity", 40))
         pins = board_module.PINS
         machine.WIRING.attach_uart(pins["modem_tx"], pins["modem_rx"], self.emu)
         W = machine.WIRING
         self.emu.attach_pins(pwrkey=W.pin(pins["pwrkey"]), dtr=W.pin(pins["dtr"]), ri=W.pin(pins["ri"]))
         W.adc_source[pins["battery_adc"]] = lambda: self.meter.battery_mv() * 1000 // 2
+        self.emu.wire = self.rec.frame
+        self.button = W.pin(pins["sos_button"])
+        self.button.drive(1)  # pulled up: released
+        self.ringer_ms = 0
+        self._ringer_since = None
+        W.pin(pins["vibration"]).watch(self._ringer)
+        self.wake_spins = 0  # light sleeps that a level wake ended at once
         W.sleep = self._lightsleep
         W.on_edge = self._edge
         W.schedule = VT.after
@@ -191,6 +214,29 @@ class Sim:
         self._stopped = []  # firmware tasks cancelled by resets and power cuts
         self.uart_lost = 0  # bytes the ESP32 missed while light-sleeping, over all boots
 
+    def _ringer(self, level):
+        if level and self._ringer_since is None:
+            self._ringer_since = VT.ms
+            log.event("ringer", on=True)
+        elif not level and self._ringer_since is not None:
+            self.ringer_ms += VT.ms - self._ringer_since
+            self._ringer_since = None
+            log.event("ringer", on=False)
+
+    def _wake_level(self):
+        """True if a level wake source holds already (ext0/ext1 are level-triggered)."""
+        W = machine.WIRING
+        e0 = esp32.wake_ext0
+        if e0 is not None and bool(W.pin(e0[0]).level) == bool(e0[1]):
+            return True
+        e1 = esp32.wake_ext1
+        if e1 is not None:
+            levels = [bool(W.pin(n).level) for n in e1[0]]
+            if e1[1]:  # WAKEUP_ANY_HIGH
+                return any(levels)
+            return not any(levels)  # WAKEUP_ALL_LOW
+        return False
+
     def _idle_check(self):
         self.server.check_idle()
         VT.after(60000, self._idle_check)
@@ -200,6 +246,12 @@ class Sim:
         """machine.lightsleep(ms) as on the ESP32: only the timer or the ext0 pin (RI low)
         ends it (hardware.md §4); UART bytes arriving meanwhile are lost."""
         W = machine.WIRING
+        if self._wake_level():
+            # woken at once: ~1 ms of wake-up and back (what a firmware that sleeps with a
+            # wake level already present pays, again and again)
+            self.wake_spins += 1
+            VT.idle(1)
+            return
         self.meter.set("esp32", "sleep")
         self._woken = False
         W.asleep = True
@@ -218,11 +270,17 @@ class Sim:
         ext0 = esp32.wake_ext0
         if ext0 is not None and ext0[0] == pin and bool(level) == bool(ext0[1]):
             self._woken = True
+        ext1 = esp32.wake_ext1
+        if ext1 is not None and pin in ext1[0] and self._wake_level():
+            self._woken = True
 
     def idle(self, dt):
+        """The board's idle hook, with the busy wait replaced by a jump of virtual time: the
+        light sleep itself is the board's own code (wake sources, the sleep count), ending in
+        machine.lightsleep -> _lightsleep."""
         b = self.board
         if dt and b is not None and b.sleep_ok(dt):
-            self._lightsleep(dt)
+            b.light_sleep(dt)
         else:
             VT.idle(dt)
 
@@ -283,6 +341,8 @@ class Sim:
 
     def fault(self, ev):
         do = ev["do"]
+        if do == "press":
+            return self._press(ev.get("for_ms", 300))
         log.event("fault", do=do, for_s=ev.get("for_s", 0))
         if do == "modem_reboot":
             self.emu.reboot()
@@ -305,6 +365,16 @@ class Sim:
             pass  # the world and the emulator handle coverage windows themselves
         elif do != "reboot":
             raise ValueError("unknown scenario event: %r" % do)
+
+    def _press(self, for_ms):
+        """The SOS button held for for_ms; the contact bounces twice at the start (which the
+        firmware must not take for presses of their own)."""
+        log.event("world", do="press", for_ms=for_ms)
+        b = self.button
+        b.drive(0)
+        VT.after(2, lambda: b.drive(1))
+        VT.after(5, lambda: b.drive(0))
+        VT.after(for_ms, lambda: b.drive(1))
 
     async def main(self):
         self.boot()
@@ -393,9 +463,48 @@ class Sim:
             "avg_ua_gnss": self.meter.average_ua_of("gnss"),
             "avg_ua_esp32": self.meter.average_ua_of("esp32"),
             "avg_ua_board": self.meter.average_ua_of("board"),
+            "wake_spins": self.wake_spins,
+            "ringer_ms": self.ringer_ms,
+            "calls_rejected": c.get("call_rejected", 0),
+            "calls_rung": c.get("call_ringing", 0),
+            "sms_dropped": c.get("sms_dropped", 0),
+            "sms_kept": c.get("sms_kept", 0),
         }
+        out.update(self.sos_figures())
         if self.echo:
             print_summary(out)
+        return out
+
+
+    def sos_figures(self):
+        """Alert latencies of the first SOS, measured on the wire from the moment the press
+        became an SOS (held for sos_press_ms; no later than the release): the AL at the server,
+        each SMS submitted to the network, the first call dialled."""
+        marks = self.rec.marks
+        longs = marks.get("button", [])
+        starts = [t for t in marks.get("sos", [])]
+        out = {"sos_al_ms": None, "sos_sms_ms": [], "sos_call_ms": None, "sos_accepted_by": None}
+        if not starts:
+            return out
+        # from the long press that started it (the SOS task begins a few ms later)
+        t0 = starts[0]
+        for t in longs:
+            if starts[0] - 1000 <= t <= starts[0]:
+                t0 = t
+        frames = self.rec.frames_at
+        al = [t for t, d, ch, _, data in frames if ch == "watch" and d == "up" and t >= t0]
+        if al:
+            out["sos_al_ms"] = al[0] - t0
+        sos_end = marks.get("sos_call", [t0])[0]
+        out["sos_sms_ms"] = [t - t0 for t, d, ch, _, _ in frames
+                             if ch == "sms" and d == "up" and t0 <= t <= sos_end]
+        dials = [t for t, d, ch, _, data in frames
+                 if ch == "call" and d == "up" and data == b"dial" and t >= t0]
+        if dials:
+            out["sos_call_ms"] = dials[0] - t0
+        acc = self.rec.accepted
+        if acc:
+            out["sos_accepted_by"] = acc[0]
         return out
 
 
@@ -412,6 +521,12 @@ def print_summary(s):
         s["battery_days_x10"] % 10, s["battery_mah"]))
     print("  problems: %(firmware_errors)d firmware errors logged, %(server_errors)d frames Traccar "
           "would reject, %(boots)d boots" % s)
+    if s["calls_rejected"] or s["calls_rung"] or s["sms_dropped"] or s["sms_kept"]:
+        print("  phone: %(calls_rung)d calls rang, %(calls_rejected)d rejected; %(sms_kept)d SMS kept, "
+              "%(sms_dropped)d dropped" % s)
+    if s["sos_al_ms"] is not None or s["sos_sms_ms"]:
+        print("  SOS: alarm at the server after %s ms, SMS submitted after %s ms, first call after %s ms, "
+              "accepted by %s" % (s["sos_al_ms"], s["sos_sms_ms"], s["sos_call_ms"], s["sos_accepted_by"]))
 
 
 def load(path):

@@ -17,8 +17,11 @@ Scenario keys used here (the runner reads the rest):
   server         {"host", "ip", "port"}
   events         [{"at", "do", "for_s"?}]; the world answers for "no_coverage" and "server_down"
   seed           optional integer for the GNSS noise (default: derived from start)
+  people         people with phones who call and text the watch (host_sim/phones.py); World
+                 holds them as self.people, the modem emulator schedules what they do
 """
 from firmware import clock
+from host_sim import phones
 
 _LCG_MUL = 1103515245
 _LCG_ADD = 12345
@@ -210,6 +213,7 @@ class World:
         srv = scenario.get("server")
         if srv:
             self._dns[srv["host"]] = srv["ip"]
+        self.people = phones.People(scenario, vt)
 
     # ---- time ----
     def now_ms(self):

@@ -11,13 +11,28 @@ Lifecycle (inside the running asyncio loop):
 
 Sockets use buffer-access receive mode (AT+CIPRXGET=1, §1.7): the modem keeps incoming bytes
 until tcp_recv() asks, so nothing arrives unannounced in the middle of another reply.
-Events for the services: on_socket(fn(link, event)), event "data" or "closed".
-A modem restart outside power_on() (`*ATREADY`) counts in `reboots`, closes every socket
-("closed" events) and sets `needs_init`; the command that was running raises ATReset.
+
+Events (ARCHITECTURE.md §3a): URCs become typed events in `events` (firmware/drivers/events.py)
+for the app's router. `run()` is the driver's own task: it reads URCs when RI rings, and after
+an RI edge that woke the ESP32 from light sleep asks the modem for the state it may have missed
+(AT+CLCC, AT+CMGL, and a 'data' event for each open socket), because URC bytes that arrive while
+the ESP32 light-sleeps are lost (the board counts its sleeps in `sleeps`). A modem restart
+outside power_on() (`*ATREADY`) counts in `reboots`, closes every socket
+('closed' events), sets `needs_init` and queues REBOOT; the command that was running raises
+ATReset. Commands in a row without an answer queue HUNG.
+
+Voice and SMS (§1.5, §1.6): phone_setup() turns on caller id (+CLIP), call-state URCs
+(+CLCC), SMS text mode with the GSM alphabet and header details (AT+CSDH=1: every SMS header
+carries the body length, so bodies are read by length, never as lines) and +CMTI
+notifications (SMS stored on the SIM: nothing is lost while the ESP32 sleeps).
 """
-from firmware import clock
-from firmware.compat import ThreadSafeFlag, const, sleep_ms
+import asyncio
+
+from firmware import clock, log, smscodec
+from firmware.compat import ThreadSafeFlag, const, sleep_ms, wait_for_ms
+from firmware.drivers import events as ev
 from firmware.drivers.at import ATEngine, ATError, ATReset, ATTimeout
+from firmware.drivers.events import EventQueue
 from firmware.fix import Cell, Fix, udeg_from_ddmm, udeg_from_decimal
 
 _PULSE_MS = const(100)  # A7670 PWRKEY pulse used by LilyGO (hardware.md §5.2)
@@ -31,12 +46,20 @@ _SEND_MAX = const(1460)  # bytes per AT+CIPSEND
 _LINKS = const(10)  # A76xx socket links 0..9
 _YEAR_MIN = const(24)  # CCLK years outside 2024..2069 are an unset RTC (reset default 70/80)
 _YEAR_MAX = const(69)
+_POLL_MS = const(60000)  # belt and braces: look at the UART buffer at least this often
+_RI_STEP_MS = const(20)
+_SMS_SEND_MS = const(60000)  # AT+CMGS: up to 40 s (A76-ATM §9.2.13); TinyGSM waits 60 s
+_SMS_MAX = const(1024)  # longest SMS body read; a longer one is cut (a single SMS is <= 160)
 
 # Unsolicited lines that need no action here; claimed so they are not counted as garbage
 # (boot sequence §1.2, registration URCs §1.1, late socket results §1.7).
-_QUIET = ("+CPIN:", "PB DONE", "SMS DONE", "SMS Ready", "+CGEV:", "+CREG:", "+CEREG:", "+CGREG:",
+_QUIET = ("+CPIN:", "PB DONE", "SMS Ready", "+CGEV:", "+CREG:", "+CEREG:", "+CGREG:",
           "*PSNWID", "*PSUTTZ", "+CTZV:", "DST:", "+CGNSSPWR:", "+NETOPEN:", "+NETCLOSE:",
-          "+CIPOPEN:", "+CIPCLOSE:", "+CIPSEND:")
+          "+CIPOPEN:", "+CIPCLOSE:", "+CIPSEND:", "+CMGS:")
+# +CMS ERROR codes while the SIM's SMS part is still starting (before SMS DONE): try later
+_NOT_YET = (14, 314, 500)
+_DIAL_ENDS = (("NO CARRIER", "no carrier"), ("BUSY", "busy"), ("NO ANSWER", "no answer"),
+              ("VOICE CALL: END", "end"))
 
 
 def csq_percent(rssi):
@@ -203,6 +226,125 @@ def _rxget_len(line):
     return int(line.split(",")[2])
 
 
+def fields(text):
+    """Split at commas outside double quotes; quotes removed ('"26/09/14,17:10:00+08"' is one)."""
+    out = []
+    cur = []
+    inq = False
+    for ch in text:
+        if ch == '"':
+            inq = not inq
+        elif ch == "," and not inq:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+class Sms:
+    """One received SMS: index on the SIM (None if routed directly), sender as reported, its
+    type of address, the service-centre time stamp text, the data coding scheme and the text."""
+
+    def __init__(self, index, number, ntype, scts, dcs, text):
+        self.index = index
+        self.number = number
+        self.ntype = ntype
+        self.scts = scts
+        self.dcs = dcs
+        self.text = text
+
+
+def _sms_fields(line):
+    """The header of a text-mode SMS with AT+CSDH=1, as [oa, alpha, scts, tooa, fo, pid, dcs,
+    sca, tosca, length] whichever of +CMGR (stat first), +CMGL (index, stat first) or +CMT it
+    is. ValueError without the detailed fields (CSDH=0: the body cannot be framed)."""
+    f = fields(_body(line))
+    if line.startswith("+CMGL:"):
+        f = f[2:]
+    elif line.startswith("+CMGR:"):
+        f = f[1:]
+    if len(f) < 10:
+        raise ValueError("SMS header without length: %r" % line[:60])
+    return f
+
+
+def _hex_body(dcs, fo=0):
+    """Is the body shown as hex? 8-bit and UCS2 data, or a user data header (A76-ATM §9.2 <data>)."""
+    if fo & 0x40:
+        return True
+    if dcs & 0xC0 == 0:
+        return dcs & 0x0C in (4, 8)
+    return dcs & 0xF0 == 0xF0 and bool(dcs & 4)
+
+
+def sms_body_len(line):
+    """Bytes of body that follow an SMS header line: <length> characters of GSM/IRA text, or
+    two hex digits per octet when the body is shown as hex."""
+    f = _sms_fields(line)
+    n = int(f[-1])
+    if _hex_body(_int(f[6]), _int(f[4])):
+        n *= 2
+    if n < 0:
+        raise ValueError("negative SMS length")
+    return n
+
+
+def parse_sms(line, body, index=None):
+    """Sms from a header line and its body bytes. ValueError if the header is malformed."""
+    f = _sms_fields(line)
+    if line.startswith("+CMGL:"):
+        index = int(_body(line).split(",")[0])
+    dcs = _int(f[6])
+    ntype = _int(f[3])
+    if _hex_body(dcs, _int(f[4])) and dcs & 0x0C != 8:
+        text = smscodec.decode_body(body, 4)
+    else:
+        text = smscodec.decode_body(body, dcs)
+    return Sms(index, f[0], ntype, f[2], dcs, text)
+
+
+def parse_clcc(line):
+    """'+CLCC: <id>,<dir>,<stat>,<mode>,<mpty>[,"<number>",<type>...]' (A76-ATM §7.2.6) ->
+    (id, dir, stat, number, type); ValueError if malformed."""
+    f = fields(_body(line))
+    if len(f) < 5:
+        raise ValueError("CLCC: %r" % line[:60])
+    number = f[5] if len(f) > 5 else ""
+    ntype = _int(f[6]) if len(f) > 6 else 128
+    return int(f[0]), int(f[1]), int(f[2]), number, ntype
+
+
+def parse_clip(line):
+    """'+CLIP: "<number>",<type>,,,"<alpha>",<CLI validity>' (§1.6) -> (number, type); a
+    withheld or unavailable number (validity 1/2, or empty) gives ''. ValueError if malformed."""
+    body = _body(line)
+    if not body.startswith('"'):
+        raise ValueError("CLIP: %r" % line[:60])
+    f = fields(body)
+    if len(f) < 2:
+        raise ValueError("CLIP: %r" % line[:60])
+    number = f[0]
+    ntype = _int(f[1])
+    if len(f) > 5 and f[5].strip() in ("1", "2"):
+        number = ""
+    for c in number:
+        if not ("0" <= c <= "9" or c in "+*#"):
+            raise ValueError("CLIP number: %r" % line[:60])
+    return number, ntype
+
+
+def dialable(number):
+    """Only '+' and digits reach ATD / AT+CMGS: nothing else can end up inside a command."""
+    if not number or len(number) > 20:
+        return False
+    for i, c in enumerate(number):
+        if not ("0" <= c <= "9" or (c == "+" and i == 0)):
+            return False
+    return True
+
+
 class A76xx:
     def __init__(self, uart, pwrkey, dtr=None, ri=None, pwrkey_active_high=True, poll_ms=10):
         self.at = ATEngine(uart, poll_ms)
@@ -222,7 +364,16 @@ class A76xx:
         self.reg_stat = None
         self.bad_replies = 0  # replies that did not parse (counted, not raised)
         self.ri_count = 0
-        self._on_socket = None
+        self.events = EventQueue(16)
+        self.phone_ready = False  # phone_setup() done since the last boot
+        self.phone_wanted = False  # phone_setup() was asked for: redo it whenever it is lost
+        # Light sleeps of the ESP32 so far (the board counts them): UART bytes that arrive
+        # during one are lost, so an RI edge after a sleep means URCs may be missing; an RI
+        # edge while awake means they were read as they came, and nothing need be asked.
+        self.sleeps = 0
+        self._sleeps_seen = 0
+        self._calls = {}  # call id -> last +CLCC stat seen
+        self._resync = False  # state must be asked for (a URC was garbled or lost)
         self._booting = False
         self._ready = False
         self._csclk = False
@@ -233,8 +384,19 @@ class A76xx:
         at.on_urc("+CIPRXGET: 1,", self._urc_rx)
         at.on_urc("+IPCLOSE:", self._urc_ipclose)
         at.on_urc("+CIPEVENT:", self._urc_cipevent)
+        at.on_urc("RING", self._urc_ring)
+        at.on_urc("+CLIP:", self._urc_clip)
+        at.on_urc("+CLCC:", self._urc_clcc)
+        at.on_urc("VOICE CALL: BEGIN", self._urc_begin)
+        for text, _ in _DIAL_ENDS:
+            at.on_urc(text, self._urc_end)
+        at.on_urc("+RXDTMF:", self._urc_dtmf)
+        at.on_urc("+CMTI:", self._urc_cmti)
+        at.on_urc("+CMT:", self._urc_cmt, sms_body_len)
+        at.on_urc("SMS DONE", self._urc_sms_done)
         for p in _QUIET:
             at.on_urc(p, _ignore)
+        at.on_hung = self._hung
         at.before_cmd = self._wake_modem
         at.after_cmd = self._let_sleep
 
@@ -243,6 +405,7 @@ class A76xx:
         edge: RI idles high and pulses low ~60 ms per URC with AT+CFGRI=1, hardware.md §1.9)."""
         if self.wake is None:
             self.wake = ThreadSafeFlag()
+        self.events.start()
         if self.ri is not None:
             self.ri.irq(self._ri_irq, self.ri.IRQ_FALLING)
 
@@ -252,13 +415,77 @@ class A76xx:
         if self.wake is not None:
             self.wake.set()
 
-    def on_socket(self, fn):
-        """fn(link, event) with event "data" or "closed"; called from the AT reader, keep it short."""
-        self._on_socket = fn
+    def _event(self, link, what):
+        self.events.put(ev.DATA if what == "data" else ev.CLOSED, link)
 
-    def _event(self, link, ev):
-        if self._on_socket is not None:
-            self._on_socket(link, ev)
+    def _hung(self):
+        if not self._booting:  # probes while it boots go unanswered by design
+            self.events.put(ev.HUNG)
+
+    # ---- the driver's task: URCs, and the state behind them after an RI wake --------------
+
+    async def run(self):
+        """Read URCs when the modem rings (RI), or at least every minute (only what already
+        sits in the UART buffer: an AT command keeps a sleeping modem awake ~10 s, §1.9).
+        After an RI wake from light sleep, ask for the state (calls, stored SMS, sockets); also
+        when a URC was garbled, the queue overflowed or SMS became ready. Never returns."""
+        while True:
+            rang = True
+            try:
+                await wait_for_ms(self.wake.wait(), _POLL_MS)
+            except asyncio.TimeoutError:
+                rang = False
+            try:
+                await self._drain_ri()
+                if self.needs_init or self.at.silent >= self.at.silent_max:
+                    continue  # REBOOT / HUNG are queued; the app brings the modem up again
+                if self.phone_wanted and not self.phone_ready:
+                    await self.phone_setup()
+                gap = self.sleeps != self._sleeps_seen
+                self._sleeps_seen = self.sleeps
+                if (rang and gap) or self._resync or self.events.overflow:
+                    await self.resync()
+            except ATError as e:
+                if e.code not in _NOT_YET:
+                    log.event("error", where="modem_events", err=repr(e))
+                self._resync = True  # try again at the next wake (or the minute's poll)
+            except OSError as e:
+                log.event("error", where="modem_events", err=repr(e))
+
+    async def _drain_ri(self):
+        """RI pulses (~60 ms per URC, 120 ms per SMS, §1.9) merge when URCs come close
+        together, so one falling edge may stand for several: read while RI is low, once after."""
+        await self.at.pump()
+        ri = self.ri
+        if ri is not None:
+            for _ in range(50):  # at most ~1 s: a ringing call holds RI low for 5.9 s
+                if ri.value():
+                    break
+                await sleep_ms(_RI_STEP_MS)
+                await self.at.pump()
+            await self.at.pump()
+
+    async def resync(self):
+        """Ask the modem for what its URCs would have said: socket data for every open link,
+        the current calls (AT+CLCC) and the SMS on the SIM (AT+CMGL). Events for what is new."""
+        self._resync = False
+        self.events.overflow = False
+        for link in range(_LINKS):
+            if self.links[link]:
+                self._event(link, "data")
+        if not self.phone_ready:
+            return
+        seen = []
+        for line in await self.at.cmd("AT+CLCC", 9000, "+CLCC:"):
+            cid = self._call_line(line)
+            if cid is not None:
+                seen.append(cid)
+        for cid in list(self._calls):
+            if cid not in seen:  # it ended while the ESP32 slept
+                del self._calls[cid]
+                self.events.put(ev.CALL, ev.CALL_ENDED, "gone")
+        for i in await self.sms_indexes():
+            self.events.put(ev.SMS, i)
 
     # ---- power ------------------------------------------------------------------------------
 
@@ -304,6 +531,8 @@ class A76xx:
             self._booting = False
         self._closed_all(False)
         self.gnss_on = False
+        self.phone_ready = False  # every setting of phone_setup() is gone after a restart
+        self._calls = {}
         self.needs_init = False
 
     async def power_cycle(self, timeout_ms=30000):
@@ -469,6 +698,110 @@ class A76xx:
             self.bad_replies += 1
             return None
 
+    # ---- voice and SMS (§1.5, §1.6) ---------------------------------------------------------
+
+    async def phone_setup(self):
+        """Caller id, call-state URCs, SMS in text mode with the GSM alphabet, header details
+        (the body length) and +CMTI for every SMS stored. Volatile: again after each restart."""
+        self.phone_wanted = True
+        for command in ("AT+CLIP=1", "AT+CLCC=1", "AT+CMGF=1", 'AT+CSCS="GSM"', "AT+CSDH=1",
+                        "AT+CNMI=2,1,0,0,0"):
+            await self.at.cmd(command)
+        self.phone_ready = True
+        self._want_resync()  # SMS that came while it was not set up are on the SIM already
+
+    @property
+    def in_call(self):
+        """A call is being set up, rings or is up. The ESP32 must not light-sleep then: the
+        key a guardian presses (+RXDTMF) or the end of the call are URCs that a sleeping ESP32
+        loses, and unlike an SMS or a ringing call nothing can be asked for afterwards."""
+        return bool(self._calls)
+
+    async def dial(self, number, urgent=False):
+        """ATD<number>; (voice: the ';' is mandatory, §1.6). OK means the call is being set
+        up; its progress arrives as CALL events. ATError if the modem refuses at once."""
+        if not dialable(number):
+            raise ValueError("not a dialable number: %r" % number)
+        await self.at.cmd("ATD%s;" % number, 20000, urgent=urgent)
+        if not self._calls:
+            self._calls[0] = ev.CALL_DIALING  # until +CLCC names it (or the end clears it)
+
+    async def answer(self, urgent=False):
+        """ATA: take the ringing call (OK, then VOICE CALL: BEGIN)."""
+        await self.at.cmd("ATA", 20000, urgent=urgent)
+        if not self._calls:
+            self._calls[0] = ev.CALL_ACTIVE
+
+    async def hangup(self, urgent=False):
+        """AT+CHUP: ends or rejects every call (ATH is ignored unless AT+CVHU=0, §1.6)."""
+        await self.at.cmd("AT+CHUP", 20000, urgent=urgent)
+
+    async def calls(self):
+        """[(id, dir, stat, number, type)] from AT+CLCC."""
+        out = []
+        for line in await self.at.cmd("AT+CLCC", 9000, "+CLCC:"):
+            try:
+                out.append(parse_clcc(line))
+            except ValueError:
+                self.bad_replies += 1
+        return out
+
+    async def sms_indexes(self):
+        """Indexes of every SMS on the SIM (AT+CMGL="ALL"), bodies skipped by their length."""
+        lines, _ = await self.at.cmd('AT+CMGL="ALL"', 9000, "+CMGL:", "+CMGL:", sms_body_len)
+        out = []
+        for line in lines:
+            try:
+                out.append(int(_body(line).split(",")[0]))
+            except ValueError:
+                self.bad_replies += 1
+        return out
+
+    async def sms_read(self, index):
+        """Sms at index (AT+CMGR), None if the place is empty or the reply cannot be framed."""
+        try:
+            lines, data = await self.at.cmd("AT+CMGR=%d" % index, 9000, "+CMGR:", "+CMGR:", sms_body_len)
+        except ATError as e:
+            if e.code == 321:  # invalid memory index: nothing there
+                return None
+            raise
+        if not lines:
+            return None
+        try:
+            sms_body_len(lines[0])
+            return parse_sms(lines[0], data[:_SMS_MAX], index)
+        except (ValueError, IndexError):
+            # no detailed header: CSDH is off (a restart nobody saw?); set it up again
+            self.bad_replies += 1
+            self.phone_ready = False
+            self._want_resync()
+            return None
+
+    async def sms_delete(self, index):
+        await self.at.cmd("AT+CMGD=%d" % index, 9000)
+
+    async def sms_send(self, number, text, urgent=False):
+        """Send one SMS (AT+CMGS, text mode): GSM 7-bit when every character is in the basic
+        alphabet and it fits 160, else UCS2 (data coding scheme 8 via AT+CSMP, body as hex)
+        within 70 characters. Returns the message reference. ValueError if it does not fit."""
+        if not dialable(number):
+            raise ValueError("not a number: %r" % number)
+        kind, body = smscodec.encode_sms(text)
+        if kind == "ucs2":
+            await self.at.cmd("AT+CSMP=17,167,0,8", urgent=urgent)
+            body = body.encode()
+        try:
+            lines = await self.at.send_data('AT+CMGS="%s"' % number, body + b"\x1a", _SMS_SEND_MS,
+                                            "+CMGS:", urgent=urgent)
+        finally:
+            if kind == "ucs2":
+                await self.at.cmd("AT+CSMP=17,167,0,0", urgent=urgent)
+        try:
+            return int(_body(lines[0]))
+        except (IndexError, ValueError):
+            self.bad_replies += 1
+            return -1
+
     # ---- TCP sockets (§1.7) -----------------------------------------------------------------
 
     async def _cmd_urc(self, command, urc, timeout_ms, urc_timeout_ms):
@@ -526,7 +859,7 @@ class A76xx:
         self.links[link] = True
         self.rx_ready[link] = False
 
-    async def tcp_send(self, link, data, timeout_ms=30000):
+    async def tcp_send(self, link, data, timeout_ms=30000, urgent=False):
         """AT+CIPSEND=<link>,<len> -> '>' -> data -> OK, then '+CIPSEND: <link>,<req>,<sent>'.
         Sends in pieces of at most 1460 bytes. ATError if the modem sent less than asked."""
         mv = memoryview(data)
@@ -538,7 +871,7 @@ class A76xx:
             command = "AT+CIPSEND=%d,%d" % (link, n)
             w = self.at.expect("+CIPSEND: %d," % link)
             try:
-                await self.at.send_data(command, mv[off:off + n], timeout_ms)
+                await self.at.send_data(command, mv[off:off + n], timeout_ms, urgent=urgent)
                 line = await self.at.wait(w, timeout_ms)
             finally:
                 self.at.cancel(w)
@@ -614,9 +947,100 @@ class A76xx:
         self.needs_init = True
         self.gnss_on = False
         self._csclk = False  # CSCLK is back at its default after a restart
+        self.phone_ready = False
         self._closed_all(True)
+        if self._calls:
+            self._calls = {}
+            self.events.put(ev.CALL, ev.CALL_ENDED, "reboot")
+        self.events.put(ev.REBOOT)
         if self.wake is not None:
-            self.wake.set()  # the supervisor re-initialises it now, not at its next poll
+            self.wake.set()
+
+    def _urc_ring(self, line):
+        # RING comes before +CLIP; if the +CLIP is lost the state is asked for (AT+CLCC)
+        if not self._calls:
+            self._want_resync()
+
+    def _urc_clip(self, line):
+        try:
+            number, ntype = parse_clip(line)
+        except ValueError:
+            self.bad_replies += 1
+            self._want_resync()  # AT+CLCC tells the number again
+            return
+        self.events.put(ev.RING, number, ntype)
+
+    def _urc_clcc(self, line):
+        self._call_line(line)
+
+    def _call_line(self, line):
+        """A +CLCC line (URC or reply): events for what changed. The call id, or None."""
+        try:
+            cid, mt, stat, number, ntype = parse_clcc(line)
+        except ValueError:
+            self.bad_replies += 1
+            return None
+        old = self._calls.get(cid)
+        if 0 in self._calls and cid != 0:
+            old = self._calls.pop(0)  # the call dial()/answer() noted, now with its id (ids start at 1)
+        if stat == ev.CALL_ENDED:
+            if old is not None:
+                self._calls.pop(cid, None)
+                self.events.put(ev.CALL, ev.CALL_ENDED, "end")
+            return None
+        self._calls[cid] = stat
+        if stat == old:
+            return cid
+        if mt and stat in (4, 5):  # incoming or waiting; type 128: restricted (withheld)
+            self.events.put(ev.RING, number if ntype != 128 else "", ntype)
+        elif stat in (ev.CALL_ACTIVE, ev.CALL_ALERTING):
+            self.events.put(ev.CALL, stat, None)
+        return cid
+
+    def _urc_begin(self, line):
+        self.events.put(ev.CALL, ev.CALL_ACTIVE, None)
+
+    def _urc_end(self, line):
+        why = "end"
+        for text, reason in _DIAL_ENDS:
+            if line.startswith(text):
+                why = reason
+        self._calls = {}
+        self.events.put(ev.CALL, ev.CALL_ENDED, why)
+
+    def _urc_dtmf(self, line):
+        key = _body(line)[:1]
+        if key and key in "0123456789*#ABCD":
+            self.events.put(ev.DTMF, key)
+        else:
+            self.bad_replies += 1
+
+    def _urc_cmti(self, line):
+        # '+CMTI: "SM",<index>' (§1.5)
+        try:
+            self.events.put(ev.SMS, int(fields(_body(line))[1]))
+        except (ValueError, IndexError):
+            self.bad_replies += 1
+            self._want_resync()  # AT+CMGL lists it
+
+    def _urc_cmt(self, line, data):
+        # '+CMT: ...,<length>' + body: an SMS routed past the SIM store (AT+CNMI mt=2)
+        if data is None:
+            self.bad_replies += 1
+            return
+        try:
+            self.events.put(ev.SMS, parse_sms(line, data[:_SMS_MAX]))
+        except (ValueError, IndexError):
+            self.bad_replies += 1
+
+    def _urc_sms_done(self, line):
+        # the SIM's SMS part is ready (§1.2): what arrived before is on the SIM
+        self._want_resync()
+
+    def _want_resync(self):
+        self._resync = True
+        if self.wake is not None:
+            self.wake.set()
 
     def _closed_all(self, notify):
         self.net_up = False

@@ -9,6 +9,15 @@ the scheduler's idle hook can sleep (ARCHITECTURE.md "Time and the idle hook"). 
 read while someone asks: a running command, pump() or wait(). Nothing here raises garbage into
 the caller's loop: bad lines are counted in `garbage` and skipped.
 
+URCs that carry raw bytes after their line (a text-mode '+CMT:' with AT+CSDH=1: the header
+says how many bytes of body follow, hardware.md §1.5) are registered with a data_len function;
+the engine reads exactly that many bytes as data, so a body line such as 'OK' or '+CIPRXGET: 1,0'
+is never taken for a result or a URC.
+
+Priorities (ARCHITECTURE.md §3a): one command at a time, but a command sent with urgent=True
+(SOS work) goes ahead of every normal command still waiting for the channel. Nothing waits on
+the channel for long: result URCs (a GNSS READY, a socket result) are awaited outside the lock.
+
 Counters: garbage (undecodable / control bytes, unknown unsolicited lines, stale results),
 timeouts, urcs (lines handed to handlers or waiters), truncated (lines cut at max_line),
 handler_errors (a URC handler raised; printed and counted).
@@ -21,6 +30,7 @@ from firmware.compat import const, sleep_ms
 _MAX_LINE = const(512)  # longest line kept; the rest of a longer line is dropped and counted
 _CHUNK = const(256)  # bytes read from the UART per call (its default rx buffer size, hardware.md §4)
 _MAX_DATA = const(4096)  # bound on a raw payload announced by a response line
+_RAW_MS = const(2000)  # a URC's announced body must arrive within this (1 KiB takes ~90 ms)
 _EIO = const(5)
 _ECONNRESET = const(104)
 _ETIMEDOUT = const(110)
@@ -97,6 +107,11 @@ class ATEngine:
         self.garbage = 0
         self.timeouts = 0
         self.silent = 0  # commands in a row that got no final result: a hung modem
+        self.silent_max = 3
+        self.on_hung = None  # fn() when `silent` reaches silent_max (the driver queues an event)
+        self._urgent = 0  # urgent commands waiting for the channel
+        # a URC whose raw body is being read: [handler, line, buffer, got, deadline]
+        self._rawp = None
         self.urcs = 0
         self.truncated = 0
         self.handler_errors = 0
@@ -108,15 +123,17 @@ class ATEngine:
         """A result URC is awaited (+CIPOPEN, +CGNSSPWR: READY!...): the UART must stay up."""
         return bool(self._waiters)
 
-    def on_urc(self, prefix, handler):
+    def on_urc(self, prefix, handler, data_len=None):
         """Lines starting with prefix that are not the running command's response go to
         handler(line) (a plain function: keep it short, no awaits). Replaces an earlier
-        handler for the same prefix."""
-        for i, (p, _) in enumerate(self._handlers):
-            if p == prefix:
-                self._handlers[i] = (prefix, handler)
+        handler for the same prefix. With data_len, data_len(line) raw bytes follow the line
+        and the handler gets handler(line, data); a bad length (ValueError, < 0 or too big)
+        counts as garbage and the handler gets data None."""
+        for i, h in enumerate(self._handlers):
+            if h[0] == prefix:
+                self._handlers[i] = (prefix, handler, data_len)
                 return
-        self._handlers.append((prefix, handler))
+        self._handlers.append((prefix, handler, data_len))
 
     def on_reboot(self, handler):
         """handler(line) runs whenever '*ATREADY' / 'RDY' is seen, idle or mid-command."""
@@ -135,19 +152,21 @@ class ATEngine:
 
     # ---- commands ---------------------------------------------------------------------------
 
-    async def cmd(self, command, timeout_ms=5000, prefix=None, data_prefix=None, data_len=None):
+    async def cmd(self, command, timeout_ms=5000, prefix=None, data_prefix=None, data_len=None,
+                  urgent=False):
         """Send command, return its info lines after OK.
 
         prefix: only lines starting with it are the response (others go to URC handlers or
         are counted as garbage); without it, every line that no handler claims is returned.
         data_prefix/data_len: a line starting with data_prefix is followed by data_len(line)
-        raw bytes; then (lines, data) is returned.
+        raw bytes; then (lines, data) is returned, data being every payload concatenated in
+        order (split it again with data_len). urgent: ahead of every normal command waiting.
         """
-        return await self._locked(command, None, timeout_ms, prefix, data_prefix, data_len)
+        return await self._locked(command, None, timeout_ms, prefix, data_prefix, data_len, urgent)
 
-    async def send_data(self, command, data, timeout_ms=10000, prefix=None):
+    async def send_data(self, command, data, timeout_ms=10000, prefix=None, urgent=False):
         """command, wait for the '>' prompt, write data, then the final result as for cmd()."""
-        return await self._locked(command, data, timeout_ms, prefix, None, None)
+        return await self._locked(command, data, timeout_ms, prefix, None, None, urgent)
 
     async def pump(self):
         """Read and dispatch whatever is pending (URCs while no command runs)."""
@@ -172,8 +191,27 @@ class ATEngine:
         finally:
             self.cancel(waiter)
 
-    async def _locked(self, command, data, timeout_ms, prefix, data_prefix, data_len):
-        async with self._lock:
+    async def _acquire(self, urgent):
+        """Take the channel. Urgent callers are counted while they wait; a normal caller that
+        gets the lock while one waits hands it on and queues again (the lock wakes waiters in
+        order, so the urgent one is reached after at most the normal ones ahead of it)."""
+        if urgent:
+            self._urgent += 1
+            try:
+                await self._lock.acquire()
+            finally:
+                self._urgent -= 1
+            return
+        while True:
+            await self._lock.acquire()
+            if not self._urgent:
+                return
+            self._lock.release()
+            await sleep_ms(0)
+
+    async def _locked(self, command, data, timeout_ms, prefix, data_prefix, data_len, urgent=False):
+        await self._acquire(urgent)
+        try:
             self.busy = True
             try:
                 if self.before_cmd is not None:
@@ -183,6 +221,8 @@ class ATEngine:
                 self.busy = False
                 if self.after_cmd is not None:
                     self.after_cmd()
+        finally:
+            self._lock.release()
 
     async def _run(self, command, data, timeout_ms, prefix, data_prefix, data_len):
         # Whatever arrived before the command (URCs, a late reply to a timed-out command) is
@@ -205,6 +245,8 @@ class ATEngine:
                 if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
                     self.timeouts += 1
                     self.silent += 1
+                    if self.silent == self.silent_max and self.on_hung is not None:
+                        self.on_hung()
                     raise ATTimeout(_ETIMEDOUT, "timeout: " + command)
                 await sleep_ms(self.poll_ms)
                 continue
@@ -277,7 +319,12 @@ class ATEngine:
         """The next complete, clean line (str), or None when no complete line is pending."""
         buf = self._line
         cap = len(buf)
+        if self._rawp is not None and clock.ticks_diff(clock.ticks_ms(), self._rawp[4]) > 0:
+            self._raw_abandon()
         while self._fill():
+            if self._rawp is not None:
+                self._raw_feed()
+                continue
             ch = self._chunk
             pos = self._pos
             i = ch.find(b"\n", pos)
@@ -388,19 +435,62 @@ class ATEngine:
                 self._waiters.remove(w)
                 self.urcs += 1
                 return True
-        for p, fn in self._handlers:
+        for p, fn, data_len in self._handlers:
             if line.startswith(p):
                 self.urcs += 1
-                self._call(fn, line)
+                if data_len is None:
+                    self._call(fn, line)
+                else:
+                    self._raw_start(fn, line, data_len)
                 return True
         return False
 
-    def _call(self, fn, line):
+    def _call(self, fn, line, *data):
         try:
-            fn(line)
+            fn(line, *data)
         except Exception as e:  # a handler bug must not break the reader
             self.handler_errors += 1
             log.event("error", where="urc_handler", line=line[:40], err=repr(e))
+
+    def _raw_start(self, fn, line, data_len):
+        """A URC line announced raw bytes: collect them (across reads) before its handler runs."""
+        try:
+            n = data_len(line)
+        except (ValueError, IndexError):
+            n = -1
+        if n < 0 or n > _MAX_DATA:
+            self.garbage += 1
+            self._call(fn, line, None)
+            return
+        # A modem that announced more than it sends must not swallow the lines after it for
+        # ever: whatever has not come within _RAW_MS is dropped and the reader resyncs.
+        self._rawp = [fn, line, bytearray(n), 0, clock.ticks_add(clock.ticks_ms(), _RAW_MS)]
+        if n == 0:
+            self._raw_done()
+
+    def _raw_feed(self):
+        r = self._rawp
+        buf = r[2]
+        k = len(buf) - r[3]
+        left = len(self._chunk) - self._pos
+        if k > left:
+            k = left
+        buf[r[3]:r[3] + k] = self._cmv[self._pos:self._pos + k]
+        self._pos += k
+        r[3] += k
+        if r[3] == len(buf):
+            self._raw_done()
+
+    def _raw_done(self):
+        r = self._rawp
+        self._rawp = None
+        self._call(r[0], r[1], bytes(r[2]))
+
+    def _raw_abandon(self):
+        r = self._rawp
+        self._rawp = None
+        self.garbage += 1
+        self._call(r[0], r[1], None)
 
     def _rebooted(self, line):
         self.urcs += 1

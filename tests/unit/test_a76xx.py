@@ -2,7 +2,7 @@
 import support
 from firmware import clock
 from firmware.compat import sleep_ms, wait_for_ms
-from firmware.drivers import a76xx
+from firmware.drivers import a76xx, events
 from firmware.drivers.a76xx import A76xx
 from firmware.drivers.at import ATError, ATReset
 from host_sim.fakes import machine as fm
@@ -25,6 +25,16 @@ def _modem(dtr=False, ri=False):
     d = fm.Pin(25, fm.Pin.OUT) if dtr else None
     r = fm.Pin(33, fm.Pin.IN) if ri else None
     return u, A76xx(u, key, d, r)
+
+
+def _socket_events(m, out):
+    """Move the driver's socket events into out as (link, "data"/"closed"); returns out."""
+    while True:
+        e = m.events.get()
+        if e is None:
+            return out
+        if e[0] in (events.DATA, events.CLOSED):
+            out.append((e[1], "data" if e[0] == events.DATA else "closed"))
 
 
 def _reply(*lines):
@@ -247,8 +257,7 @@ def _open_link(u, link=1):
 def test_socket_happy_path():
     async def main():
         u, m = _modem()
-        events = []
-        m.on_socket(lambda link, ev: events.append((link, ev)))
+        seen = []
         _open_link(u)
         await m.net_open()
         await m.tcp_open(1, "traccar.example.org", 5093)
@@ -263,7 +272,7 @@ def test_socket_happy_path():
         u.push(b"\r\n+CIPRXGET: 1,1\r\n", 200)
         await sleep_ms(300)
         await m.at.pump()
-        assert events == [(1, "data")] and m.rx_ready[1]
+        assert _socket_events(m, seen) == [(1, "data")] and m.rx_ready[1]
         u.on("AT+CIPRXGET=2,1,1460", b"\r\n+CIPRXGET: 2,1,10,4\r\n[SG*\r\nOK\r\n" + OK)
         u.on("AT+CIPRXGET=2,1,1460", b"\r\n+CIPRXGET: 2,1,4,0\r\nLK]\n" + OK)
         assert await m.tcp_recv(1) == b"[SG*\r\nOK\r\nLK]\n"
@@ -312,8 +321,7 @@ def test_send_short_write_is_an_error():
 def test_passive_close_and_network_loss():
     async def main():
         u, m = _modem()
-        events = []
-        m.on_socket(lambda link, ev: events.append((link, ev)))
+        seen = []
         _open_link(u, 1)
         _not_open(u, 2)
         u.on('AT+CIPOPEN=2,"TCP","traccar.example.org",5093', [(0, OK), (10, b"\r\n+CIPOPEN: 2,0\r\n")])
@@ -322,10 +330,10 @@ def test_passive_close_and_network_loss():
         await m.tcp_open(2, "traccar.example.org", 5093)
         u.push(b"\r\n+IPCLOSE: 1,1\r\n")
         await m.at.pump()
-        assert events == [(1, "closed")] and not m.links[1] and m.links[2]
+        assert _socket_events(m, seen) == [(1, "closed")] and not m.links[1] and m.links[2]
         u.push(b"\r\n+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY\r\n")
         await m.at.pump()
-        assert events == [(1, "closed"), (2, "closed")]
+        assert _socket_events(m, seen) == [(1, "closed"), (2, "closed")]
         assert not m.net_up and not m.links[2]
 
     support.run(main())
@@ -334,8 +342,7 @@ def test_passive_close_and_network_loss():
 def test_reboot_mid_command_closes_everything():
     async def main():
         u, m = _modem()
-        events = []
-        m.on_socket(lambda link, ev: events.append((link, ev)))
+        seen = []
         _open_link(u)
         await m.net_open()
         await m.tcp_open(1, "traccar.example.org", 5093)
@@ -346,7 +353,8 @@ def test_reboot_mid_command_closes_everything():
         await support.araises(ATReset, m.csq())
         assert clock.ticks_diff(clock.ticks_ms(), t0) < 1000
         assert m.reboots == 1 and m.needs_init
-        assert events == [(1, "closed")] and not m.net_up
+        assert _socket_events(m, seen) == [(1, "closed")] and not m.net_up
+        assert m.events.get() is None  # REBOOT came first and was taken with the sockets
 
     support.run(main())
 
@@ -408,13 +416,12 @@ def test_malformed_result_urcs_are_at_errors():
 def test_recv_is_bounded_when_the_server_streams():
     async def main():
         u, m = _modem()
-        events = []
-        m.on_socket(lambda link, ev: events.append(ev))
+        seen = []
         chunk = b"x" * 1460
         u.on("AT+CIPRXGET=2,0,1460", b"\r\n+CIPRXGET: 2,0,1460,99999\r\n" + chunk + OK, times=0)
         data = await m.tcp_recv(0)
         assert len(data) <= 3 * 1460  # one call holds at most ~4 KiB in RAM
-        assert m.rx_ready[0] and events == ["data"]  # and asks to be called again
+        assert m.rx_ready[0] and _socket_events(m, seen) == [(0, "data")]  # and asks to be called again
 
     support.run(main())
 

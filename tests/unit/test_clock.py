@@ -1,6 +1,9 @@
 """Clock: tick wraparound and the UTC wall clock (epoch 2000)."""
+import asyncio
+
 import support
 from firmware import clock
+from firmware.compat import sleep_ms
 
 
 def test_ticks_diff_across_wrap():
@@ -58,3 +61,29 @@ def test_wall_clock_runs_on_ticks_across_wrap():
         assert w.source == "network"
 
     support.run(main())
+
+
+def test_a_flag_set_by_a_task_is_seen_before_the_idle_sleep():
+    # The SOS button's flag set just before the scheduler's idle wait (here by a task; on the
+    # board by an IRQ between the scheduler's look and its sleep) must wake its waiter now,
+    # not when the sleep ends. firmware/idle.py polls before it sleeps.
+    from firmware.compat import ThreadSafeFlag
+    from host_sim import vtime
+
+    async def main():
+        f = ThreadSafeFlag()
+        seen = []
+
+        async def waiter():
+            await f.wait()
+            seen.append(support.VT.ms)
+
+        t = asyncio.create_task(waiter())
+        await sleep_ms(100)
+        f.set()
+        await sleep_ms(5000)
+        t.cancel()
+        return seen
+
+    support.VT.reset()
+    assert vtime.run(main()) == [100]

@@ -26,9 +26,6 @@ class FakeModem:
         self._rx = b""
         self._cb = None
 
-    def on_socket(self, fn):
-        self._cb = fn
-
     async def net_open(self):
         pass
 
@@ -40,14 +37,14 @@ class FakeModem:
     async def tcp_close(self, link):
         self.closes += 1
 
-    async def tcp_send(self, link, data):
+    async def tcp_send(self, link, data, urgent=False):
         self.sent.append(data)
         if self.ack and b"*LK" in data:
             support.VT.after(self.ack_ms, self._deliver_ack)
 
     def _deliver_ack(self):
         self._rx += watchproto.encode("SG", ID, self.ack_word)
-        self._cb(0, "data")
+        self._cb(0)
 
     async def tcp_recv(self, link):
         data, self._rx = self._rx, b""
@@ -79,6 +76,7 @@ def test_reports_removed_only_after_the_lk_behind_them_is_acked():
         for i in range(3):
             ob.put("UD,report%d" % i)
         up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        m._cb = up.on_data
         await _run(up, 5000)
         assert len(ob) == 0
         # the three reports and an LK went out together, in order, as one send
@@ -96,6 +94,7 @@ def test_no_ack_keeps_reports_and_resends_them_on_a_new_session():
         m.ack = False
         ob.put("UD,lost-ack")
         up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        m._cb = up.on_data
         await _run(up, 40000)  # past the 30 s ack timeout
         assert len(ob) == 1  # still queued
         assert m.closes >= 1 and m.opens >= 2  # the silent session was given up and reopened
@@ -114,6 +113,7 @@ def test_refused_connections_back_off_and_keep_everything():
         m.refuse = True
         ob.put("UD,waiting")
         up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        m._cb = up.on_data
         await _run(up, 60000)
         assert len(ob) == 1 and not m.sent
         assert up.backoff_s >= 20  # 5, 10, 20 ... seconds between tries, not a busy loop
@@ -128,6 +128,7 @@ def test_heartbeat_keeps_an_idle_session_alive():
     async def main():
         m, cfg, ob = _setup("up4")
         up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 77))
+        m._cb = up.on_data
         await _run(up, 3 * 600000 + 5000)  # three heartbeat periods, nothing to report
         lks = [s for s in m.sent if b"LK,0,0,77" in s]
         assert 3 <= len(lks) <= 5  # one at connect, then one per heartbeat_s
@@ -143,6 +144,7 @@ def test_an_al_ack_does_not_confirm_a_batch():
         m.ack_word = "AL"
         ob.put("UD,not-confirmed")
         up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        m._cb = up.on_data
         await _run(up, 20000)
         assert len(ob) == 1
 
@@ -165,6 +167,7 @@ def test_a_record_damaged_after_boot_does_not_hold_back_the_others():
             ob.put("UD,record-%d" % i)
         _damage(ob, b"record-1")
         up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        m._cb = up.on_data
         await _run(up, 20000)
         sent = b"".join(m.sent)
         assert b"record-0" in sent and b"record-2" in sent and b"record-1" not in sent
@@ -181,6 +184,7 @@ def test_an_unreadable_queue_is_repaired_not_spun_on():
         ob.put("UD,only-record")
         _damage(ob, b"only-record")
         up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        m._cb = up.on_data
         await _run(up, 20000)
         assert len(ob) == 0 and ob.corrupt == 1
         assert not [s for s in m.sent if b"only-record" in s]

@@ -1,0 +1,181 @@
+"""Telephony: the whitelist at the door for calls and SMS, both ways.
+
+Incoming calls (RING events with the caller's number from +CLIP or AT+CLCC): a listed number
+rings (the board's vibration/buzzer output, until the call is answered or the caller gives
+up; a short press of the button answers); anyone else, and every withheld number, is hung up at
+once (AT+CHUP). While an SOS runs, a contact who calls is answered for the child (sos.takes_call).
+Rejecting at once also matters for power: while a call rings the modem holds RI low 5.9 s of
+every 6 (hardware.md §1.9), and RI is the ESP32's wake pin.
+
+Incoming SMS (SMS events: an index on the SIM from +CMTI or AT+CMGL, or a directly routed
++CMT): read by length-framed AT+CMGR (the driver), then deleted from the SIM in any case, so
+a full SIM store never blocks new messages. From a listed number: kept in `messages.json` on
+flash (bounded; for the commands of the remote-configuration issue) before it is deleted from
+the SIM, so a power cut in between reads it again rather than losing it (a repeat is
+recognised). From anyone else: deleted; only the time and the fact are logged, never the text
+or the number.
+
+Outgoing calls and SMS go only to listed numbers (send_sms, dial).
+"""
+import asyncio
+import json
+
+from firmware import clock, fsutil, log
+from firmware.compat import const
+from firmware.contacts import call_action, sms_action
+from firmware.drivers import events as ev
+
+_INBOX_MAX = const(20)  # messages kept on flash (newest win)
+_TEXT_MAX = const(480)  # characters kept per message (three SMS' worth)
+_PENDING_MAX = const(16)
+
+
+def mask(number):
+    """A stranger's number in the log: only its last two digits."""
+    if not number:
+        return "withheld"
+    return "*" + number[-2:]
+
+
+class Inbox:
+    """Kept SMS: a small JSON list, replaced atomically (fsutil.atomic_write)."""
+
+    def __init__(self, root):
+        self.path = fsutil.join(root, "messages.json")
+        self.items = []
+        try:
+            data = fsutil.read_bytes(self.path)
+            if data:
+                items = json.loads(data)
+                if isinstance(items, list):
+                    self.items = [m for m in items if isinstance(m, dict)]
+        except (OSError, ValueError):
+            log.event("error", where="inbox", err="unreadable messages.json ignored")
+
+    def has(self, number, scts, text):
+        for m in self.items:
+            if m.get("from") == number and m.get("scts") == scts and m.get("text") == text:
+                return True
+        return False
+
+    def add(self, t, number, name, scts, text):
+        self.items.append({"t": t, "from": number, "name": name, "scts": scts, "text": text})
+        if len(self.items) > _INBOX_MAX:
+            self.items = self.items[-_INBOX_MAX:]
+        fsutil.atomic_write(self.path, json.dumps(self.items).encode())
+
+
+class Telephony:
+    def __init__(self, modem, contacts_fn, ringer, root, sos=None):
+        """contacts_fn() -> the current Contacts (config changes replace it); ringer(on)
+        drives the board's vibration/buzzer; sos: the Sos service (may be set later)."""
+        self._m = modem
+        self._contacts = contacts_fn
+        self._ringer = ringer
+        self.sos = sos
+        self.inbox = Inbox(root)
+        self._todo = []  # ("reject",) / ("answer",) / ("sms", index or Sms)
+        self._flag = asyncio.Event()
+        self.current = None  # the incoming call being handled: its number ('' withheld)
+        self.ringing = False
+        self.rejected = 0
+        self.rung = 0
+        self.sms_kept = 0
+        self.sms_dropped = 0
+
+    # ---- from the router (plain functions) ----
+    def on_ring(self, number, ntype):
+        if self.current is not None and self.current == number:
+            return  # the same call ringing again (RING / +CLIP repeat every ~6 s)
+        contacts = self._contacts()
+        c = contacts.find(number, ntype) if number else None
+        self.current = number
+        if self.sos is not None and self.sos.takes_call(c):
+            log.event("call_for_sos", name=c.name)
+            return
+        if call_action(c) == "ring":
+            self.rung += 1
+            self.ringing = True
+            self._ringer(True)
+            log.event("call_ringing", name=c.name)
+        else:
+            self.rejected += 1
+            log.event("call_rejected", caller=mask(number), withheld=not number)
+            self._do(("reject",))
+
+    def on_call(self, state, reason=None):
+        if state == ev.CALL_ACTIVE or state == ev.CALL_ENDED:
+            if self.ringing:
+                self.ringing = False
+                self._ringer(False)
+                log.event("call_answered" if state == ev.CALL_ACTIVE else "call_missed", why=reason)
+        if state == ev.CALL_ENDED:
+            self.current = None
+        if self.sos is not None:
+            self.sos.on_call(state, reason)
+
+    def on_sms(self, item, _=None):
+        self._do(("sms", item))
+
+    def answer_if_ringing(self):
+        """The button's short press: take the ringing call. True if there was one."""
+        if not self.ringing:
+            return False
+        self._do(("answer",))
+        return True
+
+    def _do(self, job):
+        if len(self._todo) < _PENDING_MAX:
+            self._todo.append(job)
+        self._flag.set()
+
+    # ---- outgoing, whitelisted ----
+    async def send_sms(self, number, text, urgent=False):
+        if self._contacts().find(number) is None:
+            raise ValueError("SMS only to listed numbers")
+        return await self._m.sms_send(number, text, urgent)
+
+    async def dial(self, number, urgent=False):
+        if self._contacts().find(number) is None:
+            raise ValueError("calls only to listed numbers")
+        await self._m.dial(number, urgent)
+
+    # ---- the task ----
+    async def run(self):
+        """Never returns."""
+        while True:
+            if not self._todo:
+                await self._flag.wait()
+            self._flag.clear()
+            while self._todo:
+                job = self._todo.pop(0)
+                try:
+                    if job[0] == "reject":
+                        await self._m.hangup(True)
+                    elif job[0] == "answer":
+                        await self._m.answer()
+                    else:
+                        await self._sms(job[1])
+                except OSError as e:
+                    log.event("error", where="telephony", job=job[0], err=repr(e))
+
+    async def _sms(self, item):
+        m = self._m
+        if isinstance(item, int):
+            sms = await m.sms_read(item)
+            if sms is None:
+                return
+        else:
+            sms = item
+        c = self._contacts().find(sms.number, sms.ntype)
+        if sms_action(c) == "keep":
+            text = sms.text[:_TEXT_MAX]
+            if not self.inbox.has(c.number, sms.scts, text):
+                self.inbox.add(clock.wall.now(), c.number, c.name, sms.scts, text)
+                self.sms_kept += 1
+                log.event("sms_kept", name=c.name, chars=len(sms.text))
+        else:
+            self.sms_dropped += 1
+            log.event("sms_dropped")
+        if sms.index is not None:
+            await m.sms_delete(sms.index)
