@@ -6,7 +6,7 @@ the same file runs under both runners. Import this module first: it brings in vi
 import os
 
 from host_sim import vtime  # noqa: F401  (must precede asyncio; sets virtual ticks)
-from firmware import fsutil  # noqa: E402
+from firmware import fsutil, log  # noqa: E402
 
 VT = vtime.VT
 
@@ -46,3 +46,18 @@ def tmpdir(name="t"):
     fsutil.rmtree(path)
     fsutil.makedirs(path)
     return path
+
+
+class Events:
+    """with Events() as got: ... -> the firmware's events as (kind, fields) while inside; the
+    previous sink (the MicroPython runner's capture) is put back afterwards."""
+
+    def __enter__(self):
+        self.prev = log._sink
+        self.got = []
+        log.set_sink(lambda kind, fields: self.got.append((kind, fields)))
+        return self.got
+
+    def __exit__(self, *exc):
+        log.set_sink(self.prev)
+        return False

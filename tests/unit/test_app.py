@@ -1,15 +1,11 @@
 """The app's last line of defence: a service that raises something unforeseen is logged and
 restarted, instead of its task dying while the rest of the watch carries on without it."""
 import support
-from firmware import log
 from firmware.app import App
 from firmware.compat import sleep_ms
 
 
 def test_a_crashing_service_is_restarted():
-    events = []
-    prev = log._sink
-    log.set_sink(lambda kind, fields: events.append((kind, fields)))
     runs = []
 
     async def flaky():
@@ -27,10 +23,8 @@ def test_a_crashing_service_is_restarted():
         t.cancel()
         await sleep_ms(1)
 
-    try:
+    with support.Events() as events:
         support.run(main())
-    finally:
-        log.set_sink(prev)
     assert len(runs) == 2  # ran again after the crash
     errors = [f for k, f in events if k == "error" and f.get("where") == "flaky"]
     assert errors and "IndexError" in errors[0]["err"]

@@ -1,7 +1,7 @@
 """Clock: tick wraparound and the UTC wall clock (epoch 2000)."""
-import asyncio
+import support  # first: virtual time before asyncio
 
-import support
+import asyncio  # noqa: E402
 from firmware import clock
 from firmware.compat import sleep_ms
 

@@ -17,6 +17,7 @@ class FakeModem:
 
     def __init__(self):
         self.sent = []
+        self.urgent = []
         self.opens = 0
         self.closes = 0
         self.ack = True
@@ -39,6 +40,7 @@ class FakeModem:
 
     async def tcp_send(self, link, data, urgent=False):
         self.sent.append(data)
+        self.urgent.append(urgent)
         if self.ack and b"*LK" in data:
             support.VT.after(self.ack_ms, self._deliver_ack)
 
@@ -188,5 +190,40 @@ def test_an_unreadable_queue_is_repaired_not_spun_on():
         await _run(up, 20000)
         assert len(ob) == 0 and ob.corrupt == 1
         assert not [s for s in m.sent if b"only-record" in s]
+
+    support.run(main())
+
+
+def test_alarms_go_first_even_behind_hundreds_of_reports():
+    async def main():
+        m, cfg, ob = _setup("up-al")
+        root = ob.dir.rsplit("/", 1)[0]
+        al = Outbox(root, 64, 16, "alarms")
+        for i in range(300):  # an outage's backlog
+            ob.put("UD,old%03d" % i)
+        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80), al)
+        m._cb = up.on_data
+        import asyncio
+
+        sender = asyncio.create_task(up.run_sender())
+        receiver = asyncio.create_task(up.run_receiver())
+        await sleep_ms(300)  # connected; the first batch of the backlog is out, its ack due
+        sent_before = len(m.sent)
+        al.put("AL,sos")
+        assert await up.alarm_written(1500)  # the SOS waits on this before its SMS
+        at = [i for i, s in enumerate(m.sent) if b"AL,sos" in s]
+        assert at == [sent_before]  # the very next send carries it ...
+        first = m.sent[at[0]]
+        assert first.index(b"AL,sos") < first.index(b"UD,old")  # ... ahead of the reports in it
+        assert m.urgent[at[0]] and not any(m.urgent[:at[0]])  # and goes first on the AT channel
+        await sleep_ms(60000)
+        sender.cancel()
+        receiver.cancel()
+        await sleep_ms(1)
+        assert len(al) == 0 and len(ob) == 0  # everything delivered, nothing lost
+        assert sum(s.count(b"AL,sos") for s in m.sent) == 1
+        # without a session, nobody waits for the alarm
+        up.connected = False
+        assert not await up.alarm_written(1500)
 
     support.run(main())
