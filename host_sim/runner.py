@@ -4,9 +4,11 @@ Wires the world (route, cells, server), the A76xx emulator behind the fake UART 
 energy meter behind the fake ADC, boots the unmodified firmware on the board module, replays
 the scenario's faults, and writes (ARCHITECTURE.md §5):
   events.jsonl  {"t": ISO-8601 UTC, "kind": ..., ...}   what the firmware and the world did
-  wire.jsonl    {"t", "dir", "channel", "peer", "data"[, "hex"]}   every frame on the wire
+  wire.jsonl    {"t", "dir", "channel", "peer", "data"[, "hex"]}   every frame on the wire:
+                the watch protocol, and the calls and SMS the emulated network carried
   summary.json  the figures
-and prints a readable timeline (local time of the scenario).
+and prints a readable timeline (local time of the scenario). Scenario events are faults, and
+{"do": "press", "for_ms": ...}: the SOS button held (with contact bounce at the start).
 """
 import json
 import sys
@@ -115,8 +117,8 @@ class Recorder:
         if channel != "watch" or b"*AL," in data:
             self.frames_at.append((VT.ms, direction, channel, peer, data))
         if channel != "watch" and self.echo:
-            print("  %s  %-16s %s %s %s" % (self.local(), channel, direction, peer,
-                                            data.decode("utf-8", "replace")[:70]))
+            text = data.decode("utf-8", "replace").replace("\r", "\\r").replace("\n", "\\n")
+            print("  %s  %-16s %s %s %s" % (self.local(), channel, direction, peer, text[:70]))
         pairs = [("t", self.iso()), ("dir", direction), ("channel", channel), ("peer", peer)]
         try:
             text = data.decode()

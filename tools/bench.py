@@ -2,8 +2,10 @@
 
 Prints, for the default school day on each interpreter: simulated seconds per wall second,
 reports and bytes up/down per simulated day, average current and battery days from the energy
-model (host_sim/energy.py cites each current), the firmware's heap on MicroPython
-(tools/heap.py) and the size of the compiled firmware.
+model (host_sim/energy.py cites each current); for the SOS day (sos_park) the alert latencies
+(alarm at the server, each SMS submitted, first call dialled) and what the SOS day costs; for
+the calls day the phone's figures; the firmware's heap on MicroPython (tools/heap.py) and the
+size of the compiled firmware.
 """
 import json
 import os
@@ -20,14 +22,15 @@ import compile as mpy  # noqa: E402  (tools/compile.py)
 SCENARIO = "host_sim/scenarios/school_day.json"
 
 
-def simulate(interp):
-    out = os.path.join(REPO, "out", "bench", interp)
+def simulate(interp, scenario=SCENARIO):
+    name = os.path.basename(scenario)[:-5]
+    out = os.path.join(REPO, "out", "bench", name + "-" + interp)
     if interp == "micropython":
         mp = os.path.join(os.path.dirname(sys.executable), "micropython")
-        cmd = [mp, "-X", "heapsize=64M", "-m", "host_sim", "run", SCENARIO, out]
+        cmd = [mp, "-X", "heapsize=64M", "-m", "host_sim", "run", scenario, out]
         env = dict(os.environ, MICROPYPATH=".frozen:.")
     else:
-        cmd = [sys.executable, "-m", "host_sim", "run", SCENARIO, out]
+        cmd = [sys.executable, "-m", "host_sim", "run", scenario, out]
         env = dict(os.environ)
     t0 = time.time()
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
@@ -57,12 +60,25 @@ def main():
         s["avg_current_ua"] / 1000, s["battery_days_x10"] / 10, s["battery_mah"]))
     print("             modem %.2f mA, GNSS %.2f mA, ESP32 %.2f mA, board %.2f mA" % tuple(
         s["avg_ua_" + k] / 1000 for k in ("modem", "gnss", "esp32", "board")))
+    s = simulate("python", "host_sim/scenarios/sos_park.json")
+    print("SOS          alarm at the server %s ms after the press became an SOS, SMS submitted after "
+          "%s ms, first call dialled after %s ms, accepted by %s" % (
+              s["sos_al_ms"], ", ".join(str(x) for x in s["sos_sms_ms"]), s["sos_call_ms"],
+              s["sos_accepted_by"]))
+    print("             the SOS day (two SOS, fast tracking, calls): %.2f mA average, %d reports, "
+          "%d s of ringer/vibration, ESP32 %.2f mA" % (
+              s["avg_current_ua"] / 1000, s["reports_delivered"], s["ringer_ms"] // 1000,
+              s["avg_ua_esp32"] / 1000))
+    s = simulate("python", "host_sim/scenarios/calls_day.json")
+    print("phone        calls day: %d rang, %d rejected, %d SMS kept, %d dropped, %.2f mA average, "
+          "%d level-wake spins" % (s["calls_rung"], s["calls_rejected"], s["sms_kept"], s["sms_dropped"],
+                                   s["avg_current_ua"] / 1000, s["wake_spins"]))
     mp = os.path.join(os.path.dirname(sys.executable), "micropython")
     r = subprocess.run([mp, "tools/heap.py"], cwd=REPO, capture_output=True, text=True,
                        env=dict(os.environ, MICROPYPATH=".frozen:."))
     heap = dict(line.split() for line in r.stdout.split("\n") if line.startswith("heap_"))
-    print("heap         %s bytes after importing the firmware, %s more for its services and a "
-          "20-report queue (MicroPython, tools/heap.py)" % (heap.get("heap_import_bytes", "?"),
+    print("heap         %s bytes after importing the firmware, %s more for its services, 50 contacts "
+          "and a 20-report queue (MicroPython, tools/heap.py)" % (heap.get("heap_import_bytes", "?"),
                                                           heap.get("heap_services_bytes", "?")))
     sizes = mpy.compile_all()
     total = sum(n for _, n in sizes)

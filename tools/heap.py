@@ -1,5 +1,6 @@
 """RAM the firmware needs on MicroPython: heap held after importing every firmware module
-and building the services' objects the way the app does (run by tools/bench.py).
+and building the services' objects the way the app does, with a full whitelist (50 contacts)
+and 20 reports queued (run by tools/bench.py).
 
     MICROPYPATH=.frozen:. micropython tools/heap.py
 
@@ -19,7 +20,8 @@ gc.collect()
 base = gc.mem_alloc()
 
 import boards.lilygo_t_a7670 as board_module  # noqa: E402
-from firmware import app, config, outbox, positioning, reporter, uplink, watchproto  # noqa: E402,F401
+from firmware import (app, config, contacts, outbox, positioning, reporter, smscodec, sos,  # noqa: E402,F401
+                      telephony, uplink, watchproto)
 
 gc.collect()
 after_import = gc.mem_alloc()
@@ -34,15 +36,23 @@ async def build():
     fsutil.rmtree(root)
     fsutil.makedirs(root)
     cfg = config.Config.load(root)
+    # the largest whitelist the config allows: 50 contacts with names of 32 characters
+    cfg.update({"country_code": "47", "contacts": [
+        {"name": "Contact number %02d with a name x" % i, "number": "+47911%05d" % i,
+         "roles": ["guardian", "sos"] if i < 3 else ["friend"]} for i in range(50)]})
     ob = outbox.Outbox(root)
+    al = outbox.Outbox(root, 64, 16, "alarms")
+    book = contacts.Contacts(cfg["contacts"], cfg["country_code"])
     pos = positioning.Positioning(b.modem, root)
-    up = uplink.Uplink(b.modem, cfg, ob, "862000012345674", lambda: (0, 50))
-    rep = reporter.Reporter(b.modem, cfg, ob, pos, up, b.battery)
+    up = uplink.Uplink(b.modem, cfg, ob, "862000012345674", lambda: (0, 50), al)
+    tel = telephony.Telephony(b.modem, lambda: book, b.ringer, root)
+    rep = reporter.Reporter(b.modem, cfg, ob, pos, up, b.battery, al)
+    s = sos.Sos(b.modem, cfg, lambda: book, None, None, rep.position_now, b.battery.percent)
     for i in range(20):  # a queue of reports waiting for the server
         ob.put("UD,140926,060000,A,59.923600,N,10.759200,E,0.00,0,0,0,80,94,0,0,00000000,"
                "1,0,242,1,2010,26383617,-88,0,8")
     gc.collect()
-    return (b, cfg, ob, pos, up, rep), gc.mem_alloc()
+    return (b, cfg, ob, al, book, pos, up, tel, rep, s), gc.mem_alloc()
 
 
 objs, after_build = vtime.run(build())

@@ -279,14 +279,9 @@ class ATEngine:
                 raise ATError(command, line)
             if data_prefix is not None and line.startswith(data_prefix):
                 lines.append(line)
-                try:
-                    n = data_len(line)
-                except (ValueError, IndexError):
-                    n = -1
-                if n < 0 or n > _MAX_DATA:
-                    self.garbage += 1
-                    continue
-                payload += await self._read_raw(n, deadline, command)
+                n = self._announced(data_len, line)
+                if n >= 0:
+                    payload += await self._read_raw(n, deadline, command)
                 continue
             if prefix is not None and line.startswith(prefix):
                 lines.append(line)
@@ -452,14 +447,22 @@ class ATEngine:
             self.handler_errors += 1
             log.event("error", where="urc_handler", line=line[:40], err=repr(e))
 
-    def _raw_start(self, fn, line, data_len):
-        """A URC line announced raw bytes: collect them (across reads) before its handler runs."""
+    def _announced(self, data_len, line):
+        """How many raw bytes follow line (data_len(line)); -1, counted as garbage, when the
+        length is unreadable or beyond _MAX_DATA."""
         try:
             n = data_len(line)
         except (ValueError, IndexError):
             n = -1
         if n < 0 or n > _MAX_DATA:
             self.garbage += 1
+            return -1
+        return n
+
+    def _raw_start(self, fn, line, data_len):
+        """A URC line announced raw bytes: collect them (across reads) before its handler runs."""
+        n = self._announced(data_len, line)
+        if n < 0:
             self._call(fn, line, None)
             return
         # A modem that announced more than it sends must not swallow the lines after it for

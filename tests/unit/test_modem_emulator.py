@@ -44,14 +44,19 @@ class Meter:
 
 
 class Rig:
-    def __init__(self, variant="foreign", **kw):
+    def __init__(self, variant="foreign", emu=None, **kw):
+        """kw: scenario keys; emu: more emulator options. Frames the emulated network carries
+        (calls, SMS) are kept in `frames` as (ms, dir, channel, peer, data)."""
         fm.WIRING.reset()
         VT.reset()
         self.world = W.World(scenario(**kw), VT)
         self.server = RecordingServer()
         self.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, self.server)
         self.meter = Meter()
-        self.emu = A76xxEmulator(VT, self.world, IMEI, ICCID, meter=self.meter, variant=variant)
+        self.emu = A76xxEmulator(VT, self.world, IMEI, ICCID, meter=self.meter, variant=variant,
+                                 **(emu or {}))
+        self.frames = []
+        self.emu.wire = lambda d, ch, peer, data: self.frames.append((VT.ms, d, ch, peer, data))
         fm.WIRING.attach_uart(26, 27, self.emu)
         self.emu.attach_pins(pwrkey=fm.WIRING.pin(4), dtr=fm.WIRING.pin(25), ri=fm.WIRING.pin(33))
         self.pwrkey = fm.Pin(4, fm.Pin.OUT, value=0)

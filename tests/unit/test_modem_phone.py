@@ -1,12 +1,8 @@
 """The A76xx emulator's voice and SMS network and the people who call and text the watch: exact
 bytes on the wire, RI patterns, what each person's log and the wire log record."""
 import support
-from fakepeer import RecordingServer
-from test_modem_emulator import ICCID, IMEI, Meter, Rig, scenario
+from test_modem_emulator import Rig
 from host_sim import phones
-from host_sim import world as W
-from host_sim.fakes import machine as fm
-from host_sim.modem_a76xx import A76xxEmulator
 
 VT = support.VT
 M = 60000
@@ -20,23 +16,7 @@ class PRig(Rig):
     """Rig with people in the scenario, emulator options and a wire recorder."""
 
     def __init__(self, people=(), emu=None, **kw):
-        fm.WIRING.reset()
-        VT.reset()
-        self.world = W.World(scenario(people=list(people), **kw), VT)
-        self.server = RecordingServer()
-        self.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, self.server)
-        self.meter = Meter()
-        self.emu = A76xxEmulator(VT, self.world, IMEI, ICCID, meter=self.meter, **(emu or {}))
-        self.frames = []
-        self.emu.wire = lambda d, ch, peer, data: self.frames.append((VT.ms, d, ch, peer, data))
-        fm.WIRING.attach_uart(26, 27, self.emu)
-        self.emu.attach_pins(pwrkey=fm.WIRING.pin(4), dtr=fm.WIRING.pin(25), ri=fm.WIRING.pin(33))
-        self.pwrkey = fm.Pin(4, fm.Pin.OUT, value=0)
-        self.dtr = fm.Pin(25, fm.Pin.OUT, value=0)
-        self.ri = fm.Pin(33, fm.Pin.IN)
-        self.falls = []
-        self.ri.irq(lambda p: self.falls.append(VT.ms), fm.Pin.IRQ_FALLING)
-        self.u = fm.UART(1, 115200, tx=26, rx=27)
+        Rig.__init__(self, emu=emu, people=list(people), **kw)
 
     def to(self, ms):
         self.advance(ms - VT.ms)
