@@ -63,7 +63,7 @@ class App:
         self._recover = None  # "reboot" / "hung": what the supervisor must do
         self._recover_ev = asyncio.Event()
         self._in_boot = False
-        self._ringer_off = None
+        self._sos_early = False  # a long press before the services were up
 
     async def _modem_up(self):
         """Power the modem, SIM, APN, registration (carries on unregistered: it may come),
@@ -173,6 +173,10 @@ class App:
         self.tasks = [asyncio.create_task(self._keep("modem_events", m.run)),
                       asyncio.create_task(self._keep("router", self._route)),
                       asyncio.create_task(self._keep("supervisor", self._supervise))]
+        if self.board.button is not None:
+            # from the start: a press while the modem still boots is an SOS as soon as it can be
+            self.board.button.start()
+            self.tasks.append(asyncio.create_task(self._keep("button", self._button)))
         self.subscribe(ev.REBOOT, self._on_trouble("reboot"))
         self.subscribe(ev.HUNG, self._on_trouble("hung"))
         await self._boot_modem()
@@ -211,16 +215,22 @@ class App:
             asyncio.create_task(self._keep("sos", sos.run)),
             asyncio.create_task(self._keep("watchdog", self._watchdog)),
         ]
-        if board.button is not None:
-            board.button.start()
-            self.tasks.append(asyncio.create_task(self._keep("button", self._button)))
+        if self._sos_early:
+            sos.trigger()
         for t in self.tasks:
             await t
 
     async def _alarm(self, status):
         """Queue an AL (first in line) and give the uplink up to 1.5 s to put it on the air
-        before anything else takes the AT channel (the SOS SMS come next)."""
-        seq = self.reporter.alarm(status)
+        before anything else takes the AT channel (the SOS SMS come next). Both carry the
+        serving cell: asked for now if no report has read it since boot."""
+        rep = self.reporter
+        if rep.last_cell is None:  # no report yet since boot: the cell is all an SOS has then
+            try:
+                rep.last_cell = await self.board.modem.serving_cell(True)
+            except OSError:
+                pass
+        seq = rep.alarm(status)
         await self.uplink.alarm_written(_ALARM_WAIT_MS)
         return seq
 
@@ -234,20 +244,25 @@ class App:
 
     async def _button(self):
         def short():
-            if not self.telephony.answer_if_ringing():
+            if self.telephony is None or not self.telephony.answer_if_ringing():
                 log.event("button", press="short")  # a short press never starts an SOS
 
         def long():
             log.event("button", press="long")
             self.board.ringer(True)  # the child feels that the SOS started ...
-            self.sos.trigger()
-            self._ringer_off = asyncio.create_task(self._buzz_off(500))
+            if self.sos is not None:
+                self.sos.trigger()
+            else:
+                self._sos_early = True  # the modem is still booting: SOS once it is up
+            # a task like the others, so a reset cancels it with them
+            self.tasks = [t for t in self.tasks if not t.done()]
+            self.tasks.append(asyncio.create_task(self._buzz_off(500)))
 
         await self.board.button.run(lambda: self.cfg["sos_press_ms"], long, short)
 
     async def _buzz_off(self, ms):
         await sleep_ms(ms)
-        if not self.telephony.ringing:  # ... and a call that rings meanwhile keeps ringing
+        if self.telephony is None or not self.telephony.ringing:  # ... a ringing call keeps ringing
             self.board.ringer(False)
 
     async def _watchdog(self):

@@ -56,6 +56,7 @@ _FAST_FOR_MS = const(600000)  # ... for 10 minutes,
 _SLOW_MS = const(120000)  # then every 2 minutes ...
 _TRACK_FOR_MS = const(2400000)  # ... until 40 minutes after the start
 SOS_BIT = const(0x00010000)  # watch-protocol.md §6: status bit 16 = sos
+_SMS_TRIES = const(3)  # attempts per SOS SMS (the first, then before later calls of the chain)
 
 
 class State:
@@ -261,6 +262,9 @@ class Sos:
         self._inbox = []
         self._flag = asyncio.Event()
         self._names = ()
+        self._text = ""
+        self._unsent = []  # indexes into the SOS numbers whose SMS has not gone yet
+        self._tries = 0
 
     # ---- inputs (plain functions, from IRQ-driven tasks and the router) ----
     def _put(self, event, arg=None):
@@ -357,6 +361,8 @@ class Sos:
             await self._handle(ALERTED, None)
         elif kind == "dial":
             i = action[1]
+            if s.idx or s.round > 1:
+                await self._resend()  # an SMS that failed goes again first (not during a call)
             log.event("sos_call", to=self._name(i), round=s.round, ms=self._ms())
             try:
                 await self._m.dial(s.numbers[i], urgent=True)
@@ -377,6 +383,7 @@ class Sos:
             log.event("sos_accepted", by=self._name(action[1]), ms=self._ms(), round=s.round)
         elif kind == "exhausted":
             log.event("sos_unanswered", rounds=s.round - 1, ms=self._ms())
+            await self._resend()
 
     async def _hangup(self):
         try:
@@ -392,13 +399,27 @@ class Sos:
         except (OSError, ValueError) as e:
             log.event("error", where="sos_alarm", err=repr(e))
         fix, age_s, cell = self._position()
-        text = sos_text(self._cfg["wearer"], fix, age_s, self._battery(), cell)
-        for i, number in enumerate(self.s.numbers):
+        self._text = sos_text(self._cfg["wearer"], fix, age_s, self._battery(), cell)
+        self._unsent = list(range(len(self.s.numbers)))
+        self._tries = 0
+        await self._resend()
+
+    async def _resend(self):
+        """Send the SOS SMS not yet sent (a network error, no coverage for a moment): at the
+        start, then before each later call of the chain and at its end, at most _SMS_TRIES
+        times each."""
+        if not self._unsent or self._tries >= _SMS_TRIES:
+            return
+        self._tries += 1
+        left = []
+        for i in self._unsent:
             try:
-                await self._sms(number, text)
-                log.event("sos_sms", to=self._name(i), ms=self._ms(), chars=len(text))
+                await self._sms(self.s.numbers[i], self._text)
+                log.event("sos_sms", to=self._name(i), ms=self._ms(), chars=len(self._text))
             except (OSError, ValueError) as e:
-                log.event("sos_sms_failed", to=self._name(i), err=repr(e), ms=self._ms())
+                log.event("sos_sms_failed", to=self._name(i), err=repr(e), ms=self._ms(), tries=self._tries)
+                left.append(i)
+        self._unsent = left
 
     def _name(self, i):
         if 0 <= i < len(self._names):

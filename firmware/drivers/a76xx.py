@@ -443,7 +443,9 @@ class A76xx:
                     await self.phone_setup()
                 gap = self.sleeps != self._sleeps_seen
                 self._sleeps_seen = self.sleeps
-                if (rang and gap) or self._resync or self.events.overflow:
+                # a call believed up is checked at the minute's poll too: the ESP32 stays awake
+                # during a call, and a call that ended unseen must not keep it awake for ever
+                if (rang and gap) or self._resync or self.events.overflow or (self._calls and not rang):
                     await self.resync()
             except ATError as e:
                 if e.code not in _NOT_YET:
@@ -687,9 +689,9 @@ class A76xx:
             self.bad_replies += 1
             return None
 
-    async def serving_cell(self):
+    async def serving_cell(self, urgent=False):
         """Cell from AT+CPSI? (§1.4), None without service."""
-        lines = await self.at.cmd("AT+CPSI?", 5000, "+CPSI:")
+        lines = await self.at.cmd("AT+CPSI?", 5000, "+CPSI:", urgent=urgent)
         if not lines:
             return None
         try:

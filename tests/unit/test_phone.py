@@ -231,3 +231,23 @@ def test_parsers():
     for bad in ('+CMGR: "REC READ","+47","","%s"' % SCTS, "+CMGR: x",
                 '+CMGR: "a","b","","c",1,2,3,4,"5",6,-3'):
         support.raises(ValueError, a76xx.sms_body_len, bad)
+
+
+def test_the_minute_poll_asks_only_while_a_call_is_believed_up():
+    async def main():
+        import asyncio
+
+        u, m = _modem()
+        t = asyncio.create_task(m.run())
+        await sleep_ms(130000)  # two timed polls, nothing believed up: not one AT command
+        assert u.commands() == []
+        m._calls = {1: 0}  # a call whose end went unseen keeps the ESP32 awake: checked
+        u.on("AT+CLCC", OK)
+        u.on('AT+CMGL="ALL"', OK)
+        await sleep_ms(61000)
+        t.cancel()
+        await sleep_ms(1)
+        assert u.commands() == ["AT+CLCC", 'AT+CMGL="ALL"'] and not m.in_call
+        assert _events(m) == [(CALL, CALL_ENDED, "gone")]
+
+    support.run(main())

@@ -247,3 +247,43 @@ def test_contacts_in_config_are_validated_and_bad_entries_skipped():
         e = support.raises(ValueError, cfg.update, bad)
         assert e.field == list(bad)[0]
     assert clock.ticks_ms() is not None
+
+
+def test_sos_sms_that_failed_goes_again_before_the_next_call():
+    root, cfg = _cfg("sos3", sos_rounds=1)
+
+    async def main():
+        phone = FakePhone()
+        phone.sms_ms = 100
+        contacts = Contacts(cfg["contacts"], "47")
+        fails = {"+4791111111": 2}  # the network refuses Mamma's SMS twice (CMS 332 timeouts)
+        send = phone.sms_send
+
+        async def flaky(number, text, urgent=False):
+            if fails.get(number):
+                fails[number] -= 1
+                raise OSError(5, "+CMS ERROR: 332")
+            return await send(number, text, urgent)
+
+        phone.sms_send = flaky
+
+        async def alarm(status):
+            return 1
+
+        s = Sos(phone, cfg, lambda: contacts, alarm, lambda n, t: phone.sms_send(n, t, True),
+                lambda: (None, 0, None), lambda: 50)
+        phone.sink = lambda kind, a, b: s.on_call(a, b)
+        task = asyncio.create_task(s.run())
+        s.trigger()
+        await sleep_ms(200000)
+        task.cancel()
+        await sleep_ms(1)
+        return phone
+
+    with support.Events() as got:
+        phone = support.run(main())
+    order = [("sms", n) for _, n, _, _ in phone.sms_out]
+    kinds = [(k, f.get("to")) for k, f in got if k in ("sos_sms", "sos_sms_failed", "sos_call")]
+    assert kinds == [("sos_sms_failed", "Mamma"), ("sos_sms", "Pappa"), ("sos_call", "Mamma"),
+                     ("sos_sms_failed", "Mamma"), ("sos_call", "Pappa"), ("sos_sms", "Mamma")]
+    assert order == [("sms", "+4792222222"), ("sms", "+4791111111")]
