@@ -71,6 +71,8 @@ class State:
         self.deadline = None  # ticks of the next TIMEOUT, None for none
         self.accepted = None  # index into numbers of who accepted, or -1 for a call-back
         self.outcome = None  # "accepted", "exhausted", "cancelled", "no contacts"
+        self.redial = False  # the next dial is the same contact again (its dial was refused)
+        self.redialed = False  # that contact has had its one redial in this round
 
 
 def _dial(s, now):
@@ -106,6 +108,7 @@ def step(s, event, arg, now, ring_ms, rounds):
         s.deadline = None
         s.accepted = None
         s.outcome = None
+        s.redial = s.redialed = False
         return ("alert",)
     if event == CANCEL:
         if p == IDLE:
@@ -127,6 +130,10 @@ def step(s, event, arg, now, ring_ms, rounds):
         s.deadline = clock.ticks_add(now, ring_ms)
         return None
     if p == DIALING and event == DIAL_FAILED:
+        # refused at once (another call just came in, a busy channel): the same contact again
+        # after the gap, once; the chain must not skip the one who might answer
+        s.redial = not s.redialed
+        s.redialed = True
         _gap(s, now)
         return None
     if event == ANSWER and p in (DIALING, RINGING):
@@ -167,6 +174,10 @@ def step(s, event, arg, now, ring_ms, rounds):
 
 
 def _advance(s, now, rounds):
+    if s.redial:
+        s.redial = False
+        return _dial(s, now)
+    s.redialed = False
     s.idx += 1
     if s.idx >= len(s.numbers):
         s.idx = 0

@@ -215,6 +215,8 @@ class Sim:
         self.watchdog_resets = 0
         self._stopped = []  # firmware tasks cancelled by resets and power cuts
         self.uart_lost = 0  # bytes the ESP32 missed while light-sleeping, over all boots
+        self.at_garbage = 0  # lines the AT engine could not use (garbage), over all boots
+        self.bad_replies = 0  # replies and URCs the driver could not parse, over all boots
 
     def _ringer(self, level):
         if level and self._ringer_since is None:
@@ -317,7 +319,10 @@ class Sim:
             self._stopped.append(t)
         if machine.WIRING.wdt is not None:
             machine.WIRING.wdt.stop()
-        self.uart_lost += self.board.modem.at.uart.lost_in_sleep
+        m = self.board.modem
+        self.uart_lost += m.at.uart.lost_in_sleep
+        self.at_garbage += m.at.garbage
+        self.bad_replies += m.bad_replies
         self.board = None
 
     def _watchdog_reset(self):
@@ -349,7 +354,10 @@ class Sim:
         if do == "modem_reboot":
             self.emu.reboot()
         elif do == "modem_garbage":
-            self.emu.garbage(ev.get("data", "\xff\xfe#@!\r\n+WHAT?\r\n").encode())
+            # sent when the ESP32 is awake to read it: bytes that arrive in its light sleep are
+            # lost (and would test nothing); the AT engine's garbage count shows they arrived
+            data = ev.get("data", "\xff\xfe#@!\r\n+WHAT?\r\n").encode()
+            self._when_awake(lambda: self.emu.garbage(data))
         elif do == "modem_mute":
             self.emu.mute(ev.get("for_s", 60) * 1000)
         elif do == "modem_hang":
@@ -367,6 +375,18 @@ class Sim:
             pass  # the world and the emulator handle coverage windows themselves
         elif do != "reboot":
             raise ValueError("unknown scenario event: %r" % do)
+
+    def _when_awake(self, fn):
+        """fn() at the first 50 ms step at which the ESP32 is awake. Checked on virtual time's
+        own callbacks, where `asleep` is what the UART sees (the runner's task itself only runs
+        when the firmware's light sleep has ended for it)."""
+        def check():
+            if machine.WIRING.asleep:
+                VT.after(50, check)
+            else:
+                fn()
+
+        VT.after(50, check)
 
     def _press(self, for_ms):
         """The SOS button held for for_ms; the contact bounces twice at the start (which the
@@ -428,6 +448,7 @@ class Sim:
             self.rec.close()
         wall = time.time() - wall0
         summary = self.summary(wall)
+        self.write_people()
         with open(self.out + "/summary.json", "w") as f:
             f.write(json_line([(k, summary[k]) for k in sorted(summary)]))
         return summary
@@ -461,6 +482,8 @@ class Sim:
             "battery_days_x10": (BATTERY_MAH * 1000 * 10 // avg_ua // 24) if avg_ua else 0,
             "modem_commands": self.emu.commands,
             "uart_bytes_lost_in_sleep": self.uart_lost,
+            "at_garbage": self.at_garbage,
+            "modem_bad_replies": self.bad_replies,
             "avg_ua_modem": self.meter.average_ua_of("modem"),
             "avg_ua_gnss": self.meter.average_ua_of("gnss"),
             "avg_ua_esp32": self.meter.average_ua_of("esp32"),
@@ -477,6 +500,22 @@ class Sim:
             print_summary(out)
         return out
 
+
+    def write_people(self):
+        """people.jsonl: what each person experienced (their phone's log), and calls and texts
+        to numbers nobody has: {"t", "name", "number", "event", "detail"}."""
+        with open(self.out + "/people.jsonl", "w") as f:
+            rows = []
+            for p in self.world.people:
+                for ms, event, detail in p.log:
+                    rows.append((ms, p.name, p.number, event, detail))
+            for ms, event, number, detail in self.world.people.unknown:
+                rows.append((ms, "", number, event, detail))
+            rows.sort(key=lambda r: r[0])
+            for ms, name, number, event, detail in rows:
+                t = clock.iso8601(self.rec.start + ms // 1000)[:-1] + ".%03dZ" % (ms % 1000)
+                f.write(json_line([("t", t), ("name", name), ("number", number), ("event", event),
+                                   ("detail", detail if isinstance(detail, (str, int)) else str(detail))]))
 
     def sos_figures(self):
         """Alert latencies of the first SOS, measured on the wire from the moment the press

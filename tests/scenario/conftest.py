@@ -20,6 +20,8 @@ class SimRun:
             self.summary = json.load(f)
         self.events = [json.loads(line) for line in open(os.path.join(out, "events.jsonl"))]
         self.wire = [json.loads(line) for line in open(os.path.join(out, "wire.jsonl"))]
+        # what the scenario's people experienced (host_sim/phones.py), e.g. "watch_busy"
+        self.people = [json.loads(line) for line in open(os.path.join(out, "people.jsonl"))]
 
     def kinds(self, kind):
         return [e for e in self.events if e["kind"] == kind]

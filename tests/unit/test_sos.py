@@ -53,12 +53,14 @@ def test_busy_no_answer_dropped_call_and_rounds_exhausted():
         (6100, DIALED, None, None, RINGING),
         (36100, TIMEOUT, None, ("hangup", "no answer"), GAP),  # rang sos_ring_s unanswered
         (39100, TIMEOUT, None, ("dial", 0), DIALING),  # round 2
-        (39200, DIAL_FAILED, None, None, GAP),  # ATD refused
-        (42200, TIMEOUT, None, ("dial", 1), DIALING),
-        (42300, DIALED, None, None, RINGING),
-        (50000, ANSWER, None, None, ANSWERED),
-        (52000, ENDED, "end", None, GAP),  # answered and hung up without a key: next
-        (55000, TIMEOUT, None, ("exhausted",), DONE),
+        (39200, DIAL_FAILED, None, None, GAP),  # ATD refused (a call came in just then) ...
+        (42200, TIMEOUT, None, ("dial", 0), DIALING),  # ... the same contact again, once
+        (42300, DIAL_FAILED, None, None, GAP),
+        (45300, TIMEOUT, None, ("dial", 1), DIALING),  # then the chain goes on
+        (45400, DIALED, None, None, RINGING),
+        (53000, ANSWER, None, None, ANSWERED),
+        (55000, ENDED, "end", None, GAP),  # answered and hung up without a key: next
+        (58000, TIMEOUT, None, ("exhausted",), DONE),
     ])
     assert s.outcome == "exhausted" and s.accepted is None and s.round == 3
     # tracking goes on after an unanswered chain, and a contact calling back is answered
