@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from days import every_report_delivered, local, offset_ms, timeline
 from firmware import clock
 from host_sim import traccar
 
@@ -20,6 +21,7 @@ SCENARIO = os.path.join(os.path.dirname(__file__), "..", "..", "host_sim", "scen
 SC = json.load(open(SCENARIO))
 START = clock.parse_iso8601(SC["start"])  # epoch-2000 s of the scenario start (local midnight)
 PEOPLE = {p["name"]: p for p in SC["people"]}
+t_ms, channel = timeline(START)
 MAMMA = PEOPLE["Mamma"]["number"]
 PAPPA = PEOPLE["Pappa"]["number"]
 BESTEMOR = PEOPLE["Bestemor"]["number"]  # a contact, but only a friend: never alerted
@@ -44,33 +46,8 @@ GNSS_HOT_WINDOW_S = 45 // 2
 TOL_S = GNSS_HOT_WINDOW_S
 
 
-def offset_ms(text):
-    """'HH:MM[:SS]' after the scenario start -> ms."""
-    parts = [int(x) for x in text.split(":")]
-    return ((parts[0] * 60 + parts[1]) * 60 + (parts[2] if len(parts) > 2 else 0)) * 1000
-
-
-def t_ms(iso):
-    """An events/wire 't' (ISO-8601 UTC with ms) -> ms after the scenario start."""
-    return (clock.parse_iso8601(iso[:19]) - START) * 1000 + int(iso[20:23])
-
-
-def local(ms):
-    s = ms // 1000
-    return "%02d:%02d:%02d.%03d" % (s // 3600, s // 60 % 60, s % 60, ms % 1000)
-
-
 def frame_content(w):
     return w["data"].split("*", 3)[3][:-1]
-
-
-def text_of(w):
-    return bytes.fromhex(w["data"]).decode() if w.get("hex") else w["data"]
-
-
-def channel(run, name):
-    """[(ms, dir, peer, data)] of the "sms" or "call" channel."""
-    return [(t_ms(w["t"]), w["dir"], w["peer"], text_of(w)) for w in run.wire if w["channel"] == name]
 
 
 def watch_up(run):
@@ -384,22 +361,9 @@ def test_sos_during_server_outage_texts_and_calls_at_once_alarm_first_when_back(
 @pytest.mark.parametrize("interp", INTERPRETERS)
 def test_every_report_and_alarm_accounted_for_by_seq(sim, interp):
     run = sim("sos_park", interp)
-    seqs = [e["seq"] for e in run.kinds("report")]
-    n = len(seqs)
+    n = every_report_delivered(run, t_ms)
     assert n >= 330  # 288 at 5 minutes, plus the two SOS trackings
-    assert seqs == list(range(1, n + 1))  # one boot, fresh flash: every seq once, in order
-    delivered = run.kinds("delivered")
-    through = [e["through"] for e in delivered]
-    assert through == sorted(through)
-    assert through[-1] == n, (through[-1], n)  # the last one too: not "all but one"
-    assert sum(e["n"] for e in delivered) == n
-    # every report was confirmed after it was queued
-    queued_at = dict((e["seq"], t_ms(e["t"])) for e in run.kinds("report"))
-    for e in delivered:
-        assert queued_at[e["through"]] <= t_ms(e["t"])
-    s = run.summary
-    assert s["reports_queued"] == n and s["outbox_left"] == 0
-    assert len(positions(run, "UD")) == n  # and the server has every one of them
+    assert len(positions(run, "UD")) == n  # the server has every one of them
     # alarms: each one queued was delivered
     al_seqs = [e["seq"] for e in run.kinds("sos_alarm_queued")]
     assert al_seqs == [1, 2]
