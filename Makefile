@@ -25,7 +25,7 @@ $(VENV)/.stamp: requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-sim: $(VENV)/.stamp ## simulate a school day (PY=micropython runs the firmware on MicroPython); files in out/sim
+sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, faults_day, boot_sos; PY=micropython); files in out/sim
 ifeq ($(PY),micropython)
 	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=64M -m host_sim run $(SCENARIO) $(OUT)
 else
@@ -48,10 +48,10 @@ unit-cpython: $(VENV)/.stamp
 unit-micropython: $(VENV)/.stamp
 	MICROPYPATH=$(MPPATH) $(MPY) tools/mptest.py
 
-scenario: $(VENV)/.stamp ## simulated days on both interpreters, checked like Traccar would
+scenario: $(VENV)/.stamp ## simulated days on both interpreters, checked like Traccar (and the people calling) would
 	$(PYTHON) -m pytest tests/scenario
 
-bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, .mpy size)
+bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, energy, SOS latencies, heap, .mpy size)
 	$(PYTHON) tools/bench.py
 
 flash: $(VENV)/.stamp ## compile and copy the firmware to a board: make flash BOARD=lilygo_t_a7670 PORT=/dev/ttyUSB0
