@@ -35,7 +35,7 @@ DEFAULTS = {
     "heartbeat_s": 600,
     "apn": "",  # empty: the modem's / network's default
     "gnss_timeout_s": 45,
-    "tz_offset_min": 0,  # local time for the schedules to come (school mode); not used yet
+    "tz_offset_min": 0,  # standard (non-DST) offset of the local time, when the network gives none
     # The whitelist: [{"name", "number", "roles": ["guardian", "sos", "friend"]}], at most 50
     # (firmware/contacts.py). SOS contacts are alerted and called in this order.
     "contacts": [],
@@ -46,6 +46,18 @@ DEFAULTS = {
     "sos_press_ms": 3000,  # a press this long starts SOS; shorter ones never do
     "sos_ring_s": 30,  # each SOS contact's phone rings this long before the next is called
     "sos_rounds": 2,  # times the SOS call chain goes through the list
+    # The PIN guardians put in SMS commands ("pw,<pin>,<command>#"): 4 to 8 digits, set per
+    # watch when it is provisioned. Empty: SMS commands are off (there is no shared default).
+    "pin": "",
+    # School mode (firmware/school.py): weekly quiet windows in local time, "Mo-Fr 08:00-14:00".
+    "school_windows": [],
+    "school_mode": "auto",  # "auto": the windows apply; "on": quiet now, until set back; "off"
+    "school_guardian_rings": False,  # in a window a guardian's call rings (else it is rejected)
+    # Daylight-saving rule for the local time when the network gives none: "" (none), "EU"
+    # (last Sunday of March/October at 01:00 UTC), "US" (second Sunday of March, first of
+    # November, 02:00 local). tz_offset_min is then the zone's standard offset (LZ sets both).
+    "tz_rule": "",
+    "language": "",  # LZ's language code, kept for a display
 }
 
 # (min, max) for the integer keys, both inclusive.
@@ -131,6 +143,25 @@ def check(key, value):
         for c in value:
             if c < " " or c in '",':
                 raise ConfigError(key, "no control characters, quotes or commas")
+    elif key == "pin":
+        if value and not (4 <= len(value) <= 8 and value.isdigit()):
+            raise ConfigError(key, "4 to 8 digits, or empty (SMS commands off)")
+    elif key == "school_windows":
+        from firmware import school
+
+        try:
+            school.check_windows(value)
+        except ValueError as e:
+            raise ConfigError(key, str(e))
+    elif key == "school_mode":
+        if value not in ("auto", "on", "off"):
+            raise ConfigError(key, "auto, on or off")
+    elif key == "tz_rule":
+        if value not in ("", "EU", "US"):
+            raise ConfigError(key, "empty, EU or US")
+    elif key == "language":
+        if len(value) > 8 or not _plain_ascii(value or "x"):
+            raise ConfigError(key, "at most 8 characters of plain ASCII")
     elif key == "maker":
         # Traccar takes exactly 2 characters, whatever they are (watch-protocol.md §2).
         if len(value) != 2 or not (_alnum(value[0]) and _alnum(value[1])):
