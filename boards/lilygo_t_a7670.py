@@ -79,6 +79,20 @@ class Board:
         """Why the ESP32 started: a watchdog reset in the log means the firmware got stuck."""
         return _CAUSES.get(self._machine.reset_cause(), "unknown")
 
+    def reset(self):
+        """Restart the ESP32 (a guardian's RESET); the modem keeps its power."""
+        self._machine.reset()
+
+    def power_off(self):
+        """As off as the watch gets: deep sleep with only the SOS button (ext1, low) to wake
+        it, so a watch switched off from afar still starts (and can call) when the child
+        holds the button. The modem was powered down before (AT+CPOF)."""
+        if self._esp32 is not None and self.button is not None:
+            self._esp32.wake_on_ext0(None, self._esp32.WAKEUP_ALL_LOW)
+            self._esp32.wake_on_ext1((self.button.pin,), self._esp32.WAKEUP_ALL_LOW)
+        self.ringer(False)
+        self._machine.deepsleep()
+
     def watchdog(self, timeout_ms):
         """Start the hardware watchdog (it cannot be stopped again: hardware.md §4, WDT)."""
         return self._machine.WDT(0, timeout_ms)

@@ -16,10 +16,12 @@ from firmware import clock, log
 from firmware.compat import const, sleep_ms
 from firmware.config import Config
 from firmware.contacts import Contacts
+from firmware.control import Control
 from firmware.drivers import events as ev
 from firmware.outbox import Outbox
 from firmware.positioning import Positioning
 from firmware.reporter import Reporter
+from firmware.schoolmode import SchoolMode
 from firmware.sos import Sos
 from firmware.telephony import Telephony
 from firmware.uplink import Uplink
@@ -28,6 +30,10 @@ _BOOT_RETRY_S = const(60)
 _REG_TIMEOUT_MS = const(180000)
 _ALARMS_MAX = const(64)  # alarm frames kept while the server is out of reach
 _ALARM_WAIT_MS = const(1500)
+# The network's time (and its zone, which daylight saving changes) is read again at most this
+# often, and only while school windows need the local time: each AT command keeps the modem
+# awake ~10 s (hardware.md §1.9).
+_CLOCK_REFRESH_MS = const(3 * 3600 * 1000)
 _SERVICE_RESTART_MS = const(5000)
 # Hardware watchdog: fed every 10 s while the reporter makes progress; 60 s after feeding stops
 # the ESP32 resets. A report cycle may take the interval plus a GNSS window plus a few modem
@@ -59,6 +65,9 @@ class App:
         self.contacts = None
         self.telephony = None
         self.sos = None
+        self.school = None
+        self.control = None
+        self._clock_read = None  # ticks of the last AT+CCLK
         self._subs = {}
         self._recover = None  # "reboot" / "hung": what the supervisor must do
         self._recover_ev = asyncio.Event()
@@ -192,9 +201,14 @@ class App:
         pos = Positioning(m, self.root)
         board = self.board
         batt = board.battery
+        self.control = control = Control(self)
         self.uplink = up = Uplink(m, cfg, self.outbox, self.device_id, lambda: (0, batt.percent()),
-                                  self.alarms)
-        self.telephony = tel = Telephony(m, lambda: self.contacts, board.ringer, self.root)
+                                  self.alarms, control.on_downlink)
+        self.telephony = tel = Telephony(m, lambda: self.contacts, board.ringer, self.root, None, cfg)
+        self.school = SchoolMode(cfg, lambda: m.net_offset_min, tel.window_ended, self._refresh_clock)
+        tel.school = self.school
+        tel.control = control
+        tel.notify = lambda: self.buzz(300)
         self.sos = sos = Sos(m, cfg, lambda: self.contacts, self._alarm,
                              lambda number, text: tel.send_sms(number, text, True),
                              lambda: self.reporter.position_now(), batt.percent,
@@ -213,6 +227,7 @@ class App:
             asyncio.create_task(self._keep("receiver", up.run_receiver)),
             asyncio.create_task(self._keep("telephony", tel.run)),
             asyncio.create_task(self._keep("sos", sos.run)),
+            asyncio.create_task(self._keep("school", self.school.run)),
             asyncio.create_task(self._keep("watchdog", self._watchdog)),
         ]
         if self._sos_early:
@@ -234,6 +249,43 @@ class App:
         await self.uplink.alarm_written(_ALARM_WAIT_MS)
         return seq
 
+    async def _refresh_clock(self):
+        """Network time again (and its zone) when school windows need the local time and the
+        last reading is old: the zone changes with daylight saving."""
+        cfg = self.cfg
+        if not cfg["school_windows"] or cfg["school_mode"] != "auto":
+            return
+        now = clock.ticks_ms()
+        if self._clock_read is not None and clock.ticks_diff(now, self._clock_read) < _CLOCK_REFRESH_MS:
+            return
+        self._clock_read = now
+        t = await self.board.modem.network_time()
+        if t is not None:
+            clock.wall.set(t, "network")
+
+    def buzz(self, ms):
+        """The vibration for ms (a command's FIND, a new message), unless a call rings."""
+        self.board.ringer(True)
+        self.tasks = [t for t in self.tasks if not t.done()]
+        self.tasks.append(asyncio.create_task(self._buzz_off(ms)))
+
+    def shutdown(self, kind):
+        """RESET or POWEROFF from a guardian: after a second (the reply goes out first)."""
+        log.event("shutdown", kind=kind)
+        self.tasks.append(asyncio.create_task(self._shutdown(kind)))
+
+    async def _shutdown(self, kind):
+        await sleep_ms(1000)
+        if kind == "poweroff":
+            try:
+                await self.board.modem.at.cmd("AT+CPOF", 9000)  # A76-ATM §3.2.5
+            except OSError:
+                pass
+            self.board.power_off()  # deep sleep; the SOS button wakes it (a watch must not be
+            # switched off from afar for good)
+        else:
+            self.board.reset()
+
     def load_contacts(self):
         """The whitelist from config; entries that cannot be used are logged, not fatal."""
         cfg = self.cfg
@@ -249,14 +301,11 @@ class App:
 
         def long():
             log.event("button", press="long")
-            self.board.ringer(True)  # the child feels that the SOS started ...
             if self.sos is not None:
                 self.sos.trigger()
             else:
                 self._sos_early = True  # the modem is still booting: SOS once it is up
-            # a task like the others, so a reset cancels it with them
-            self.tasks = [t for t in self.tasks if not t.done()]
-            self.tasks.append(asyncio.create_task(self._buzz_off(500)))
+            self.buzz(500)  # the child feels that the SOS started
 
         await self.board.button.run(lambda: self.cfg["sos_press_ms"], long, short)
 

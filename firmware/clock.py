@@ -105,12 +105,8 @@ def parse_iso8601(s):
     return from_parts(int(s[0:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]), int(s[17:19]))
 
 
-def parse_cclk(text):
-    """Epoch-2000 UTC seconds from the body of '+CCLK: "yy/MM/dd,hh:mm:ss+zz"'.
-
-    zz is the local offset in quarter hours, signed (A76-ATM AT+CCLK); the clock shows local
-    time, so UTC = local - zz * 15 min. Raises ValueError on anything else.
-    """
+def _cclk(text):
+    """(local epoch-2000 seconds, zone in quarter hours or None) from a +CCLK body."""
     s = text.strip()
     if s.startswith("+CCLK:"):
         s = s[6:].strip()
@@ -119,7 +115,7 @@ def parse_cclk(text):
         raise ValueError("bad CCLK: %r" % text)
     yy, mo, dd = int(s[0:2]), int(s[3:5]), int(s[6:8])
     hh, mi, ss = int(s[9:11]), int(s[12:14]), int(s[15:17])
-    quarters = 0
+    quarters = None
     if len(s) > 17:
         if s[17] not in "+-":
             raise ValueError("bad CCLK zone: %r" % text)
@@ -128,7 +124,31 @@ def parse_cclk(text):
             quarters = -quarters
     if not (1 <= mo <= 12 and 1 <= dd <= 31 and hh < 24 and mi < 60 and ss < 61):
         raise ValueError("bad CCLK fields: %r" % text)
-    return from_parts(2000 + yy, mo, dd, hh, mi, ss) - quarters * 900
+    return from_parts(2000 + yy, mo, dd, hh, mi, ss), quarters
+
+
+def parse_cclk(text):
+    """Epoch-2000 UTC seconds from the body of '+CCLK: "yy/MM/dd,hh:mm:ss+zz"'.
+
+    zz is the local offset in quarter hours, signed (A76-ATM AT+CCLK); the clock shows local
+    time, so UTC = local - zz * 15 min. Raises ValueError on anything else.
+    """
+    local, quarters = _cclk(text)
+    return local - (quarters or 0) * 900
+
+
+def cclk_offset_min(text):
+    """The local offset in minutes that '+CCLK: "yy/MM/dd,hh:mm:ss+zz"' gives (zz quarter
+    hours, daylight saving included: "+08" -> 120, "+23" -> 345, "-14" -> -210), or None when
+    the text has no zone. A76-ATM AT+CCLK: zz is -96..96; "+00" is also what a modem without
+    network time shows, so take the offset only with a time the caller accepted (year check).
+    Raises ValueError like parse_cclk, and for a zone outside -96..96."""
+    quarters = _cclk(text)[1]
+    if quarters is None:
+        return None
+    if not -96 <= quarters <= 96:
+        raise ValueError("bad CCLK zone: %r" % text)
+    return quarters * 15
 
 
 class WallClock:

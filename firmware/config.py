@@ -55,9 +55,25 @@ DEFAULTS = {
     "school_guardian_rings": False,  # in a window a guardian's call rings (else it is rejected)
     # Daylight-saving rule for the local time when the network gives none: "" (none), "EU"
     # (last Sunday of March/October at 01:00 UTC), "US" (second Sunday of March, first of
-    # November, 02:00 local). tz_offset_min is then the zone's standard offset (LZ sets both).
+    # November, 02:00 local). tz_offset_min is then the zone's standard offset (LZ sets it,
+    # TZRULE the rule).
     "tz_rule": "",
     "language": "",  # LZ's language code, kept for a display
+    # ---- set by guardians' commands (firmware/commands.py, docs/commands.md) ----------------
+    # Traccar's alarmSos, SOSSMS,0/1 (watch-protocol.md §5): an SOS also texts the SOS contacts.
+    "sos_sms": True,
+    "lowbat_alarm": True,  # alarmBattery, LOWBAT,0/1: a low-battery alarm to the server
+    # alarmRemove, REMOVE,0/1: the take-off alarm. Stored only: this board has no wrist sensor.
+    "remove_alarm": False,
+    # alarmClock, REMIND: at most 8 items "HH:MM-S-F" in the vendors' form (S: 1 on, 0 off; F: 1
+    # once, 2 every day) or "HH:MM-S-3-0111110" (F 3: the days, Sunday first). Stored only.
+    "reminders": [],
+    "flowers": 0,  # setIndicator, FLOWER,<n>: reward flowers for a display (none yet): stored only
+    "pedometer": False,  # PEDO,0/1: stored only, no step sensor on this board yet
+    # WORK,6-9,11-13: hour ranges ("6-9" is 06:00-09:00) at most 8; WORKTIME,<minutes> (0: not
+    # set). What vendors' watches do with them varies; Trygg stores them only.
+    "work_windows": [],
+    "work_time_min": 0,
 }
 
 # (min, max) for the integer keys, both inclusive.
@@ -70,7 +86,11 @@ _RANGES = {
     "sos_press_ms": (1000, 10000),
     "sos_ring_s": (10, 120),
     "sos_rounds": (1, 5),
+    "flowers": (0, 99),
+    "work_time_min": (0, 1440),
 }
+MAX_REMINDERS = 8
+MAX_WORK_WINDOWS = 8
 
 PROTOCOLS = ("watch",)  # a value is accepted only once something implements it
 
@@ -94,6 +114,56 @@ def _plain_ascii(s):
         if c <= " " or c > "~" or c in "\"',":
             return False
     return True
+
+
+def _digits(s, n):
+    """True if s is exactly n ASCII digits (not isdigit(): CPython takes other scripts' too)."""
+    if len(s) != n:
+        return False
+    for c in s:
+        if not "0" <= c <= "9":
+            return False
+    return True
+
+
+def _reminder(item):
+    """A REMIND item: "HH:MM-S-F", or "HH:MM-S-3-DDDDDDD" with a 0/1 per day, Sunday first."""
+    parts = item.split("-")
+    hhmm = parts[0]
+    if not (len(hhmm) == 5 and hhmm[2] == ":" and _digits(hhmm[:2], 2) and _digits(hhmm[3:], 2)
+            and int(hhmm[:2]) < 24 and int(hhmm[3:]) < 60):
+        return "time HH:MM"
+    if len(parts) < 3 or parts[1] not in ("0", "1"):
+        return "HH:MM-S-F with S 0 (off) or 1 (on)"
+    if len(parts) == 3 and parts[2] in ("1", "2"):
+        return None
+    if len(parts) == 4 and parts[2] == "3":
+        if len(parts[3]) == 7 and not parts[3].strip("01"):
+            return None
+        return "days: seven 0/1 digits, Sunday first"
+    return "F 1 (once), 2 (every day) or 3-DDDDDDD (the days, Sunday first)"
+
+
+def _hour_range(item):
+    """A WORK range "6-9": whole hours, start 0..23, end 0..24 and different (a range may
+    cross midnight, "22-6", as school windows do)."""
+    a, sep, b = item.partition("-")
+    if not sep or not (1 <= len(a) <= 2 and 1 <= len(b) <= 2 and _digits(a, len(a))
+                       and _digits(b, len(b))):
+        return "hours H-H"
+    if int(a) > 23 or int(b) > 24 or int(a) == int(b):
+        return "start 0..23, end 0..24, not the same"
+    return None
+
+
+def _check_list(key, value, most, rule):
+    if len(value) > most:
+        raise ConfigError(key, "at most %d items" % most)
+    for i in range(len(value)):
+        item = value[i]
+        why = rule(item) if type(item) is str and len(item) <= 20 else "a short string expected"
+        if why:
+            raise ConfigError(key, "[%d]: %s" % (i, why))
 
 
 def check(key, value):
@@ -162,6 +232,10 @@ def check(key, value):
     elif key == "language":
         if len(value) > 8 or not _plain_ascii(value or "x"):
             raise ConfigError(key, "at most 8 characters of plain ASCII")
+    elif key == "reminders":
+        _check_list(key, value, MAX_REMINDERS, _reminder)
+    elif key == "work_windows":
+        _check_list(key, value, MAX_WORK_WINDOWS, _hour_range)
     elif key == "maker":
         # Traccar takes exactly 2 characters, whatever they are (watch-protocol.md §2).
         if len(value) != 2 or not (_alnum(value[0]) and _alnum(value[1])):

@@ -46,6 +46,7 @@ class Reporter:
         self._fast = fast_fn
         self._hurry = asyncio.Event()
         self.due = None
+        self.last_due = None  # when the last report was due (the grid replan() counts from)
         self.progress = None  # ticks when the last report cycle ended (the watchdog reads it)
         self.last_cell = None  # the serving cell at the last report (for alarms)
         self._gsm = 0
@@ -54,6 +55,13 @@ class Reporter:
         ms = self._cfg["report_interval_s"] * 1000
         fast = self._fast() if self._fast is not None else None
         return fast if fast is not None and fast < ms else ms
+
+    def replan(self):
+        """The interval changed: the next report falls one new interval after the last one
+        (at once if that is past), not at the end of the old interval."""
+        if self.last_due is not None:
+            self.due = next_due(clock.ticks_ms(), self.last_due, self.interval_ms())
+            self._hurry.set()
 
     def hurry(self):
         """Report now (SOS started): the next report is due at once."""
@@ -139,4 +147,5 @@ class Reporter:
             except OSError as e:
                 log.event("error", where="reporter", err=repr(e))
             self.progress = clock.ticks_ms()
+            self.last_due = self.due
             self.due = next_due(clock.ticks_ms(), self.due, self.interval_ms())

@@ -409,6 +409,10 @@ class Sos:
             log.event("sos_alarm_queued", seq=seq, ms=self._ms())
         except (OSError, ValueError) as e:
             log.event("error", where="sos_alarm", err=repr(e))
+        if not self._cfg["sos_sms"]:  # SOSSMS,0 from a guardian: the alarm and the calls only
+            self._unsent = []
+            log.event("sos_sms_off")
+            return
         fix, age_s, cell = self._position()
         self._text = sos_text(self._cfg["wearer"], fix, age_s, self._battery(), cell)
         self._unsent = list(range(len(self.s.numbers)))

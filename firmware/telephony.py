@@ -16,13 +16,20 @@ recognised). From anyone else: deleted; only the time and the fact are logged, n
 or the number.
 
 Outgoing calls and SMS go only to listed numbers (send_sms, dial).
+
+School mode (firmware/school.py decides, firmware/schoolmode.py knows when): in a window a
+friend's call is rejected and a guardian's rings only if `school_guardian_rings`; SMS from
+contacts are kept but held (no buzz) and announced when the window ends; nothing goes out but
+SOS and the answers to guardians' commands. A guardian's SMS that is a command (with the PIN)
+goes to firmware/control.py and is not kept (it carries the PIN); a command from anyone else
+is dropped unread.
 """
 import asyncio
 import json
 
-from firmware import clock, fsutil, log
+from firmware import clock, fsutil, log, school
+from firmware.commands import parse_sms
 from firmware.compat import const
-from firmware.contacts import call_action, sms_action
 from firmware.drivers import events as ev
 
 _INBOX_MAX = const(20)  # messages kept on flash (newest win)
@@ -58,21 +65,29 @@ class Inbox:
                 return True
         return False
 
-    def add(self, t, number, name, scts, text):
-        self.items.append({"t": t, "from": number, "name": name, "scts": scts, "text": text})
+    def add(self, t, number, name, scts, text, held=False):
+        item = {"t": t, "from": number, "name": name, "scts": scts, "text": text}
+        if held:
+            item["held"] = True  # came in a school window: announced when it ends
+        self.items.append(item)
         if len(self.items) > _INBOX_MAX:
             self.items = self.items[-_INBOX_MAX:]
         fsutil.atomic_write(self.path, json.dumps(self.items).encode())
 
 
 class Telephony:
-    def __init__(self, modem, contacts_fn, ringer, root, sos=None):
+    def __init__(self, modem, contacts_fn, ringer, root, sos=None, cfg=None):
         """contacts_fn() -> the current Contacts (config changes replace it); ringer(on)
-        drives the board's vibration/buzzer; sos: the Sos service (may be set later)."""
+        drives the board's vibration/buzzer; sos: the Sos service, school: the SchoolMode
+        service, control: the guardians' commands (set later by the app); cfg: settings."""
         self._m = modem
         self._contacts = contacts_fn
         self._ringer = ringer
         self.sos = sos
+        self.school = None
+        self.control = None
+        self.notify = None  # fn(): a short buzz for a new message
+        self._cfg = cfg
         self.inbox = Inbox(root)
         self._todo = []  # ("reject",) / ("answer",) / ("sms", index or Sms)
         self._flag = asyncio.Event()
@@ -82,6 +97,7 @@ class Telephony:
         self.rung = 0
         self.sms_kept = 0
         self.sms_dropped = 0
+        self.held = 0  # messages kept in a school window, not yet announced
 
     # ---- from the router (plain functions) ----
     def on_ring(self, number, ntype):
@@ -93,15 +109,31 @@ class Telephony:
         if self.sos is not None and self.sos.takes_call(c):
             log.event("call_for_sos", name=c.name)
             return
-        if call_action(c) == "ring":
+        quiet = self._quiet()
+        rings = self._cfg is not None and self._cfg["school_guardian_rings"]
+        if school.decide_call(quiet, c, rings) == "ring":
             self.rung += 1
             self.ringing = True
             self._ringer(True)
             log.event("call_ringing", name=c.name)
         else:
             self.rejected += 1
-            log.event("call_rejected", caller=mask(number), withheld=not number)
+            if c is not None:
+                log.event("call_rejected", caller=c.name, why="school")
+            else:
+                log.event("call_rejected", caller=mask(number), withheld=not number)
             self._do(("reject",))
+
+    def _quiet(self):
+        return self.school is not None and self.school.quiet()
+
+    def window_ended(self):
+        """School mode ended: announce the messages it held."""
+        if self.held:
+            log.event("messages_released", n=self.held)
+            self.held = 0
+            if self.notify is not None:
+                self.notify()
 
     def on_call(self, state, reason=None):
         if state == ev.CALL_ACTIVE or state == ev.CALL_ENDED:
@@ -130,14 +162,19 @@ class Telephony:
         self._flag.set()
 
     # ---- outgoing, whitelisted ----
-    async def send_sms(self, number, text, urgent=False):
+    async def send_sms(self, number, text, urgent=False, purpose="sos"):
+        """purpose: "sos" and "reply" (to a guardian's command) go out in a school window too."""
         if self._contacts().find(number) is None:
             raise ValueError("SMS only to listed numbers")
+        if not school.outgoing_allowed(self._quiet(), purpose):
+            raise ValueError("school mode: no SMS now")
         return await self._m.sms_send(number, text, urgent)
 
-    async def dial(self, number, urgent=False):
+    async def dial(self, number, urgent=False, purpose="call"):
         if self._contacts().find(number) is None:
             raise ValueError("calls only to listed numbers")
+        if not school.outgoing_allowed(self._quiet(), purpose):
+            raise ValueError("school mode: no calls now")
         await self._m.dial(number, urgent)
 
     # ---- the task ----
@@ -168,12 +205,24 @@ class Telephony:
         else:
             sms = item
         c = self._contacts().find(sms.number, sms.ntype)
-        if sms_action(c) == "keep":
+        command = parse_sms(sms.text) is not None
+        quiet = self._quiet()
+        verdict = school.decide_sms(quiet, c)
+        if command and (c is None or not c.is_guardian):
+            verdict = "drop"  # only guardians command the watch; a guess at the PIN is not kept
+        if command and verdict != "drop" and self.control is not None:
+            await self.control.on_sms(c, sms.text)
+        elif verdict != "drop":
             text = sms.text[:_TEXT_MAX]
             if not self.inbox.has(c.number, sms.scts, text):
-                self.inbox.add(clock.wall.now(), c.number, c.name, sms.scts, text)
+                held = verdict == "hold"
+                self.inbox.add(clock.wall.now(), c.number, c.name, sms.scts, text, held)
                 self.sms_kept += 1
-                log.event("sms_kept", name=c.name, chars=len(sms.text))
+                log.event("sms_kept", name=c.name, chars=len(sms.text), held=held)
+                if held:
+                    self.held += 1
+                elif self.notify is not None:
+                    self.notify()
         else:
             self.sms_dropped += 1
             log.event("sms_dropped")

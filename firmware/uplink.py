@@ -51,9 +51,12 @@ def next_backoff(prev_s):
 
 
 class Uplink:
-    def __init__(self, modem, cfg, outbox, device_id, status_fn, alarms=None):
+    def __init__(self, modem, cfg, outbox, device_id, status_fn, alarms=None, on_command=None):
         """status_fn() -> (steps, battery_percent) for the LK heartbeat; alarms: the outbox of
-        alarm frames, sent before the reports."""
+        alarm frames, sent before the reports; on_command(frame) -> the reply frame (bytes)
+        or None, for every downlink that is not an ack (firmware/control.py)."""
+        self.on_command = on_command
+        self._replies = []
         self._m = modem
         self._cfg = cfg
         self._ob = outbox
@@ -260,6 +263,14 @@ class Uplink:
                 return
             if data:
                 self._on_bytes(data)
+            if self._replies and self.connected:
+                # the echo of each command (watch-protocol.md §5: Traccar files it under an
+                # unknown type and keeps the session): no ack to wait for
+                replies, self._replies = self._replies, []
+                try:
+                    await self._m.tcp_send(_LINK, b"".join(replies))
+                except OSError as e:
+                    log.event("error", where="command_reply", err=repr(e))
 
     def _on_bytes(self, data):
         for frame in self._split.feed(data):
@@ -277,3 +288,7 @@ class Uplink:
                 self._last_ack = clock.ticks_ms()
             else:
                 log.event("downlink", type=f.type, content=printable(f.content, 120))
+                if self.on_command is not None:
+                    reply = self.on_command(f)
+                    if reply and len(self._replies) < 8:
+                        self._replies.append(reply)

@@ -21,7 +21,10 @@ Choices and assumptions:
   had not set CMEE. Unknown commands and syntax errors are always plain `ERROR`.
 * AT+CCLK? before the network time arrives (registration) counts up from `70/01/01,00:00:00+00`
   since boot, as modules without NITZ do (ASSUMED): firmware must reject year 70. Network time
-  stays valid until the next boot (automatic time-zone update assumed on, ASSUMED).
+  stays valid until the next boot (automatic time-zone update assumed on, ASSUMED). Its zone is
+  world.tz_offset_at(now): with the scenario's "tz_rule" it changes at the daylight-saving
+  instant itself, as if the network sent NITZ then (A76-ATM AT+CTZU: with time and zone from
+  the network both are updated) (ASSUMED: real networks may send it later, at the next attach).
 * CSQ from RSRP: RSSI ~ RSRP + 25 dB (5 MHz carrier), CSQ = (RSSI + 113) / 2 (§1.1) (ASSUMED).
 * GNSS (§1.3): `+CGNSSPWR: READY!` GNSS_LOAD_FIRST_MS (9 s: firmware load) after the first
   AT+CGNSSPWR=1 since boot, GNSS_LOAD_MS (ASSUMED 2 s: already loaded) on later ones. A fix needs
@@ -322,7 +325,7 @@ def _toa(number):
 def _stamp(world, ms=None):
     """'yy/MM/dd,hh:mm:ss+zz': local time, zone in quarter hours (+CCLK, <scts>)."""
     y, mo, d, h, mi, s = world.local_parts(ms)
-    tz = world.tz_offset_min
+    tz = world.tz_offset_at(ms)  # the zone in force then: NITZ follows daylight saving
     q = tz // 15 if tz >= 0 else -((-tz) // 15)
     return "%02d/%02d/%02d,%02d:%02d:%02d%s%02d" % (y % 100, mo, d, h, mi, s, "+" if q >= 0 else "-", abs(q))
 

@@ -9,6 +9,7 @@ the scenario's faults, and writes (ARCHITECTURE.md §5):
   summary.json  the figures
 and prints a readable timeline (local time of the scenario). Scenario events are faults, and
 {"do": "press", "for_ms": ...}: the SOS button held (with contact bounce at the start).
+"server_commands": [{"at", "data"}] are queued at the server like Traccar's commands.
 """
 import json
 import sys
@@ -41,7 +42,9 @@ _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_fail
             "call_answered", "call_missed", "call_for_sos", "sms_kept", "sms_dropped", "sos",
             "sos_alarm_queued", "sos_sms", "sos_sms_failed", "sos_call", "sos_call_answered",
             "sos_call_ended", "sos_hangup", "sos_accepted", "sos_unanswered", "sos_cancelled",
-            "sos_answer_callback", "alarm_delivered")
+            "sos_answer_callback", "alarm_delivered", "command", "command_applied", "command_refused",
+            "school_mode", "message", "messages_released", "shutdown", "deep_sleep", "voice_message",
+            "factory_settings")
 
 
 def _jstr(s):
@@ -94,8 +97,13 @@ class Recorder:
         t = self.start + VT.ms // 1000
         return clock.iso8601(t)[:-1] + ".%03dZ" % (VT.ms % 1000)
 
+    # fn(VT ms) -> the local offset in minutes then (World.tz_offset_at: daylight saving moves
+    # it); None: tz_min throughout
+    tz_at = None
+
     def local(self):
-        t = self.start + VT.ms // 1000 + self.tz_s
+        tz_s = self.tz_s if self.tz_at is None else self.tz_at(VT.ms) * 60
+        t = self.start + VT.ms // 1000 + tz_s
         return "%02d:%02d:%02d" % clock.to_parts(t)[3:6]
 
     def event(self, kind, fields):
@@ -184,7 +192,9 @@ class Sim:
         self.world.add_server(srv["host"], srv["ip"], srv["port"], self.server)
         self.rec = Recorder(out_dir, self.world.utc(0), scenario.get("tz_offset_min", 0), echo,
                             lambda: self.world.position_at(VT.ms)[5])
+        self.rec.tz_at = self.world.tz_offset_at  # the timeline in local time across DST
         self.server.wire = self.rec.frame
+        self._server_commands()
         self.emu = A76xxEmulator(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
                                  variant=dev.get("gnss_variant", "foreign"),
                                  sms_capacity=dev.get("sms_capacity", 40))
@@ -205,6 +215,9 @@ class Sim:
         W.schedule = VT.after
         W.unschedule = VT.cancel
         W.on_wdt = self._watchdog_reset
+        W.on_reset = self._soft_reset
+        W.on_deepsleep = self._deep_sleep
+        self.deep_asleep = False
         self._pending_boot = None
         self._woken = False
         self.flash = out_dir + "/flash"
@@ -240,6 +253,21 @@ class Sim:
                 return any(levels)
             return not any(levels)  # WAKEUP_ALL_LOW
         return False
+
+    def _server_commands(self):
+        """Traccar's command queue: each scenario command is handed to the server at its time;
+        like Traccar it goes out at once on a live session, else right after the watch's next
+        uplink frame (watch-protocol.md §5)."""
+        for c in self.sc.get("server_commands") or []:
+            data = c["data"]
+            if not isinstance(data, str) or "at" not in c:
+                raise ValueError("server_commands: {\"at\": \"HH:MM\", \"data\": \"...\"} expected")
+
+            def hand_over(data=data):
+                log.event("world", do="server_command", data=data[:60])
+                self.server.queue_command(self.device_id, data)
+
+            VT.at(offset_ms(c["at"]), hand_over)
 
     def _idle_check(self):
         self.server.check_idle()
@@ -331,13 +359,27 @@ class Sim:
         task as current (it cannot be cancelled from there): the reset runs as its own task."""
         self._reset_task = asyncio.create_task(self._reset_esp32())
 
-    async def _reset_esp32(self):
-        log.event("watchdog_reset")
+    async def _reset_esp32(self, cause=machine.WDT_RESET):
+        if cause == machine.WDT_RESET:
+            log.event("watchdog_reset")
+            self.watchdog_resets += 1
         self._stop_firmware()
         await self.unwind()
-        self.watchdog_resets += 1
         await sleep_ms(1000)
-        self.boot(machine.WDT_RESET)
+        self.boot(cause)
+
+    def _soft_reset(self):
+        """machine.reset(): the ESP32 restarts, the modem keeps its power and state."""
+        self._reset_task = asyncio.create_task(self._reset_esp32(machine.SOFT_RESET))
+
+    def _deep_sleep(self, ms):
+        """machine.deepsleep(): the firmware stops; the ESP32 draws its deep-sleep current until
+        the SOS button (ext1) starts it again (a press event in the scenario)."""
+        log.event("deep_sleep")
+        self._stop_firmware()
+        self._reset_task = asyncio.create_task(self.unwind())
+        self.meter.set("esp32", "off")
+        self.deep_asleep = True
 
     def power_cut(self):
         """Battery out: every task stops where it is, the modem loses power; flash stays."""
@@ -390,8 +432,11 @@ class Sim:
 
     def _press(self, for_ms):
         """The SOS button held for for_ms; the contact bounces twice at the start (which the
-        firmware must not take for presses of their own)."""
+        firmware must not take for presses of their own). A watch in deep sleep starts."""
         log.event("world", do="press", for_ms=for_ms)
+        if self.deep_asleep:
+            self.deep_asleep = False
+            VT.after(1, lambda: self.boot(machine.DEEPSLEEP_RESET))
         b = self.button
         b.drive(0)
         VT.after(2, lambda: b.drive(1))

@@ -8,7 +8,14 @@ from an integer series and a tangent table (ARCHITECTURE.md, portability rules).
 Scenario keys used here (the runner reads the rest):
   start          ISO-8601 UTC, the instant VT.ms == 0
   duration_s     length of the run
-  tz_offset_min  local offset from UTC in minutes (Oslo summer: 120)
+  tz_offset_min  local offset from UTC in minutes in force at the start (Oslo summer: 120)
+  tz_rule        "" (default: the offset never changes) or "EU": the offset follows EU daylight
+                 saving, +60 from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
+                 Sunday of October. The standard offset is derived from the start: tz_offset_min
+                 - 60 if the start falls in summer time, else tz_offset_min (Oslo in October:
+                 120 before the last Sunday, 60 after). World.tz_offset_min keeps the start's
+                 value for old callers; tz_offset_at(ms) is the offset at any time, and the
+                 modem's AT+CCLK zone follows it at once (a network sending NITZ, CTZU on).
   route          [{"at": "HH:MM[:SS]", "lat", "lon", "place", "sky": open|urban|indoor, "alt"?}]
                  sorted by time; linear walk between waypoints, sky of a segment = sky of its
                  first waypoint; before the first waypoint and after the last one: stand still
@@ -57,6 +64,14 @@ def offset_ms(text):
     if m > 59 or s > 59:
         raise ValueError("bad time offset: %r" % text)
     return ((h * 60 + m) * 60 + s) * 1000
+
+
+def _last_sunday_0100(year, month):
+    """Epoch-2000 UTC seconds of 01:00 UTC on the last Sunday of a 31-day month (the EU's
+    daylight-saving instants in March and October, Directive 2000/84/EC)."""
+    z = clock.days_from_civil(year, month, 31)  # days since 1970-01-01, a Thursday
+    z -= (z + 4) % 7  # back to Sunday: (z + 4) % 7 is 0 on Sundays
+    return clock.from_parts(1970, 1, 1) + z * 86400 + 3600
 
 
 def udeg(x):
@@ -160,7 +175,11 @@ class World:
         self.scenario = scenario
         self.start = clock.parse_iso8601(scenario["start"])
         self.duration_s = scenario.get("duration_s", 86400)
-        self.tz_offset_min = scenario.get("tz_offset_min", 0)
+        self.tz_offset_min = scenario.get("tz_offset_min", 0)  # at the start (VT.ms == 0)
+        self.tz_rule = scenario.get("tz_rule", "")
+        if self.tz_rule not in ("", "EU"):
+            raise ValueError("tz_rule: '' or 'EU', not %r" % (self.tz_rule,))
+        self._tz_std = self.tz_offset_min - (60 if self._eu_summer(self.start) else 0)
         self.seed = scenario.get("seed", self.start) & _MASK31
         default_alt = scenario.get("alt", 20)
         route = scenario.get("route") or []
@@ -227,9 +246,23 @@ class World:
 
     utc_at = utc
 
+    def _eu_summer(self, t):
+        """True if EU summer time holds at epoch-2000 UTC second t (with tz_rule "EU")."""
+        if self.tz_rule != "EU":
+            return False
+        y = clock.to_parts(t)[0]
+        return _last_sunday_0100(y, 3) <= t < _last_sunday_0100(y, 10)
+
+    def tz_offset_at(self, ms=None):
+        """The local offset from UTC in minutes at ms (default: now)."""
+        if self.tz_rule == "":
+            return self.tz_offset_min
+        return self._tz_std + (60 if self._eu_summer(self.utc(ms)) else 0)
+
     def local_parts(self, ms=None):
         """(y, mo, d, h, mi, s) in the scenario's local time."""
-        return clock.to_parts(self.utc(ms) + self.tz_offset_min * 60)
+        t = self.utc(ms)
+        return clock.to_parts(t + self.tz_offset_at(ms) * 60)
 
     # ---- route ----
     def _seg_index(self, ms):

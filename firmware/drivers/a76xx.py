@@ -362,6 +362,7 @@ class A76xx:
         self.gnss_on = False
         self.sim_state = None
         self.reg_stat = None
+        self.net_offset_min = None  # the local time's offset the network gave with AT+CCLK
         self.bad_replies = 0  # replies that did not parse (counted, not raised)
         self.ri_count = 0
         self.events = EventQueue(16)
@@ -656,11 +657,15 @@ class A76xx:
         try:
             yy = int(body[0:2])
             t = clock.parse_cclk(body)
+            # the zone: local offset in quarter hours, daylight saving included (A76-ATM AT+CCLK)
+            zone = clock.cclk_offset_min(body)
         except ValueError:
             self.bad_replies += 1
             return None
         if yy < _YEAR_MIN or yy > _YEAR_MAX:
             return None
+        if zone is not None:
+            self.net_offset_min = zone
         return t
 
     # ---- GNSS (§1.3) --------------------------------------------------------------------------

@@ -76,6 +76,8 @@ class _Wiring:
         self.schedule = None  # fn(ms, callback) -> handle: the simulator's clock, for the WDT
         self.unschedule = None
         self.on_wdt = None  # the watchdog expired
+        self.on_reset = None  # machine.reset() was called
+        self.on_deepsleep = None  # machine.deepsleep() was called
         self.asleep = False  # the ESP32 is in light sleep: UART input is lost (hardware.md §4)
 
     def pin(self, n):
@@ -315,7 +317,10 @@ def lightsleep(ms=None):
 
 
 def deepsleep(ms=None):
-    raise NotImplementedError("deep sleep is not used by this firmware")
+    """The simulator switches the ESP32 off until a wake pin (WIRING.on_deepsleep)."""
+    if WIRING.on_deepsleep is None:
+        raise NotImplementedError("deep sleep: no simulator wired")
+    WIRING.on_deepsleep(ms)
 
 
 def reset_cause():
@@ -323,8 +328,11 @@ def reset_cause():
 
 
 def reset():
+    """The simulator restarts the ESP32 (WIRING.on_reset); the calling task is cancelled then."""
     WIRING.resets += 1
-    raise SystemExit("machine.reset()")
+    if WIRING.on_reset is None:
+        raise SystemExit("machine.reset()")
+    WIRING.on_reset()
 
 
 def soft_reset():

@@ -157,3 +157,96 @@ def test_bad_file_replaced_by_newer_bad_file():
     _write(d + "/config.json", b"second")
     assert Config.load(d).recovered
     assert fsutil.read_bytes(d + "/config.json.bad") == b"second"
+
+
+class _Cut(Exception):
+    pass
+
+
+class _CutFS:
+    """Stands in for fsutil's `open` and `os`: every byte written and every rename is one
+    flash operation; the n-th one does not happen (the power went)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.ops = 0
+
+    def _op(self):
+        self.ops += 1
+        if self.ops == self.n:
+            raise _Cut()
+
+    def open(self, path, mode="r"):
+        import builtins
+
+        f = builtins.open(path, mode)
+        if "w" not in mode:
+            return f
+        cut = self
+
+        class W:
+            def write(self, data):
+                for i in range(len(data)):
+                    cut._op()  # bytes before the cut reach the file (atomic_write closes it)
+                    f.write(data[i:i + 1])
+                return len(data)
+
+            def flush(self):
+                f.flush()
+
+            def close(self):
+                f.close()
+
+        return W()
+
+    def rename(self, a, b):
+        self._op()
+        os.rename(a, b)
+
+    def __getattr__(self, name):  # every other os function as it is
+        return getattr(os, name)
+
+
+def test_a_change_cut_at_every_flash_operation_is_old_or_new_never_a_mix():
+    from firmware import fsutil
+
+    d = support.tmpdir("cfgcut")
+    cfg = Config.load(d)
+    cfg.update({"server_host": "old.example", "contacts": [{"name": "Mamma", "number": "+4791111111",
+                                                            "roles": ["guardian", "sos"]}]})
+    cfg.save()
+    old = cfg.as_dict()
+    change = {"report_interval_s": 60, "school_windows": ["Mo-Fr 08:00-14:00"], "pin": "4711",
+              "contacts": [{"name": "Mamma", "number": "+4791111111", "roles": ["guardian", "sos"]},
+                           {"name": "Bestemor 🌷", "number": "+4793333333", "roles": ["friend"]}]}
+    n = 1
+    seen = set()
+    while True:
+        fs = _CutFS(n)
+        saved_open, saved_os = getattr(fsutil, "open", None), fsutil.os
+        fsutil.open, fsutil.os = fs.open, fs
+        try:
+            c = Config.load(d)
+            c.update(change)
+            c.save()
+            done = True
+        except _Cut:
+            done = False
+        finally:
+            fsutil.os = saved_os
+            if saved_open is None:
+                del fsutil.open
+            else:
+                fsutil.open = saved_open
+        after = Config.load(d).as_dict()  # the next boot
+        new = dict(old)
+        new.update(change)
+        assert after == old or after == new, n
+        seen.add("new" if after == new else "old")
+        if done:
+            break
+        # the cut one left the old settings: put them back for the next cut point
+        if after != old:
+            break
+        n += 1
+    assert n > 100 and seen == set(["old", "new"])  # every byte of the file was a cut point

@@ -1,0 +1,155 @@
+"""Remote control: guardians' commands from the server and by SMS, carried out.
+
+The commands themselves are a pure layer (firmware/commands.py: the text in, the complete new
+settings, the reply and the actions out). This is the shell around it:
+
+* from the server: every downlink frame that is not an ack (uplink) comes here; the reply goes
+  back in a frame with the downlink's maker prefix and index (watch-protocol.md §5);
+* by SMS: only from a guardian's number (telephony drops everyone else's unread), and only with
+  the PIN ("pw,<pin>,<command>#"); wrong PINs count per number and lock the channel
+  (commands.PinGuard); the PIN is never logged; the reply is an SMS to the sender;
+* a change is validated as a whole, saved atomically (config.json.tmp + rename: a power cut
+  leaves the old or the new settings, never a mix) and takes effect at once: the reporter
+  re-plans on a new interval, telephony and SOS read the contacts and school settings afresh;
+* actions: locate now, buzz (FIND), a message or voice message stored for a display or speaker a
+  later board brings, SOS cancel, reset, power off, factory settings.
+"""
+from firmware import clock, fsutil, log, watchproto
+from firmware.commands import PinGuard, apply_server, apply_sms, parse_sms
+from firmware.compat import const
+from firmware.config import DEFAULTS
+
+_KEEP_ON_FACTORY = ("pin", "server_host", "server_port", "device_id", "maker", "protocol", "apn")
+_VOICE_MAX = const(16384)
+
+
+class Control:
+    def __init__(self, app):
+        """app: firmware.app.App (config, reporter, uplink, telephony, sos, board, root)."""
+        self.app = app
+        self.pins = PinGuard()
+        self.applied = 0
+        self.refused = 0
+
+    # ---- from the server ----
+    def on_downlink(self, frame):
+        """A parsed downlink (watchproto.Frame) that is not an ack. Returns the reply frame
+        bytes to send (the echo of the command), or None."""
+        res = apply_server(self.app.cfg.as_dict(), frame.content)  # bytes: TK is binary
+        self._carry_out(res, "server", frame.type[:16])
+        if not res.reply:
+            return None
+        return watchproto.encode(frame.maker, self.app.device_id, res.reply, frame.index)
+
+    # ---- by SMS (from a guardian: telephony checked the number) ----
+    async def on_sms(self, contact, text):
+        """A guardian's SMS. Returns True if it was a command (handled here), False if it is
+        an ordinary message (telephony keeps it)."""
+        parsed = parse_sms(text)
+        if parsed is None:
+            return False
+        pin, command = parsed
+        cfg = self.app.cfg
+        now = clock.wall.now() or 0
+        if not cfg["pin"]:
+            log.event("command_refused", source="sms", name=contact.name, why="no PIN set: SMS commands off")
+            return True
+        if not self.pins.allowed(now):
+            log.event("command_refused", source="sms", name=contact.name, why="locked")
+            return True
+        if pin != cfg["pin"]:
+            locked = self.pins.wrong(contact.number, now)
+            log.event("command_refused", source="sms", name=contact.name, why="wrong PIN", locked=locked)
+            return True
+        self.pins.right(contact.number, now)
+        res = apply_sms(cfg.as_dict(), command)
+        self._carry_out(res, "sms", command.split(",", 1)[0][:16])
+        reply = res.reply
+        if ("where",) in res.actions:
+            reply = self.where()
+        if reply:
+            try:
+                await self.app.telephony.send_sms(contact.number, reply, True, "reply")
+            except (OSError, ValueError) as e:
+                log.event("error", where="command_reply", err=repr(e))
+        return True
+
+    def where(self):
+        """The SMS answer to 'where are you': a map link, the fix's age and accuracy."""
+        from firmware import smscodec
+
+        f, age, cell = self.app.reporter.position_now()
+        if f is None:
+            if cell is not None:
+                return "No position yet. Cell %d-%d %d/%d" % (cell.mcc, cell.mnc, cell.lac, cell.cid)
+            return "No position yet."
+        mins = age // 60
+        return "%s %dm, %s" % (smscodec.map_link(f.lat, f.lon), f.acc,
+                               "now" if mins < 1 else "%d min ago" % mins)
+
+    # ---- carrying out ----
+    def _carry_out(self, res, source, name):
+        if res.error is not None:
+            self.refused += 1
+            log.event("command_refused", source=source, command=name, why=res.error)
+            return
+        if res.values is not None:
+            changed = self.save(res.values)
+            log.event("command_applied", source=source, command=name, changed=",".join(changed))
+        else:
+            log.event("command", source=source, command=name)
+        self.applied += 1
+        for action in res.actions:
+            try:
+                self._act(action)
+            except Exception as e:  # noqa: BLE001 - one action's failure must not lose the others
+                log.event("error", where="command_action", action=action[0], err=repr(e))
+
+    def save(self, values):
+        """Validate the whole, save atomically, then make it take effect. Returns the changed
+        keys. A ConfigError (ValueError) leaves the settings as they were."""
+        app = self.app
+        cfg = app.cfg
+        old = cfg.as_dict()
+        changed = cfg.update(values)
+        try:
+            cfg.save()
+        except OSError:
+            cfg.update(old)  # the flash refused: run on what is on it
+            raise
+        if "contacts" in changed or "country_code" in changed:
+            app.load_contacts()
+        if "report_interval_s" in changed and app.reporter is not None:
+            app.reporter.replan()
+        if app.school is not None:
+            app.school.changed()
+        return changed
+
+    def _act(self, action):
+        app = self.app
+        kind = action[0]
+        if kind == "locate":
+            app.reporter.hurry()
+        elif kind == "find":
+            app.buzz(5000)
+        elif kind == "sos_cancel":
+            app.sos.cancel()
+        elif kind == "message":
+            app.telephony.inbox.add(clock.wall.now(), "server", "guardian", "", action[1][:480])
+            log.event("message", chars=len(action[1]), text=action[1][:160])
+        elif kind == "voice":
+            data = action[1][:_VOICE_MAX]
+            fsutil.atomic_write(fsutil.join(app.root, "voice.amr"), data)
+            log.event("voice_message", bytes=len(data))  # no speaker on this board: kept only
+        elif kind == "factory":
+            values = dict(DEFAULTS)
+            for k in _KEEP_ON_FACTORY:
+                values[k] = app.cfg[k]
+            self.save(values)
+            log.event("factory_settings")
+        elif kind in ("reset", "poweroff"):
+            app.shutdown(kind)
+        elif kind == "where":
+            pass  # an SMS command: on_sms answers it
+        else:
+            log.event("error", where="command_action", err="unknown action " + kind)
