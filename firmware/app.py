@@ -271,7 +271,7 @@ class App:
 
     def shutdown(self, kind):
         """RESET or POWEROFF from a guardian: after a second (the reply goes out first)."""
-        log.event("shutdown", kind=kind)
+        log.event("shutdown", what=kind)
         self.tasks.append(asyncio.create_task(self._shutdown(kind)))
 
     async def _shutdown(self, kind):

@@ -38,6 +38,11 @@ class Button:
         if self.flag is None:
             self.flag = ThreadSafeFlag()
         self.pin.irq(self._irq, self.pin.IRQ_FALLING | self.pin.IRQ_RISING)
+        if self.pressed():
+            # held already: the press that woke a switched-off watch (deep sleep, ext1). It
+            # counts from now, so holding on makes it an SOS.
+            self._edge = clock.ticks_ms()
+            self.flag.set()
 
     def _irq(self, pin):
         self._edge = clock.ticks_ms()

@@ -374,12 +374,16 @@ class Sim:
 
     def _deep_sleep(self, ms):
         """machine.deepsleep(): the firmware stops; the ESP32 draws its deep-sleep current until
-        the SOS button (ext1) starts it again (a press event in the scenario)."""
+        the SOS button (ext1) starts it again (a press event in the scenario). Called from a
+        firmware task, which cannot cancel itself: the stop runs as a task of its own."""
+        self.deep_asleep = True
+        self._reset_task = asyncio.create_task(self._go_deep())
+
+    async def _go_deep(self):
         log.event("deep_sleep")
         self._stop_firmware()
-        self._reset_task = asyncio.create_task(self.unwind())
-        self.meter.set("esp32", "off")
-        self.deep_asleep = True
+        await self.unwind()
+        self.meter.set("esp32", "off")  # the board figure includes the ESP32's deep sleep
 
     def power_cut(self):
         """Battery out: every task stops where it is, the modem loses power; flash stays."""
@@ -435,8 +439,10 @@ class Sim:
         firmware must not take for presses of their own). A watch in deep sleep starts."""
         log.event("world", do="press", for_ms=for_ms)
         if self.deep_asleep:
+            # the ESP32 wakes (ext1) and boots into main.py: ~1 s (ASSUMED), so the bounces
+            # and the start of the press are over when the firmware looks
             self.deep_asleep = False
-            VT.after(1, lambda: self.boot(machine.DEEPSLEEP_RESET))
+            VT.after(1000, lambda: self.boot(machine.DEEPSLEEP_RESET))
         b = self.button
         b.drive(0)
         VT.after(2, lambda: b.drive(1))
