@@ -49,7 +49,7 @@ unit-micropython: $(VENV)/.stamp
 	MICROPYPATH=$(MPPATH) $(MPY) tools/mptest.py
 
 scenario: $(VENV)/.stamp ## simulated days on both interpreters, checked like Traccar (and the people calling) would
-	$(PYTHON) -m pytest tests/scenario
+	$(PYTHON) -m pytest tests/scenario tests/tools
 
 bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, energy, SOS latencies, heap, .mpy size)
 	$(PYTHON) tools/bench.py
