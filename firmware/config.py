@@ -13,7 +13,7 @@
 """
 import json
 
-from firmware import contacts, fsutil
+from firmware import contacts, fsutil, school
 
 FILENAME = "config.json"
 # The settings are ~500 bytes plus up to 50 contacts (~100 bytes each): a file over 16 KiB is
@@ -166,6 +166,9 @@ def _check_list(key, value, most, rule):
             raise ConfigError(key, "[%d]: %s" % (i, why))
 
 
+_CHECKED_ELSEWHERE = {"contacts": contacts.check, "school_windows": school.check_windows}
+
+
 def check(key, value):
     """Raise ConfigError unless value is acceptable for key."""
     if key not in DEFAULTS:
@@ -199,9 +202,9 @@ def check(key, value):
     elif key == "protocol":
         if value not in PROTOCOLS:
             raise ConfigError(key, "must be one of: " + ", ".join(PROTOCOLS))
-    elif key == "contacts":
+    elif key in _CHECKED_ELSEWHERE:  # the module that uses the value knows its grammar
         try:
-            contacts.check(value)
+            _CHECKED_ELSEWHERE[key](value)
         except ValueError as e:
             raise ConfigError(key, str(e))
     elif key == "country_code":
@@ -216,13 +219,6 @@ def check(key, value):
     elif key == "pin":
         if value and not (4 <= len(value) <= 8 and value.isdigit()):
             raise ConfigError(key, "4 to 8 digits, or empty (SMS commands off)")
-    elif key == "school_windows":
-        from firmware import school
-
-        try:
-            school.check_windows(value)
-        except ValueError as e:
-            raise ConfigError(key, str(e))
     elif key == "school_mode":
         if value not in ("auto", "on", "off"):
             raise ConfigError(key, "auto, on or off")

@@ -206,6 +206,17 @@ def test_sos_service_voicemail_then_key_with_no_fix_weak_battery_and_no_server()
     assert track == 30000  # fast tracking runs
 
 
+def _sos(cfg, phone, contacts):
+    """An Sos over the fake phone, no position, battery 50 %, alarms queued at once."""
+    async def alarm(status):
+        return 1
+
+    s = Sos(phone, cfg, lambda: contacts, alarm, lambda n, t: phone.sms_send(n, t, True),
+            lambda: (None, 0, None), lambda: 50)
+    phone.sink = lambda kind, a, b: s.on_call(a, b)
+    return s
+
+
 def test_sos_cancel_hangs_up_and_ends_tracking():
     root, cfg = _cfg("sos2")
 
@@ -214,12 +225,7 @@ def test_sos_cancel_hangs_up_and_ends_tracking():
         contacts = Contacts(cfg["contacts"], "47")
         phone.sms_ms = 100
 
-        async def alarm(status):
-            return 1
-
-        s = Sos(phone, cfg, lambda: contacts, alarm, lambda n, t: phone.sms_send(n, t, True),
-                lambda: (None, 0, None), lambda: 50)
-        phone.sink = lambda kind, a, b: s.on_call(a, b)
+        s = _sos(cfg, phone, contacts)
         task = asyncio.create_task(s.run())
         s.trigger()
         await sleep_ms(5000)  # ringing Mamma (nobody answers in this test)
@@ -267,12 +273,7 @@ def test_sos_sms_that_failed_goes_again_before_the_next_call():
 
         phone.sms_send = flaky
 
-        async def alarm(status):
-            return 1
-
-        s = Sos(phone, cfg, lambda: contacts, alarm, lambda n, t: phone.sms_send(n, t, True),
-                lambda: (None, 0, None), lambda: 50)
-        phone.sink = lambda kind, a, b: s.on_call(a, b)
+        s = _sos(cfg, phone, contacts)
         task = asyncio.create_task(s.run())
         s.trigger()
         await sleep_ms(200000)
