@@ -20,8 +20,8 @@ gc.collect()
 base = gc.mem_alloc()
 
 import boards.lilygo_t_a7670 as board_module  # noqa: E402
-from firmware import (app, config, contacts, outbox, positioning, reporter, smscodec, sos,  # noqa: E402,F401
-                      telephony, uplink, watchproto)
+from firmware import (app, commands, config, contacts, control, outbox, positioning,  # noqa: E402,F401
+                      reporter, school, schoolmode, smscodec, sos, telephony, uplink, watchproto)
 
 gc.collect()
 after_import = gc.mem_alloc()
