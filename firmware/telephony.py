@@ -103,6 +103,11 @@ class Telephony:
     def on_ring(self, number, ntype):
         if self.current is not None and self.current == number:
             return  # the same call ringing again (RING / +CLIP repeat every ~6 s)
+        if getattr(self._m, "line_busy", False):
+            # a call is up (an SOS call, a guardian on the line): AT+CHUP would end it too;
+            # the newcomer rings out at their end
+            log.event("call_ignored", why="line busy")
+            return
         contacts = self._contacts()
         c = contacts.find(number, ntype) if number else None
         self.current = number

@@ -718,6 +718,14 @@ class A76xx:
         self._want_resync()  # SMS that came while it was not set up are on the SIM already
 
     @property
+    def line_busy(self):
+        """A call of ours is up or being set up (active, held, dialing, alerting)."""
+        for stat in self._calls.values():
+            if stat in (0, 1, 2, 3):
+                return True
+        return False
+
+    @property
     def in_call(self):
         """A call is being set up, rings or is up. The ESP32 must not light-sleep then: the
         key a guardian presses (+RXDTMF) or the end of the call are URCs that a sleeping ESP32
@@ -998,8 +1006,10 @@ class A76xx:
         self._calls[cid] = stat
         if stat == old:
             return cid
-        if mt and stat in (4, 5):  # incoming or waiting; type 128: restricted (withheld)
+        if mt and stat == 4:  # incoming; type 128: restricted (withheld)
             self.events.put(ev.RING, number if ntype != 128 else "", ntype)
+        # stat 5, a call waiting behind ours (if the network has call waiting on), is left to
+        # ring out: rejecting it with AT+CHUP would end our call too
         elif stat in (ev.CALL_ACTIVE, ev.CALL_ALERTING):
             self.events.put(ev.CALL, stat, None)
         return cid

@@ -251,3 +251,18 @@ def test_the_minute_poll_asks_only_while_a_call_is_believed_up():
         assert _events(m) == [(CALL, CALL_ENDED, "gone")]
 
     support.run(main())
+
+
+def test_a_call_waiting_behind_ours_is_left_alone():
+    async def main():
+        u, m = _modem()
+        m._calls = {1: 0}  # our call is up
+        assert m.line_busy
+        u.push(b'\r\n+CLCC: 2,1,5,0,0,"+4799999999",145\r\n')  # a waiting call (call waiting on)
+        await m.at.pump()
+        assert _events(m) == []  # no RING: rejecting it with AT+CHUP would end our call
+        u.push(b'\r\n+CLCC: 1,0,6,0,0,"+4791111111",145\r\n')
+        await m.at.pump()
+        assert _events(m) == [(CALL, CALL_ENDED, "end")] and not m.line_busy and m.in_call  # 2 waits
+
+    support.run(main())

@@ -103,6 +103,12 @@ def test_strangers_and_withheld_are_hung_up_contacts_ring():
         tel.on_ring("+4793333333", 145)  # Bestemor (a friend) rings too, then gives up
         tel.on_call(ev.CALL_ENDED, "no carrier")
         assert ring == [True, False, True, False] and tel.rung == 2
+        phone.line_busy = True  # our SOS call is up: a stranger ringing in is not hung up on
+        n = len(phone.log)
+        tel.on_ring("+4798888888", 145)
+        await sleep_ms(10)
+        assert len(phone.log) == n and tel.rejected == 2
+        phone.line_busy = False
         task.cancel()
         # outgoing: only to contacts
         await support.araises(ValueError, tel.send_sms("+4799999999", "hi"))
