@@ -30,7 +30,6 @@ class Button:
         self.pin = pin
         self._down = 0 if active_low else 1
         self.flag = None
-        self.presses = 0
         self._edge = 0  # ticks of the last edge, written by the IRQ (a small int: no allocation)
 
     def start(self):
@@ -73,7 +72,6 @@ class Button:
                 continue  # a bounce, or the release of a press already handled
             t0 = edge
             long_ms = long_ms_fn()
-            self.presses += 1
             k = 1
             while True:
                 nxt = clock.ticks_add(t0, k * _STEP_MS)

@@ -14,13 +14,11 @@ settings, the reply and the actions out). This is the shell around it:
 * actions: locate now, buzz (FIND), a message or voice message stored for a display or speaker a
   later board brings, SOS cancel, reset, power off, factory settings.
 """
-from firmware import clock, fsutil, log, watchproto
+from firmware import clock, fsutil, log, sos, watchproto
 from firmware.commands import PinGuard, apply_server, apply_sms, parse_sms
-from firmware.compat import const
 from firmware.config import DEFAULTS
 
 _KEEP_ON_FACTORY = ("pin", "server_host", "server_port", "device_id", "maker", "protocol", "apn")
-_VOICE_MAX = const(16384)
 
 
 class Control:
@@ -28,8 +26,6 @@ class Control:
         """app: firmware.app.App (config, reporter, uplink, telephony, sos, board, root)."""
         self.app = app
         self.pins = PinGuard()
-        self.applied = 0
-        self.refused = 0
 
     # ---- from the server ----
     def on_downlink(self, frame):
@@ -75,22 +71,12 @@ class Control:
         return True
 
     def where(self):
-        """The SMS answer to 'where are you': a map link, the fix's age and accuracy."""
-        from firmware import smscodec
-
-        f, age, cell = self.app.reporter.position_now()
-        if f is None:
-            if cell is not None:
-                return "No position yet. Cell %d-%d %d/%d" % (cell.mcc, cell.mnc, cell.lac, cell.cid)
-            return "No position yet."
-        mins = age // 60
-        return "%s %dm, %s" % (smscodec.map_link(f.lat, f.lon), f.acc,
-                               "now" if mins < 1 else "%d min ago" % mins)
+        """The SMS answer to 'where are you' (the SOS SMS's words for it)."""
+        return sos.where_text(*self.app.reporter.position_now())
 
     # ---- carrying out ----
     def _carry_out(self, res, source, name):
         if res.error is not None:
-            self.refused += 1
             log.event("command_refused", source=source, command=name, why=res.error)
             return
         if res.values is not None:
@@ -98,7 +84,6 @@ class Control:
             log.event("command_applied", source=source, command=name, changed=",".join(changed))
         else:
             log.event("command", source=source, command=name)
-        self.applied += 1
         for action in res.actions:
             try:
                 self._act(action)
@@ -137,8 +122,8 @@ class Control:
         elif kind == "message":
             app.telephony.inbox.add(clock.wall.now(), "server", "guardian", "", action[1][:480])
             log.event("message", chars=len(action[1]), text=action[1][:160])
-        elif kind == "voice":
-            data = action[1][:_VOICE_MAX]
+        elif kind == "voice":  # at most 16 KiB: commands refuses a longer one
+            data = action[1]
             fsutil.atomic_write(fsutil.join(app.root, "voice.amr"), data)
             log.event("voice_message", bytes=len(data))  # no speaker on this board: kept only
         elif kind == "factory":

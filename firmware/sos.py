@@ -221,17 +221,22 @@ def _age(age_s):
     return "%dd ago" % (age_s // 86400)
 
 
+def where_text(fix, age_s, cell=None):
+    """Where the watch is, for a person: a map link with the accuracy and the fix's age, else
+    the serving cell, else that it is not known (the SOS SMS, the answer to 'where')."""
+    if fix is not None:
+        return "%s %dm %s" % (smscodec.map_link(fix.lat, fix.lon), fix.acc, _age(age_s))
+    if cell is not None:
+        return "pos unknown, cell %d-%d %d/%d" % (cell.mcc, cell.mnc, cell.lac, cell.cid)
+    return "pos unknown"
+
+
 def sos_text(wearer, fix, age_s, battery, cell=None):
     """One SMS: GSM 7-bit within 160 characters, or (a name outside GSM 7-bit) UCS2 within 70.
     The long form tells the guardian to press a key when the watch calls; the short one keeps
     the map link, accuracy, age and battery and drops the rest."""
     who = wearer or "watch"
-    if fix is not None:
-        where = "%s %dm %s" % (smscodec.map_link(fix.lat, fix.lon), fix.acc, _age(age_s))
-    elif cell is not None:
-        where = "pos unknown, cell %d-%d %d/%d" % (cell.mcc, cell.mnc, cell.lac, cell.cid)
-    else:
-        where = "pos unknown"
+    where = where_text(fix, age_s, cell)
     texts = ("SOS %s! %s. Battery %d%%. When we call you, press 1 to accept." % (who, where, battery),
              "SOS %s! %s. Batt %d%%" % (who, where, battery),
              "SOS %s %s %d%%" % (who, where, battery))
@@ -310,9 +315,6 @@ class Sos:
             return False
         self._put(INCOMING, contact)
         return True
-
-    def active(self):
-        return active(self.s, clock.ticks_ms())
 
     def tracking_ms(self):
         return tracking_ms(self.s, clock.ticks_ms())

@@ -93,10 +93,6 @@ class Telephony:
         self._flag = asyncio.Event()
         self.current = None  # the incoming call being handled: its number ('' withheld)
         self.ringing = False
-        self.rejected = 0
-        self.rung = 0
-        self.sms_kept = 0
-        self.sms_dropped = 0
         self.held = 0  # messages kept in a school window, not yet announced
 
     # ---- from the router (plain functions) ----
@@ -117,12 +113,10 @@ class Telephony:
         quiet = self._quiet()
         rings = self._cfg is not None and self._cfg["school_guardian_rings"]
         if school.decide_call(quiet, c, rings) == "ring":
-            self.rung += 1
             self.ringing = True
             self._ringer(True)
             log.event("call_ringing", name=c.name)
         else:
-            self.rejected += 1
             if c is not None:
                 log.event("call_rejected", caller=c.name, why="school")
             else:
@@ -222,14 +216,12 @@ class Telephony:
             if not self.inbox.has(c.number, sms.scts, text):
                 held = verdict == "hold"
                 self.inbox.add(clock.wall.now(), c.number, c.name, sms.scts, text, held)
-                self.sms_kept += 1
                 log.event("sms_kept", name=c.name, chars=len(sms.text), held=held)
                 if held:
                     self.held += 1
                 elif self.notify is not None:
                     self.notify()
         else:
-            self.sms_dropped += 1
             log.event("sms_dropped")
         if sms.index is not None:
             await m.sms_delete(sms.index)

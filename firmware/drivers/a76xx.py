@@ -479,10 +479,9 @@ class A76xx:
         if not self.phone_ready:
             return
         seen = []
-        for line in await self.at.cmd("AT+CLCC", 9000, "+CLCC:"):
-            cid = self._call_line(line)
-            if cid is not None:
-                seen.append(cid)
+        for c in await self.calls():
+            if self._call_state(*c):
+                seen.append(c[0])
         for cid in list(self._calls):
             if cid not in seen:  # it ended while the ESP32 slept
                 del self._calls[cid]
@@ -783,7 +782,6 @@ class A76xx:
         if not lines:
             return None
         try:
-            sms_body_len(lines[0])
             return parse_sms(lines[0], data[:_SMS_MAX], index)
         except (ValueError, IndexError):
             # no detailed header: CSDH is off (a restart nobody saw?); set it up again
@@ -986,15 +984,14 @@ class A76xx:
         self.events.put(ev.RING, number, ntype)
 
     def _urc_clcc(self, line):
-        self._call_line(line)
-
-    def _call_line(self, line):
-        """A +CLCC line (URC or reply): events for what changed. The call id, or None."""
         try:
-            cid, mt, stat, number, ntype = parse_clcc(line)
+            self._call_state(*parse_clcc(line))
         except ValueError:
             self.bad_replies += 1
-            return None
+
+    def _call_state(self, cid, mt, stat, number, ntype):
+        """A call's state from +CLCC (URC or reply): events for what changed. True while the
+        call exists."""
         old = self._calls.get(cid)
         if 0 in self._calls and cid != 0:
             old = self._calls.pop(0)  # the call dial()/answer() noted, now with its id (ids start at 1)
@@ -1002,17 +999,17 @@ class A76xx:
             if old is not None:
                 self._calls.pop(cid, None)
                 self.events.put(ev.CALL, ev.CALL_ENDED, "end")
-            return None
+            return False
         self._calls[cid] = stat
         if stat == old:
-            return cid
-        if mt and stat == 4:  # incoming; type 128: restricted (withheld)
+            return True
+        # stat 5, a call waiting behind ours (if the network has call waiting on), makes no
+        # event: it is left to ring out, as rejecting it with AT+CHUP would end our call too
+        if mt and stat == ev.CALL_INCOMING:  # type 128: restricted (withheld)
             self.events.put(ev.RING, number if ntype != 128 else "", ntype)
-        # stat 5, a call waiting behind ours (if the network has call waiting on), is left to
-        # ring out: rejecting it with AT+CHUP would end our call too
         elif stat in (ev.CALL_ACTIVE, ev.CALL_ALERTING):
             self.events.put(ev.CALL, stat, None)
-        return cid
+        return True
 
     def _urc_begin(self, line):
         self.events.put(ev.CALL, ev.CALL_ACTIVE, None)

@@ -30,7 +30,7 @@ from firmware.compat import const, sleep_ms
 _MAX_LINE = const(512)  # longest line kept; the rest of a longer line is dropped and counted
 _CHUNK = const(256)  # bytes read from the UART per call (its default rx buffer size, hardware.md §4)
 _MAX_DATA = const(4096)  # bound on a raw payload announced by a response line
-_RAW_MS = const(2000)  # a URC's announced body must arrive within this (1 KiB takes ~90 ms)
+_RAW_MS = const(2000)  # announced raw bytes must arrive within this (4 KiB take ~360 ms)
 _EIO = const(5)
 _ECONNRESET = const(104)
 _ETIMEDOUT = const(110)
@@ -110,7 +110,7 @@ class ATEngine:
         self.silent_max = 3
         self.on_hung = None  # fn() when `silent` reaches silent_max (the driver queues an event)
         self._urgent = 0  # urgent commands waiting for the channel
-        # a URC whose raw body is being read: [handler, line, buffer, got, deadline]
+        # raw bytes being read after a line: [done(data), buffer, got, deadline]
         self._rawp = None
         self.urcs = 0
         self.truncated = 0
@@ -231,7 +231,7 @@ class ATEngine:
         self.uart.write((command + "\r").encode())
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
         lines = []
-        payload = b""
+        parts = []  # the raw payloads announced by data_prefix lines, in order
         echo = command
         prompt = data is not None
         dial = command[:3].upper() == "ATD" or command.upper() == "ATA"
@@ -243,6 +243,8 @@ class ATEngine:
                     self.uart.write(data)
                     continue
                 if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
+                    if self._rawp is not None:
+                        self._raw_abandon()  # its bytes must not swallow the next reply
                     self.timeouts += 1
                     self.silent += 1
                     if self.silent == self.silent_max and self.on_hung is not None:
@@ -270,7 +272,12 @@ class ATEngine:
             if line == "OK":
                 if prompt:  # OK without a prompt: nothing was sent
                     raise ATError(command, "no prompt")
-                return lines if data_prefix is None else (lines, payload)
+                if data_prefix is None:
+                    return lines
+                if None in parts:
+                    self.timeouts += 1
+                    raise ATTimeout(_ETIMEDOUT, "timeout in data of " + command)
+                return lines, b"".join(parts)
             if line == "ERROR":
                 raise ATError(command)
             if line.startswith("+CME ERROR:") or line.startswith("+CMS ERROR:"):
@@ -281,7 +288,7 @@ class ATEngine:
                 lines.append(line)
                 n = self._announced(data_len, line)
                 if n >= 0:
-                    payload += await self._read_raw(n, deadline, command)
+                    self._raw_start(n, parts.append)  # read by _next_line, before any line
                 continue
             if prefix is not None and line.startswith(prefix):
                 lines.append(line)
@@ -314,7 +321,7 @@ class ATEngine:
         """The next complete, clean line (str), or None when no complete line is pending."""
         buf = self._line
         cap = len(buf)
-        if self._rawp is not None and clock.ticks_diff(clock.ticks_ms(), self._rawp[4]) > 0:
+        if self._rawp is not None and clock.ticks_diff(clock.ticks_ms(), self._rawp[3]) > 0:
             self._raw_abandon()
         while self._fill():
             if self._rawp is not None:
@@ -385,31 +392,6 @@ class ATEngine:
                 return False
         return False
 
-    async def _read_raw(self, n, deadline, command):
-        """n payload bytes straight from the stream (never split into lines)."""
-        out = bytearray(n)
-        got = 0
-        while got < n:
-            left = len(self._chunk) - self._pos
-            if left > 0:
-                k = n - got if n - got < left else left
-                out[got:got + k] = self._cmv[self._pos:self._pos + k]
-                self._pos += k
-                got += k
-                continue
-            avail = self.uart.any()
-            if avail:
-                data = self.uart.read(avail if avail < n - got else n - got)
-                if data:
-                    out[got:got + len(data)] = data
-                    got += len(data)
-                    continue
-            if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
-                self.timeouts += 1
-                raise ATTimeout(_ETIMEDOUT, "timeout in data of " + command)
-            await sleep_ms(self.poll_ms)
-        return bytes(out)
-
     # ---- dispatch ---------------------------------------------------------------------------
 
     def _drain(self):
@@ -435,8 +417,12 @@ class ATEngine:
                 self.urcs += 1
                 if data_len is None:
                     self._call(fn, line)
+                    return True
+                n = self._announced(data_len, line)
+                if n < 0:
+                    self._call(fn, line, None)
                 else:
-                    self._raw_start(fn, line, data_len)
+                    self._raw_start(n, lambda data: self._call(fn, line, data))
                 return True
         return False
 
@@ -459,41 +445,38 @@ class ATEngine:
             return -1
         return n
 
-    def _raw_start(self, fn, line, data_len):
-        """A URC line announced raw bytes: collect them (across reads) before its handler runs."""
-        n = self._announced(data_len, line)
-        if n < 0:
-            self._call(fn, line, None)
-            return
-        # A modem that announced more than it sends must not swallow the lines after it for
-        # ever: whatever has not come within _RAW_MS is dropped and the reader resyncs.
-        self._rawp = [fn, line, bytearray(n), 0, clock.ticks_add(clock.ticks_ms(), _RAW_MS)]
+    def _raw_start(self, n, done):
+        """n raw bytes follow the line just read (a command's payload, a URC's body): the next
+        reads collect them, never split into lines, then done(data) runs. A modem that
+        announced more than it sends must not swallow the lines after it for ever: what has
+        not come within _RAW_MS is dropped (done(None)) and the reader resyncs."""
+        self._rawp = [done, bytearray(n), 0, clock.ticks_add(clock.ticks_ms(), _RAW_MS)]
         if n == 0:
             self._raw_done()
 
     def _raw_feed(self):
         r = self._rawp
-        buf = r[2]
-        k = len(buf) - r[3]
+        buf = r[1]
+        k = len(buf) - r[2]
         left = len(self._chunk) - self._pos
         if k > left:
             k = left
-        buf[r[3]:r[3] + k] = self._cmv[self._pos:self._pos + k]
+        buf[r[2]:r[2] + k] = self._cmv[self._pos:self._pos + k]
         self._pos += k
-        r[3] += k
-        if r[3] == len(buf):
+        r[2] += k
+        if r[2] == len(buf):
             self._raw_done()
 
     def _raw_done(self):
         r = self._rawp
         self._rawp = None
-        self._call(r[0], r[1], bytes(r[2]))
+        r[0](bytes(r[1]))
 
     def _raw_abandon(self):
         r = self._rawp
         self._rawp = None
         self.garbage += 1
-        self._call(r[0], r[1], None)
+        r[0](None)
 
     def _rebooted(self, line):
         self.urcs += 1

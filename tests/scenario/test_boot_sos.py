@@ -48,9 +48,3 @@ def test_switched_off_from_afar_the_button_starts_it_and_held_on_is_an_sos(sim, 
     second = run.kinds("sos")[1]
     assert second["t"] > boots[0]["t"]
     assert [e["by"] for e in run.kinds("sos_accepted")] == ["Mamma", "Mamma"]
-
-
-def test_same_wire_on_both_interpreters(sim):
-    a = sim("boot_sos", "python").wire
-    b = sim("boot_sos", "micropython").wire
-    assert len(a) > 50 and a == b

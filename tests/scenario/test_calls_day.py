@@ -248,17 +248,3 @@ def test_every_report_accounted_for_by_seq(sim, interp):
     run = sim("calls_day", interp)
     n = every_report_delivered(run, t_ms)
     assert 287 <= n <= 289  # 24 h at 5 minutes
-
-
-@pytest.mark.parametrize("interp", INTERPRETERS)
-def test_no_wake_spins(sim, interp):
-    # a ringing call holds RI low 5.9 s of every 6: a sleep entered with RI low must not spin
-    run = sim("calls_day", interp)
-    assert run.summary["wake_spins"] == 0
-
-
-def test_same_wire_on_both_interpreters(sim):
-    a = sim("calls_day", "python").wire
-    b = sim("calls_day", "micropython").wire
-    assert len(a) > 800
-    assert a == b

@@ -163,9 +163,3 @@ def test_a_text_in_a_lesson_is_kept_quietly_and_announced_at_the_break(sim, inte
 def test_every_report_accounted_for(sim, interp):
     run = sim("guardian_day", interp)
     assert every_report_delivered(run, t_ms) > 288  # the 60 s hour and the SOS add reports
-
-
-def test_same_wire_on_both_interpreters(sim):
-    a = sim("guardian_day", "python").wire
-    b = sim("guardian_day", "micropython").wire
-    assert len(a) > 800 and a == b

@@ -74,11 +74,3 @@ def test_heartbeats_are_acked_and_link_never_idles_out(sim, interp):
     gaps = [b - a for a, b in zip(secs, secs[1:]) if b >= a]
     assert max(gaps) < 1800
     assert run.summary["server_connections"] == 1  # one session held all day
-
-
-@pytest.mark.parametrize("scenario", ["school_day", "faults_day"])
-def test_same_wire_on_both_interpreters(sim, scenario):
-    # the firmware and the simulator are deterministic: every frame, to the millisecond
-    a = sim(scenario, "python").wire
-    b = sim(scenario, "micropython").wire
-    assert len(a) > 800 and a == b

@@ -32,9 +32,3 @@ def test_a_friend_is_rejected_in_lessons_and_rings_at_the_weekend(sim, interp):
     rung = [e["t"][:13] for e in run.kinds("call_ringing")]
     assert rung == ["2026-10-24T13"]  # Saturday 15:00 CEST
     assert run.summary["calls_rejected"] == 2 and run.summary["calls_rung"] == 1
-
-
-def test_same_wire_on_both_interpreters(sim):
-    a = sim("school_dst", "python").wire
-    b = sim("school_dst", "micropython").wire
-    assert len(a) > 1000 and a == b

@@ -372,18 +372,3 @@ def test_every_report_and_alarm_accounted_for_by_seq(sim, interp):
         assert [e for e in run.kinds("alarm_delivered")
                 if e["through"] >= q["seq"] and t_ms(e["t"]) >= t_ms(q["t"])], q
     assert max(al_through) == 2
-
-
-@pytest.mark.parametrize("interp", INTERPRETERS)
-def test_no_wake_spins(sim, interp):
-    # 30-s reporting keeps the ESP32 waking often: a sleep entered with RI already low must
-    # not spin
-    run = sim("sos_park", interp)
-    assert run.summary["wake_spins"] == 0
-
-
-def test_same_wire_on_both_interpreters(sim):
-    a = sim("sos_park", "python").wire
-    b = sim("sos_park", "micropython").wire
-    assert len(a) > 800
-    assert a == b

@@ -328,3 +328,17 @@ def test_an_echo_after_ate0_means_the_modem_restarted_unseen():
         assert len(seen) == 1 and not at.echo_off
 
     support.run(main())
+
+
+def test_a_payload_announced_longer_than_sent_does_not_swallow_the_next_reply():
+    async def main():
+        u, at = _engine()
+        rx = "+CIPRXGET: 2,"
+        # 10 bytes announced, 3 sent: the OK is read as payload, the command times out ...
+        u.on("AT+CIPRXGET=2,0,10", b"\r\n+CIPRXGET: 2,0,10,0\r\nabc\r\nOK\r\n")
+        await support.araises(ATTimeout, at.cmd("AT+CIPRXGET=2,0,10", 3000, rx, rx, _n))
+        # ... and the raw read ends with it: the next command's reply is a reply again
+        u.on("AT+CSQ", b"\r\n+CSQ: 21,99\r\n\r\nOK\r\n")
+        assert await at.cmd("AT+CSQ", prefix="+CSQ:") == ["+CSQ: 21,99"]
+
+    support.run(main())

@@ -126,7 +126,7 @@ def test_sms_commands_need_the_pin_and_wrong_ones_lock_the_channel():
 
     with support.Events() as got:
         support.run(main())
-    link = "https://maps.google.com/?q=59.92360,10.75920 8m, 2 min ago"
+    link = "https://maps.google.com/?q=59.92360,10.75920 8m 2min ago"
     assert app.sent == [("+4791111111", link, "reply")]
     assert app.cfg["report_interval_s"] == 300
     refused = [f.get("why") for k, f in got if k == "command_refused"]

@@ -183,9 +183,7 @@ def test_button_task_times_presses_from_the_edges():
         press(15000, 9000)  # held very long: one SOS only
         await sleep_ms(30000)
         task.cancel()
-        return b.presses
 
-    presses = support.run(main())
+    support.run(main())
     # times from the (last) falling edge: short at the first 50 ms step after the release
     assert got == [("short", 1005 + 300), ("long", 5005 + 3000), ("long", 15005 + 3000)], got
-    assert presses == 3

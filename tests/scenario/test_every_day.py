@@ -1,0 +1,22 @@
+"""What holds on every simulated day, on both interpreters."""
+import pytest
+
+# each day, and the fewest wire frames it has (a guard against comparing two empty runs)
+DAYS = {"school_day": 800, "faults_day": 800, "sos_park": 800, "calls_day": 800, "boot_sos": 50,
+        "guardian_day": 800, "school_dst": 1000}
+
+
+@pytest.mark.parametrize("scenario", sorted(DAYS))
+def test_same_wire_on_both_interpreters(sim, scenario):
+    # the firmware and the simulator are deterministic: every frame, to the millisecond
+    a = sim(scenario, "python").wire
+    b = sim(scenario, "micropython").wire
+    assert len(a) > DAYS[scenario] and a == b
+
+
+@pytest.mark.parametrize("interp", ["python", "micropython"])
+@pytest.mark.parametrize("scenario", sorted(DAYS))
+def test_no_level_wake_spins(sim, scenario, interp):
+    # a ringing call holds RI low 5.9 s of every 6, the SOS button is held for seconds: a
+    # light sleep entered with its wake level already present would end at once, again and again
+    assert sim(scenario, interp).summary["wake_spins"] == 0
