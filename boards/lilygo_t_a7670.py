@@ -42,7 +42,8 @@ class Board:
         self.pins = pins
         self.button = button
         self._vib = vibration
-        self._ri_armed = None
+        self._ri_armed = None  # the wake levels armed last (re-armed only when they change)
+        self._held_armed = None
 
     def ringer(self, on):
         """The vibration/buzzer output (an incoming call from a contact, SOS feedback)."""
@@ -65,7 +66,10 @@ class Board:
                 self._ri_armed = low
         b = self.button
         if b is not None:
-            e.wake_on_ext1((b.pin,) if not b.pressed() else None, e.WAKEUP_ALL_LOW)
+            held = b.pressed()
+            if held != self._held_armed:
+                e.wake_on_ext1((b.pin,) if not held else None, e.WAKEUP_ALL_LOW)
+                self._held_armed = held
 
     def sleep_ok(self, dt_ms):
         """May the ESP32 light-sleep for dt_ms now? Not while an AT command is in flight or a

@@ -143,12 +143,17 @@ def cclk_offset_min(text):
     the text has no zone. A76-ATM AT+CCLK: zz is -96..96; "+00" is also what a modem without
     network time shows, so take the offset only with a time the caller accepted (year check).
     Raises ValueError like parse_cclk, and for a zone outside -96..96."""
-    quarters = _cclk(text)[1]
+    return parse_cclk_zone(text)[1]
+
+
+def parse_cclk_zone(text):
+    """(UTC epoch-2000 seconds, the offset as cclk_offset_min gives it) from one parse."""
+    local, quarters = _cclk(text)
     if quarters is None:
-        return None
+        return local, None
     if not -96 <= quarters <= 96:
         raise ValueError("bad CCLK zone: %r" % text)
-    return quarters * 15
+    return local - quarters * 900, quarters * 15
 
 
 class WallClock:

@@ -15,11 +15,7 @@ the reply. docs/commands.md lists every command with its grammar, effect and rep
   command may not); the server reply echoes the canonical upper-case name.
 """
 from firmware import config, contacts, smscodec
-
-try:
-    from micropython import const
-except ImportError:  # CPython
-    const = lambda x: x  # noqa: E731
+from firmware.compat import const  # config imports it already (fsutil): no local fallback needed
 
 _TEXT_MAX = const(1024)  # a text command longer than this is refused unread
 _VOICE_MAX = const(16384)  # TK: bytes of voice after unescaping
@@ -72,18 +68,9 @@ class _Refused(ValueError):
 # ---- small parsers ------------------------------------------------------------------------------
 
 
-def _digits(s):
-    if not s:
-        return False
-    for c in s:
-        if not "0" <= c <= "9":  # not isdigit(): CPython takes other scripts' digits too
-            return False
-    return True
-
-
 def _uint(s, most_digits, what):
     """Digits only (no sign, no spaces inside), bounded before int(): the range is config's."""
-    if not _digits(s) or len(s) > most_digits:
+    if not contacts.digits(s) or len(s) > most_digits:
         raise _Refused("%s: 1 to %d digits" % (what, most_digits))
     return int(s)
 
@@ -110,7 +97,7 @@ def _number(s, cc, strict):
         raise _Refused("number: empty")
     if len(s) > (_NUMBER_MAX if strict else contacts.NUMBER_MAX):
         raise _Refused("number: too long")
-    if strict and not _digits(s[1:] if s[0] == "+" else s):
+    if strict and not contacts.digits(s[1:] if s[0] == "+" else s):
         raise _Refused("number: '+' and digits only")
     return contacts.normalize(s, cc)
 
@@ -124,7 +111,7 @@ def _offset_min(s):
     if s[:1] == "+" or neg:
         s = s[1:]
     whole, dot, frac = s.partition(".")
-    if len(whole) > 2 or len(frac) > 2 or (dot and not frac) or not _digits((whole + frac) or "x"):
+    if len(whole) > 2 or len(frac) > 2 or (dot and not frac) or not contacts.digits(whole + frac):
         raise _Refused("offset: hours like +1, -11.5, +5.75")
     hundredths = int(whole or "0") * 100 + (int((frac + "0")[:2]) if frac else 0)
     if hundredths % 25:
@@ -156,11 +143,6 @@ def _key(number, cc):
         return None  # unusable as it is (contacts.Contacts skips it too): matches nothing
 
 
-def _contacts(new):
-    """The working copy's contact list (_base copied it: the caller's dicts never change)."""
-    return new["contacts"]
-
-
 def _find(cl, e164, cc):
     for i in range(len(cl)):
         if _key(cl[i]["number"], cc) == e164:
@@ -169,17 +151,31 @@ def _find(cl, e164, cc):
 
 
 def _upsert(new, e164, name, roles, default_name):
-    """Add a contact or update the one with that number. name/roles None (or empty): keep
-    (a new contact gets default_name and ["friend"])."""
-    cl = _contacts(new)
+    """Add a contact or update the one with that number; returns its entry. name/roles None
+    (or empty): keep (a new contact gets default_name and ["friend"]). The working copy's
+    entries are _base's copies: the caller's dicts never change."""
+    cl = new["contacts"]
     i = _find(cl, e164, new["country_code"])
     if i < 0:
         cl.append({"name": name or default_name, "number": e164, "roles": roles or ["friend"]})
-        return
+        return cl[-1]
+    c = cl[i]
     if name:
-        cl[i]["name"] = name
+        c["name"] = name
     if roles:
-        cl[i]["roles"] = roles
+        c["roles"] = roles
+    return c
+
+
+def _give_role(new, e164, role, name):
+    """The contact with that number gets the role too (roles in the canonical order); a new
+    one is added with `name` and that role only."""
+    cl = new["contacts"]
+    i = _find(cl, e164, new["country_code"])
+    if i < 0:
+        cl.append({"name": name, "number": e164, "roles": [role]})
+    elif role not in cl[i]["roles"]:  # else left as it is: nothing asked, nothing changes
+        cl[i]["roles"] = [r for r in contacts.ROLES if r in cl[i]["roles"] or r == role]
 
 
 def _drop_role(c, role):
@@ -208,7 +204,7 @@ def _set_sos(new, wanted, names):
     wanted lose the role. The SOS contacts then take the list places SOS contacts hold, in the
     wanted order; everyone else keeps their place."""
     cc = new["country_code"]
-    cl = _contacts(new)
+    cl = new["contacts"]
     for i in range(len(cl)):
         c = cl[i]
         if "sos" in c["roles"]:
@@ -217,12 +213,7 @@ def _set_sos(new, wanted, names):
             if k not in wanted or _find(cl, k, cc) != i:
                 _drop_role(c, "sos")
     for n in wanted:
-        i = _find(cl, n, cc)
-        if i < 0:
-            cl.append({"name": names[n], "number": n, "roles": ["sos"]})
-        elif "sos" not in cl[i]["roles"]:
-            cl[i]["roles"].append("sos")
-            cl[i]["roles"] = [r for r in contacts.ROLES if r in cl[i]["roles"]]
+        _give_role(new, n, "sos", names.get(n))  # names: the new numbers only
     places = [i for i in range(len(cl)) if "sos" in cl[i]["roles"]]
     ordered = [cl[_find(cl, n, cc)] for n in wanted]
     for j in range(len(places)):
@@ -322,15 +313,41 @@ def _fit_sms(text):
 # content has no comma) and returns (actions, reply_tail); it raises _Refused to refuse.
 
 
-def _cr(new, args):  # positionSingle
-    _arity(args, 0, 0)
-    return (("locate",),), ""
+def _action(name, reply=""):
+    """A command without arguments that asks the shell for one action."""
+    def handler(new, args):
+        _arity(args, 0, 0)
+        return ((name,),), reply
+    return handler
 
 
-def _upload(new, args):  # positionPeriodic
-    _arity(args, 1, 1)
-    new["report_interval_s"] = _uint(args[0], 6, "interval")
-    return (), ""
+def _setting_flag(key, what):
+    def handler(new, args):
+        _arity(args, 1, 1)
+        new[key] = _flag(args[0], what)
+        return (), ""
+    return handler
+
+
+def _setting_uint(key, most_digits, what):
+    """One number for key; its range is config's."""
+    def handler(new, args):
+        _arity(args, 1, 1)
+        new[key] = _uint(args[0], most_digits, what)
+        return (), ""
+    return handler
+
+
+def _setting_list(key):
+    """The whole list for key, empty fields left out; config validates the items."""
+    def handler(new, args):
+        _arity(args, 1, _LIST_MAX)
+        new[key] = [a for a in args if a]
+        return (), ""
+    return handler
+
+
+_upload = _setting_uint("report_interval_s", 6, "interval")  # positionPeriodic
 
 
 def _sos_slot(i):
@@ -368,24 +385,6 @@ def _sos_all(new, args):  # SeTracker's SOS,n1,n2,n3 (issue #2702): the whole SO
     return (), ""
 
 
-def _setting_flag(key, what):
-    def handler(new, args):
-        _arity(args, 1, 1)
-        new[key] = _flag(args[0], what)
-        return (), ""
-    return handler
-
-
-def _reset(new, args):  # rebootDevice
-    _arity(args, 0, 0)
-    return (("reset",),), ""
-
-
-def _poweroff(new, args):  # powerOff
-    _arity(args, 0, 0)
-    return (("poweroff",),), ""
-
-
 def _silencetime(new, args):  # silenceTime: HH:MM-HH:MM,... every day
     _arity(args, 1, _LIST_MAX)
     windows = []
@@ -398,12 +397,6 @@ def _silencetime(new, args):  # silenceTime: HH:MM-HH:MM,... every day
             continue  # 00:00-00:00: the vendors' apps fill unused places so
         windows.append("Mo-Su " + a)
     new["school_windows"] = windows
-    return (), ""
-
-
-def _remind(new, args):  # alarmClock: validated by config (HH:MM-S-F[-days]), at most 8
-    _arity(args, 1, _LIST_MAX)
-    new["reminders"] = [a for a in args if a]
     return (), ""
 
 
@@ -447,22 +440,6 @@ def _lz(new, args):  # setTimezone: LZ,<language>,<raw offset in decimal hours>
     return (), ""
 
 
-def _flower(new, args):  # setIndicator
-    _arity(args, 1, 1)
-    new["flowers"] = _uint(args[0], 3, "flowers")
-    return (), ""
-
-
-def _find_watch(new, args):
-    _arity(args, 0, 0)
-    return (("find",),), ""
-
-
-def _factory(new, args):
-    _arity(args, 0, 0)
-    return (("factory",),), ""
-
-
 def _whitelist(new, args):  # WHITELIST1/2,<up to 5 numbers>: friends, named by their number
     _arity(args, 1, _WHITELIST_SLOTS)
     for a in args:
@@ -472,49 +449,57 @@ def _whitelist(new, args):  # WHITELIST1/2,<up to 5 numbers>: friends, named by 
     return (), ""
 
 
-def _work(new, args):  # WORK,6-9,11-13: hour ranges, validated by config; stored only
-    _arity(args, 1, _LIST_MAX)
-    new["work_windows"] = [a for a in args if a]
-    return (), ""
-
-
-def _worktime(new, args):
-    _arity(args, 1, 1)
-    new["work_time_min"] = _uint(args[0], 4, "minutes")
-    return (), ""
-
-
 def _center(new, args):  # the "center number": that number becomes a guardian
     _arity(args, 1, 1)
     n = _number(args[0], new["country_code"], True)
-    cl = _contacts(new)
-    i = _find(cl, n, new["country_code"])
-    if i < 0:
-        cl.append({"name": "Guardian", "number": n, "roles": ["guardian"]})
-    elif "guardian" not in cl[i]["roles"]:
-        cl[i]["roles"] = [r for r in contacts.ROLES if r in cl[i]["roles"] or r == "guardian"]
+    _give_role(new, n, "guardian", "Guardian")
     return (), ""
 
 
 # -- Trygg's own --
 
 
-def _contact(new, args):  # CONTACT,<number>,<name>[,<roles>]
+def _add(new, args, strict):
+    """<number>,<name>[,<roles>] (CONTACT, SMS add) -> (E.164 number, the new or updated
+    entry). strict: the server's number grammar (_number); else a name is required (SMS)."""
     _arity(args, 2, 3)
-    n = _number(args[0], new["country_code"], True)
+    n = _number(args[0], new["country_code"], strict)
+    if not strict and not args[1]:
+        raise _Refused("name: empty")
     roles = _roles(args[2]) if len(args) == 3 and args[2] else None
-    _upsert(new, n, args[1], roles, n)
+    return n, _upsert(new, n, args[1], roles, n)
+
+
+def _remove(new, args, strict):
+    """<number> (CONTACTDEL, SMS remove): takes that contact off the list. Returns (E.164
+    number, True if there was one)."""
+    _arity(args, 1, 1)
+    n = _number(args[0], new["country_code"], strict)
+    cl = new["contacts"]
+    i = _find(cl, n, new["country_code"])
+    if i >= 0:
+        del cl[i]
+    return n, i >= 0
+
+
+def _set_school(new, args, why):
+    """auto|on|off in any case -> school_mode; why: the refusal's text."""
+    _arity(args, 1, 1)
+    m = args[0].lower()
+    if m not in ("auto", "on", "off"):
+        raise _Refused(why)
+    new["school_mode"] = m
+    return m
+
+
+def _contact(new, args):  # CONTACT,<number>,<name>[,<roles>]
+    _add(new, args, True)
     return (), ""
 
 
 def _contactdel(new, args):  # CONTACTDEL,<number>
-    _arity(args, 1, 1)
-    n = _number(args[0], new["country_code"], True)
-    cl = _contacts(new)
-    i = _find(cl, n, new["country_code"])
-    if i < 0:
+    if not _remove(new, args, True)[1]:
         raise _Refused("not in the contacts")
-    del cl[i]
     return (), ""
 
 
@@ -528,11 +513,7 @@ def _contacts_list(new, args):  # CONTACTS: the list, number,name,roles per cont
 
 
 def _school(new, args):  # SCHOOL,auto|on|off
-    _arity(args, 1, 1)
-    m = args[0].lower()
-    if m not in ("auto", "on", "off"):
-        raise _Refused("auto, on or off")
-    new["school_mode"] = m
+    _set_school(new, args, "auto, on or off")
     return (), ""
 
 
@@ -557,11 +538,6 @@ def _tzrule(new, args):  # TZRULE,EU|US|NONE
         raise _Refused("EU, US or NONE")
     new["tz_rule"] = r
     return (), ""
-
-
-def _soscancel(new, args):
-    _arity(args, 0, 0)
-    return (("sos_cancel",),), ""
 
 
 def _status(new, args):  # STATUS: what a guardian may need to see, never the PIN
@@ -590,7 +566,7 @@ def _status(new, args):  # STATUS: what a guardian may need to see, never the PI
 
 _SERVER = {
     # the 16 types of Traccar's `watch` encoder (watch-protocol.md §5), but TK (binary: below)
-    "CR": _cr,
+    "CR": _action("locate"),  # positionSingle
     "UPLOAD": _upload,
     "SOS1": _sos_slot(1),
     "SOS2": _sos_slot(2),
@@ -598,24 +574,24 @@ _SERVER = {
     "SOSSMS": _setting_flag("sos_sms", "SOSSMS"),
     "LOWBAT": _setting_flag("lowbat_alarm", "LOWBAT"),
     "REMOVE": _setting_flag("remove_alarm", "REMOVE"),
-    "RESET": _reset,
-    "POWEROFF": _poweroff,
+    "RESET": _action("reset"),  # rebootDevice
+    "POWEROFF": _action("poweroff"),
     "SILENCETIME": _silencetime,
-    "REMIND": _remind,
+    "REMIND": _setting_list("reminders"),  # alarmClock: HH:MM-S-F[-days], at most 8
     "PHB": _phonebook,
     "MESSAGE": _message,
     "LZ": _lz,
-    "FLOWER": _flower,
+    "FLOWER": _setting_uint("flowers", 3, "flowers"),  # setIndicator
     # conventional ones that arrive as `custom` (the data verbatim)
     "SOS": _sos_all,
     "PHB2": _phonebook,
-    "FIND": _find_watch,
-    "FACTORY": _factory,
+    "FIND": _action("find"),
+    "FACTORY": _action("factory"),
     "PEDO": _setting_flag("pedometer", "PEDO"),
     "WHITELIST1": _whitelist,
     "WHITELIST2": _whitelist,
-    "WORK": _work,
-    "WORKTIME": _worktime,
+    "WORK": _setting_list("work_windows"),  # WORK,6-9,11-13: hour ranges; stored only
+    "WORKTIME": _setting_uint("work_time_min", 4, "minutes"),
     "CENTER": _center,
     # Trygg's own (docs/commands.md)
     "CONTACT": _contact,
@@ -625,7 +601,7 @@ _SERVER = {
     "SCHOOLRING": _setting_flag("school_guardian_rings", "SCHOOLRING"),
     "SCHOOLTIME": _schooltime,
     "TZRULE": _tzrule,
-    "SOSCANCEL": _soscancel,
+    "SOSCANCEL": _action("sos_cancel"),
     "STATUS": _status,
 }
 
@@ -657,7 +633,7 @@ def _name_of(content):
     if isinstance(content, bytes):
         i = content.find(b",")
         head = content if i < 0 else content[:i]
-        head = "".join([chr(b) if 0x20 <= b < 0x7F else "?" for b in head[:2 * _ECHO_MAX]])
+        head = smscodec.printable(head[:2 * _ECHO_MAX])
     else:
         i = content.find(",")
         head = (content if i < 0 else content[:i])[:2 * _ECHO_MAX]
@@ -755,46 +731,28 @@ HELP = ("pw,PIN,command# - where; interval,SECONDS; add,NUMBER,NAME(,ROLES: guar
         "remove,NUMBER; school,on/off/auto; cancel (ends an SOS); status; help")
 
 
-def _sms_where(new, args):
-    _arity(args, 0, 0)
-    return (("where",),), ""  # the shell answers with the map link
-
-
 def _sms_interval(new, args):
-    _arity(args, 1, 1)
-    new["report_interval_s"] = _uint(args[0], 6, "interval")
+    _upload(new, args)
     return (), "OK: report every %d s" % new["report_interval_s"]
 
 
 def _sms_add(new, args):
-    _arity(args, 2, 3)
-    n = _number(args[0], new["country_code"], False)
-    if not args[1]:
-        raise _Refused("name: empty")
-    roles = _roles(args[2]) if len(args) == 3 and args[2] else None
-    _upsert(new, n, args[1], roles, n)
-    c = _contacts(new)[_find(new["contacts"], n, new["country_code"])]
+    n, c = _add(new, args, False)
     return (), "OK: %s %s %s" % (c["name"], n, "+".join(c["roles"]))
 
 
 def _sms_remove(new, args):
-    _arity(args, 1, 1)
-    n = _number(args[0], new["country_code"], False)
-    cl = _contacts(new)
-    i = _find(cl, n, new["country_code"])
-    if i < 0:
+    n, found = _remove(new, args, False)
+    if not found:
         raise _Refused("%s is not in the contacts" % n)
-    del cl[i]
     return (), "OK: removed %s" % n
 
 
 def _sms_school(new, args):
-    _arity(args, 1, 1)
-    m = args[0].lower()
-    if m not in ("auto", "on", "off"):
-        raise _Refused("school,on or school,off or school,auto")
-    new["school_mode"] = m
-    return (), "OK: school mode %s" % m
+    return (), "OK: school mode %s" % _set_school(new, args, "school,on or school,off or school,auto")
+
+
+_sms_cancel = _action("sos_cancel", "OK: SOS ended (if one was running)")
 
 
 def _sms_sos(new, args):
@@ -802,11 +760,6 @@ def _sms_sos(new, args):
     if args[0].lower() != "off":
         raise _Refused("sos,off ends an SOS")
     return _sms_cancel(new, [])
-
-
-def _sms_cancel(new, args):
-    _arity(args, 0, 0)
-    return (("sos_cancel",),), "OK: SOS ended (if one was running)"
 
 
 def _sms_status(new, args):
@@ -823,7 +776,7 @@ def _sms_help(new, args):
 
 
 _SMS = {
-    "where": _sms_where,
+    "where": _action("where"),  # the shell answers with the map link
     "interval": _sms_interval,
     "add": _sms_add,
     "remove": _sms_remove,
@@ -884,7 +837,7 @@ def parse_sms(text):
     pin, sep, command = rest.partition(",")
     pin = pin.strip()
     command = command.strip()
-    if not sep or not command or not _digits(pin) or len(pin) > 16:
+    if not sep or not command or not contacts.digits(pin) or len(pin) > 16:
         return None
     return pin, command
 

@@ -116,22 +116,12 @@ def _plain_ascii(s):
     return True
 
 
-def _digits(s, n):
-    """True if s is exactly n ASCII digits (not isdigit(): CPython takes other scripts' too)."""
-    if len(s) != n:
-        return False
-    for c in s:
-        if not "0" <= c <= "9":
-            return False
-    return True
-
-
 def _reminder(item):
     """A REMIND item: "HH:MM-S-F", or "HH:MM-S-3-DDDDDDD" with a 0/1 per day, Sunday first."""
     parts = item.split("-")
-    hhmm = parts[0]
-    if not (len(hhmm) == 5 and hhmm[2] == ":" and _digits(hhmm[:2], 2) and _digits(hhmm[3:], 2)
-            and int(hhmm[:2]) < 24 and int(hhmm[3:]) < 60):
+    try:
+        school.parse_hhmm(parts[0])  # the same HH:MM as a school window's
+    except ValueError:
         return "time HH:MM"
     if len(parts) < 3 or parts[1] not in ("0", "1"):
         return "HH:MM-S-F with S 0 (off) or 1 (on)"
@@ -148,8 +138,7 @@ def _hour_range(item):
     """A WORK range "6-9": whole hours, start 0..23, end 0..24 and different (a range may
     cross midnight, "22-6", as school windows do)."""
     a, sep, b = item.partition("-")
-    if not sep or not (1 <= len(a) <= 2 and 1 <= len(b) <= 2 and _digits(a, len(a))
-                       and _digits(b, len(b))):
+    if not (sep and len(a) <= 2 and len(b) <= 2 and contacts.digits(a) and contacts.digits(b)):
         return "hours H-H"
     if int(a) > 23 or int(b) > 24 or int(a) == int(b):
         return "start 0..23, end 0..24, not the same"
@@ -208,7 +197,7 @@ def check(key, value):
         except ValueError as e:
             raise ConfigError(key, str(e))
     elif key == "country_code":
-        if len(value) > 3 or not all("0" <= c <= "9" for c in value) or value[:1] == "0":
+        if value and (len(value) > 3 or not contacts.digits(value) or value[0] == "0"):
             raise ConfigError(key, "1 to 3 digits without + or leading 0 (47 for Norway), or empty")
     elif key == "wearer":
         if len(value) > 20:
@@ -217,7 +206,7 @@ def check(key, value):
             if c < " " or c in '",':
                 raise ConfigError(key, "no control characters, quotes or commas")
     elif key == "pin":
-        if value and not (4 <= len(value) <= 8 and value.isdigit()):
+        if value and not (4 <= len(value) <= 8 and contacts.digits(value)):
             raise ConfigError(key, "4 to 8 digits, or empty (SMS commands off)")
     elif key == "school_mode":
         if value not in ("auto", "on", "off"):

@@ -41,18 +41,23 @@ class ContactError(ValueError):
         self.field = field
 
 
+def digits(s):
+    """True if s is one or more ASCII digits. Not isdigit(): CPython takes other scripts'
+    digits too (and int() reads them), MicroPython does not, so a value would be valid on one
+    interpreter only. Shared by config, commands and school."""
+    if not s:
+        return False
+    for c in s:
+        if not "0" <= c <= "9":
+            return False
+    return True
+
+
 def _check_country_code(cc):
     # E.164 country codes are 1-3 digits and never start with 0 (0 is a trunk or an
     # international prefix).
-    if type(cc) is not str or not 1 <= len(cc) <= 3 or cc[0] == "0" or not _digits_only(cc):
+    if type(cc) is not str or not 1 <= len(cc) <= 3 or cc[0] == "0" or not digits(cc):
         raise ContactError("country_code", "1-3 digits without '+', not %r" % (cc,))
-
-
-def _digits_only(s):
-    for c in s:
-        if not "0" <= c <= "9":  # not isdigit(): CPython takes other scripts' digits too
-            return False
-    return True
 
 
 def _compact(s):
@@ -81,7 +86,7 @@ def _parse(number, field):
         prefix, s = "0", s[1:]
     else:
         prefix = ""
-    if not _digits_only(s):
+    if s and not digits(s):  # no digits at all: the length checks of the callers say so
         raise ContactError(field, "only digits, a leading '+' and the separators ' -.()'")
     if prefix == "+" and s[:1] == "0":
         raise ContactError(field, "a country code never starts with 0")
@@ -259,17 +264,3 @@ class Contacts:
     def guardians(self):
         """The guardians, in list order."""
         return list(self._guardians)
-
-
-# ---- whitelist policy -------------------------------------------------------------------------
-# Pure functions of the looked-up contact, so that school mode can add arguments later.
-
-
-def call_action(contact):
-    """An incoming call: "ring" for a contact, "reject" for anyone else."""
-    return "ring" if contact is not None else "reject"
-
-
-def sms_action(contact):
-    """An incoming SMS: "keep" from a contact, "drop" from anyone else."""
-    return "keep" if contact is not None else "drop"

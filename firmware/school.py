@@ -12,23 +12,20 @@ Local time: the network's zone (AT+CCLK's quarter hours, daylight saving include
 clock.cclk_offset_min) wins when the watch has one; otherwise the configured standard offset
 plus the configured daylight-saving rule ("EU", "US" or "" for none).
 """
-from firmware import clock
-
-try:
-    from micropython import const
-except ImportError:  # CPython
-    const = lambda x: x  # noqa: E731
+from firmware import clock, contacts
+from firmware.compat import const  # clock imports it already: no local fallback needed
 
 _DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 MAX_WINDOWS = 16
 DAY_S = const(86400)
 WEEK_S = const(604800)
 UNKNOWN_TIME_RETRY_S = const(60)  # without a wall clock: not quiet, ask again in a minute
-_DAYS_1970_TO_2000 = const(10957)
 
 
-def _hhmm(text):
-    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
+def parse_hhmm(text):
+    """'08:30' -> 510, minutes of the day; ValueError unless exactly HH:MM, 00:00..23:59
+    (also the time of config's REMIND items)."""
+    if len(text) != 5 or text[2] != ":" or not contacts.digits(text[:2] + text[3:]):
         raise ValueError("time HH:MM: %r" % text)
     h, m = int(text[:2]), int(text[3:])
     if h > 23 or m > 59:
@@ -57,7 +54,7 @@ def parse_window(text):
         raise ValueError("window: a string expected")
     days, _, span = text.partition(" ")
     a, _, b = span.partition("-")
-    start, end = _hhmm(a), _hhmm(b)
+    start, end = parse_hhmm(a), parse_hhmm(b)
     if start == end:
         raise ValueError("window: empty: %r" % text)
     return _days(days), start, end
@@ -85,7 +82,7 @@ def weekday(days2000):
 def _sunday(y, m, d, nth):
     """Day number (since 2000) of the nth Sunday on or after y-m-d (nth >= 1), or with nth == 0
     the last Sunday on or before it."""
-    z = clock.days_from_civil(y, m, d) - _DAYS_1970_TO_2000
+    z = clock.from_parts(y, m, d) // DAY_S
     if nth == 0:
         return z - (weekday(z) + 1) % 7
     return z + (6 - weekday(z)) + 7 * (nth - 1)
@@ -246,7 +243,7 @@ def quiet(values, utc_s, net_offset_min):
 
 
 # ---- what a window allows ----------------------------------------------------------------------
-# These extend contacts.call_action/sms_action: contact is what Contacts.find returned (None for
+# The whitelist policy, in and out of windows: contact is what Contacts.find returned (None for
 # a stranger or a withheld number, who are refused in and out of windows alike).
 
 

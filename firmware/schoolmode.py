@@ -27,16 +27,18 @@ class SchoolMode:
         self._on_end = on_end
         self._refresh = refresh
         self._changed = asyncio.Event()
+        self._sched = school.Schedule(cfg.as_dict())  # the windows parsed once, again on changes
         self.now_quiet = False
         self._until = None  # ticks when the answer may change
 
     def changed(self):
         """Settings changed (a command): decide again now."""
+        self._sched = school.Schedule(self._cfg.as_dict())
         self._until = None
         self._changed.set()
 
     def _decide(self):
-        q, secs = school.quiet(self._cfg.as_dict(), clock.wall.now(), self._net())
+        q, secs = self._sched.quiet(clock.wall.now(), self._net())
         self._until = clock.ticks_add(clock.ticks_ms(), (secs if 0 < secs < 3600 else 3600) * 1000)
         return q
 

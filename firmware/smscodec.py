@@ -8,6 +8,10 @@ Decoding handles what strangers send, so it never raises; encoding returns None 
 ValueError and lets the caller choose a shorter or plainer text. The watch sends single SMS
 only (no concatenation): 160 septets in GSM, 70 UTF-16 units in UCS2 (TS 23.038 §6.1.2).
 """
+from firmware import fix
+
+# const as STYLE.md has it, not from firmware.compat: that imports asyncio, which this pure
+# codec (like fix and contacts) has no use for.
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -48,7 +52,7 @@ _EXT = {
     0x40: "|",
     0x65: "\u20ac",  # euro sign
 }
-_EXT_CHARS = "\x0c^{}\\[~]|\u20ac"
+_EXT_CHARS = "".join(_EXT.values())  # for septets(): the order does not matter
 
 
 def _code(c):
@@ -187,13 +191,19 @@ def encode_sms(text):
     raise ValueError("text too long for one SMS: %d characters" % len(text))
 
 
-def _ascii(body):
-    """Printable ASCII as is, '?' for any other byte."""
+def printable(body):
+    """Bytes -> str: printable ASCII as is, '?' for any other byte (a body shown as data, a
+    command name for a reply)."""
     return "".join([chr(b) if 0x20 <= b < 0x7F else "?" for b in body])
 
 
-def _alphabet(dcs):
-    """TS 23.038 §4: 0 GSM 7-bit, 1 8-bit data, 2 UCS2, from the data coding scheme."""
+GSM7 = const(0)
+DATA8 = const(1)
+UCS2 = const(2)
+
+
+def alphabet(dcs):
+    """TS 23.038 §4: GSM7 (0), DATA8 (1) or UCS2 (2), from the data coding scheme."""
     group = dcs & 0xF0
     if group < 0x80:  # 00xx general data coding, 01xx the same marked for automatic deletion
         if dcs & 0x20:
@@ -215,14 +225,14 @@ def decode_body(body, dcs):
     UCS2 arrives as hex of UTF-16BE, 8-bit data as hex, which is shown as is."""
     if isinstance(body, str):
         body = body.encode()
-    a = _alphabet(dcs) if isinstance(dcs, int) else 0
+    a = alphabet(dcs) if isinstance(dcs, int) else 0
     if a == 2:
         try:
             return from_ucs2_hex(body)
         except ValueError:
-            return _ascii(body)
+            return printable(body)
     if a == 1:
-        return _ascii(body)
+        return printable(body)
     return gsm_decode(body)
 
 
@@ -234,6 +244,7 @@ def map_link(lat_udeg, lon_udeg):
 
 
 def _deg5(v):
-    q = ((-v if v < 0 else v) + 5) // 10  # units of 1e-5 degree
-    sign = "-" if v < 0 and q else ""  # -0.000004 rounds to 0.00000, not -0.00000
-    return "%s%d.%05d" % (sign, q // 100000, q % 100000)
+    # to 1e-5 degree, halves away from zero, then fix's 6 decimals less the last (a 0). What
+    # rounds to zero is formatted as 0, so it never reads "-0.00000".
+    q = ((-v if v < 0 else v) + 5) // 10 * 10
+    return fix.format_udeg(-q if v < 0 else q)[:-1]

@@ -17,7 +17,7 @@ commands comes with remote configuration). Reconnects back off exponentially.
 """
 import asyncio
 
-from firmware import clock, log, watchproto
+from firmware import clock, log, smscodec, watchproto
 from firmware.compat import const, wait_for_ms
 
 _LINK = const(0)
@@ -36,11 +36,6 @@ _DOWNLINK_MAX = const(4096)  # no server configured: nothing to do until a repor
 
 def _splitter():
     return watchproto.FrameSplitter(_DOWNLINK_MAX, False)
-
-
-def printable(data, limit):
-    """Downlink bytes as a loggable string: printable ASCII kept, the rest as '?', bounded."""
-    return "".join(chr(b) if 32 <= b < 127 else "?" for b in data[:limit])
 
 
 def next_backoff(prev_s):
@@ -287,7 +282,7 @@ class Uplink:
             elif f.type == "AL":
                 self._last_ack = clock.ticks_ms()
             else:
-                log.event("downlink", type=f.type, content=printable(f.content, 120))
+                log.event("downlink", type=f.type, content=smscodec.printable(f.content[:120]))
                 if self.on_command is not None:
                     reply = self.on_command(f)
                     if reply and len(self._replies) < 8:

@@ -93,9 +93,11 @@ class Recorder:
         self.hour = None
         self.hour_counts = {}
 
-    def iso(self):
-        t = self.start + VT.ms // 1000
-        return clock.iso8601(t)[:-1] + ".%03dZ" % (VT.ms % 1000)
+    def iso(self, ms=None):
+        """ISO-8601 UTC with milliseconds of VT ms (default: now)."""
+        if ms is None:
+            ms = VT.ms
+        return clock.iso8601(self.start + ms // 1000)[:-1] + ".%03dZ" % (ms % 1000)
 
     # fn(VT ms) -> the local offset in minutes then (World.tz_offset_at: daylight saving moves
     # it); None: tz_min throughout
@@ -299,11 +301,8 @@ class Sim:
             self.meter.set("esp32", "active")
 
     def _edge(self, pin, level):
-        ext0 = esp32.wake_ext0
-        if ext0 is not None and ext0[0] == pin and bool(level) == bool(ext0[1]):
-            self._woken = True
-        ext1 = esp32.wake_ext1
-        if ext1 is not None and pin in ext1[0] and self._wake_level():
+        """An input changed: a wake source whose level now holds ends the light sleep."""
+        if self._wake_level():
             self._woken = True
 
     def idle(self, dt):
@@ -564,7 +563,7 @@ class Sim:
                 rows.append((ms, "", number, event, detail))
             rows.sort(key=lambda r: r[0])
             for ms, name, number, event, detail in rows:
-                t = clock.iso8601(self.rec.start + ms // 1000)[:-1] + ".%03dZ" % (ms % 1000)
+                t = self.rec.iso(ms)
                 f.write(json_line([("t", t), ("name", name), ("number", number), ("event", event),
                                    ("detail", detail if isinstance(detail, (str, int)) else str(detail))]))
 

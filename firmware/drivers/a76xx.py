@@ -272,11 +272,7 @@ def _sms_fields(line):
 
 def _hex_body(dcs, fo=0):
     """Is the body shown as hex? 8-bit and UCS2 data, or a user data header (A76-ATM §9.2 <data>)."""
-    if fo & 0x40:
-        return True
-    if dcs & 0xC0 == 0:
-        return dcs & 0x0C in (4, 8)
-    return dcs & 0xF0 == 0xF0 and bool(dcs & 4)
+    return bool(fo & 0x40) or smscodec.alphabet(dcs) != smscodec.GSM7
 
 
 def sms_body_len(line):
@@ -297,12 +293,11 @@ def parse_sms(line, body, index=None):
     if line.startswith("+CMGL:"):
         index = int(_body(line).split(",")[0])
     dcs = _int(f[6])
-    ntype = _int(f[3])
-    if _hex_body(dcs, _int(f[4])) and dcs & 0x0C != 8:
-        text = smscodec.decode_body(body, 4)
+    if _int(f[4]) & 0x40:  # a user data header (a concatenated SMS): shown as the hex it is
+        text = smscodec.printable(body)
     else:
         text = smscodec.decode_body(body, dcs)
-    return Sms(index, f[0], ntype, f[2], dcs, text)
+    return Sms(index, f[0], _int(f[3]), f[2], dcs, text)
 
 
 def parse_clcc(line):
@@ -655,9 +650,8 @@ class A76xx:
         body = _body(lines[0]).strip('"')
         try:
             yy = int(body[0:2])
-            t = clock.parse_cclk(body)
             # the zone: local offset in quarter hours, daylight saving included (A76-ATM AT+CCLK)
-            zone = clock.cclk_offset_min(body)
+            t, zone = clock.parse_cclk_zone(body)
         except ValueError:
             self.bad_replies += 1
             return None

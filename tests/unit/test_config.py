@@ -76,6 +76,18 @@ def test_validation_names_the_field():
         ("apn", "internet,x"),
         ("protocol", "osmand"),  # not implemented yet: refused, not silently ignored
         ("bogus", 1),  # unknown key
+        ("country_code", "047"),
+        ("country_code", "+47"),
+        ("country_code", "1234"),
+        ("country_code", "4a"),
+        ("country_code", "\u0664\u0667"),  # Arabic-Indic digits: isdigit() on CPython only
+        ("pin", "123"),
+        ("pin", "123456789"),
+        ("pin", "12a4"),
+        ("pin", "\u0664\u0667\u0661\u0661"),
+        ("reminders", ["\u0660\u0668:10-1-1"]),
+        ("work_windows", ["\u0666-9"]),
+        ("school_windows", ["Mo \u0660\u0668:00-09:00"]),
     )
     for key, value in cases:
         e = support.raises(ConfigError, check, key, value)
@@ -84,7 +96,10 @@ def test_validation_names_the_field():
         assert isinstance(e, ValueError)
     for key, value in (("device_id", ""), ("device_id", "A" * 20), ("tz_offset_min", -720),
                        ("tz_offset_min", 840), ("heartbeat_s", 1740), ("server_host", "10.0.0.2"),
-                       ("apn", "internet.telenor.se"), ("protocol", "watch"), ("maker", "3G")):
+                       ("apn", "internet.telenor.se"), ("protocol", "watch"), ("maker", "3G"),
+                       ("country_code", ""), ("country_code", "47"), ("country_code", "358"), ("pin", ""),
+                       ("pin", "4711"), ("pin", "12345678"), ("reminders", ["08:10-1-3-0111110"]),
+                       ("work_windows", ["22-6", "6-24"]), ("school_windows", ["Mo-Fr 08:00-14:00"])):
         check(key, value)
 
 

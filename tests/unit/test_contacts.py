@@ -1,7 +1,7 @@
 """Contacts: number normalisation, config validation, the whitelist index and its policy."""
 import support
-from firmware.contacts import (MAX_CONTACTS, Contact, ContactError, Contacts, call_action, check,
-                               normalize, sms_action)
+from firmware import school
+from firmware.contacts import MAX_CONTACTS, Contact, ContactError, Contacts, check, digits, normalize
 
 # (as typed or reported, country code, E.164)
 NORMALIZE_OK = (
@@ -57,6 +57,13 @@ NORMALIZE_BAD = (
     ("91111111", "047"),
     ("91111111", 47),
 )
+
+
+def test_digits_are_ascii_only():
+    for s in ("0", "47", "0123456789"):
+        assert digits(s), s
+    for s in ("", " 1", "1 ", "+1", "-1", "1.0", "1a", "\u0664\u0667", "\uff14\uff17", "\u00b2", None):
+        assert not digits(s), s
 
 
 def test_normalize():
@@ -261,6 +268,7 @@ def test_sos_and_guardians_in_list_order():
 
 
 def test_call_and_sms_actions():
+    # outside a school window the whitelist alone decides (school.decide_call/decide_sms)
     cs = Contacts(ENTRIES, "47")
     # (number, type, call action, sms action)
     for number, ntype, call, sms in (
@@ -272,5 +280,6 @@ def test_call_and_sms_actions():
         ("+4794444444", 145, "reject", "drop"),  # a skipped entry
     ):
         c = cs.find(number, ntype)
-        assert call_action(c) == call, number
-        assert sms_action(c) == sms, number
+        for rings in (False, True):
+            assert school.decide_call(False, c, rings) == call, number
+        assert school.decide_sms(False, c) == sms, number
