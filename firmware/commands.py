@@ -321,6 +321,21 @@ def _action(name, reply=""):
     return handler
 
 
+# FACTORY keeps what the watch needs to be reached at all: the server that sent the command,
+# its id there, and the PIN for SMS commands
+_KEEP_ON_FACTORY = ("pin", "server_host", "server_port", "device_id", "maker", "protocol", "apn")
+
+
+def _factory(new, args):
+    """Every setting back to its default but _KEEP_ON_FACTORY (the shell logs the action)."""
+    _arity(args, 0, 0)
+    for k in config.DEFAULTS:
+        if k not in _KEEP_ON_FACTORY:
+            d = config.DEFAULTS[k]
+            new[k] = list(d) if isinstance(d, list) else d
+    return (("factory",),), ""
+
+
 def _setting_flag(key, what):
     def handler(new, args):
         _arity(args, 1, 1)
@@ -586,7 +601,7 @@ _SERVER = {
     "SOS": _sos_all,
     "PHB2": _phonebook,
     "FIND": _action("find"),
-    "FACTORY": _action("factory"),
+    "FACTORY": _factory,
     "PEDO": _setting_flag("pedometer", "PEDO"),
     "WHITELIST1": _whitelist,
     "WHITELIST2": _whitelist,

@@ -16,9 +16,6 @@ settings, the reply and the actions out). This is the shell around it:
 """
 from firmware import clock, fsutil, log, sos, watchproto
 from firmware.commands import PinGuard, apply_server, apply_sms, parse_sms
-from firmware.config import DEFAULTS
-
-_KEEP_ON_FACTORY = ("pin", "server_host", "server_port", "device_id", "maker", "protocol", "apn")
 
 
 class Control:
@@ -126,11 +123,7 @@ class Control:
             data = action[1]
             fsutil.atomic_write(fsutil.join(app.root, "voice.amr"), data)
             log.event("voice_message", bytes=len(data))  # no speaker on this board: kept only
-        elif kind == "factory":
-            values = dict(DEFAULTS)
-            for k in _KEEP_ON_FACTORY:
-                values[k] = app.cfg[k]
-            self.save(values)
+        elif kind == "factory":  # the settings were reset with the command's values
             log.event("factory_settings")
         elif kind in ("reset", "poweroff"):
             app.shutdown(kind)

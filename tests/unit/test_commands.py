@@ -346,11 +346,19 @@ def test_flower_find_factory_work():
     assert _ok(apply_server(v, "FLOWER,0")).values is None
     for bad in ("FLOWER,100", "FLOWER,-1", "FLOWER,x", "FLOWER", "FLOWER,1,2"):
         _refused(apply_server(v, bad))
-    for content, action in (("FIND", "find"), ("FACTORY", "factory"), ("RESET", "reset"),
+    _refused(apply_server(v, "FACTORY,1"))
+    for content, action in (("FIND", "find"), ("RESET", "reset"),
                             ("POWEROFF", "poweroff"), ("CR", "locate"), ("SOSCANCEL", "sos_cancel")):
         res = _ok(apply_server(v, content))
         assert res.actions == ((action,),) and res.values is None and res.reply == content
         _refused(apply_server(v, content + ",1"))
+    # FACTORY: every setting back to its default, but what reaches the watch at all
+    worn = _values(report_interval_s=60, wearer="Emma", server_host="t.example", pin="4711",
+                   school_windows=["Mo-Fr 08:00-14:00"])
+    res = _ok(apply_server(worn, "FACTORY"))
+    expect = dict(config.DEFAULTS)
+    expect.update({"server_host": "t.example", "pin": "4711"})
+    assert res.values == expect and res.actions == (("factory",),)
     assert _ok(apply_server(v, "WORK,22-6")).values["work_windows"] == ["22-6"]
     assert _ok(apply_server(_values(work_windows=["6-9"]), "WORK,")).values["work_windows"] == []
     assert _ok(apply_server(v, "WORKTIME,30")).values["work_time_min"] == 30
