@@ -22,6 +22,10 @@ CURRENT_UA = {
     # ASSUMED: average while sending/receiving and in the RRC-connected tail: LTE TX peaks at
     # 520-620 mA at 23 dBm (A7670-HD) but a watch near a cell transmits far below that.
     ("modem", "active"): 150000,
+    # A call in progress: A7670-HD gives a voice-call current for GSM only (EGSM900 PCL5 320 mA,
+    # DCS1800 PCL0 262 mA, hardware.md §3.2) and none for VoLTE; the higher GSM figure stands in
+    # (ASSUMED: harsher than the 150 mA above, since speech keeps the transmitter busy for minutes).
+    ("modem", "call"): 320000,
     # GNSS: the A76xx internal GNSS current is not published (§3.3 UNVERIFIED); the L76K figure
     # (41 mA acquisition and tracking) stands in for it.
     ("gnss", "on"): 41000,

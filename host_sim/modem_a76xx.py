@@ -42,15 +42,22 @@ Choices and assumptions:
 * Sleep (§1.9): with AT+CSCLK=1 the module sleeps once DTR is high and the UART (both
   directions) has been idle SLEEP_IDLE_MS; asleep, host bytes are dropped; DTR low wakes it in
   WAKE_MS. CSCLK=2: sleeps when idle whatever DTR is; the first bytes sent wake it and are lost.
-  A URC wakes it (RI pulse, output, idle timer restarted) (ASSUMED).
+  A URC wakes it (RI pulse, output, idle timer restarted) (ASSUMED). It never falls asleep while
+  a call exists or a command's result is pending (AT+CMGS): the module sleeps only when idle,
+  "no data transmission, no audio playing, no other AT command running" (A76-SLEEP §2.3).
 * RI: idle high; with AT+CFGRI=1 every URC pulls it low for 60 ms, an SMS URC (+CMTI, +CMT) for
-  RI_SMS_MS 120 ms (the A76-ATM AT+CFGRI <SMS_time> default; CFGRI=0 silences both, as the manual
-  lists SMS among its users). A ringing call holds RI low RING_LOW_MS 5900 ms and high 100 ms per
-  6 s RING period whatever AT+CFGRI says (§1.9); RI goes and stays high when the ringing stops.
-* Energy: meter.set("modem", off|boot|idle|sleep|active) on every change. "active" means radio
-  activity, not UART chatter: for ACTIVE_MS after registering, NETOPEN, CIPOPEN, CIPSEND,
-  CIPCLOSE and every downlink packet. AT commands alone keep it "idle" (awake, 23 mA) — counting
-  them as radio time would charge ~150 mA for each status poll. meter.set("gnss", on|off).
+  RI_SMS_MS 120 ms (the A76-ATM §10.2.10 <SMS_time> default). With CFGRI=0 neither moves RI: the
+  AT manual lists SMS among CFGRI's users, while A76-SLEEP §3.2 says an SMS pulls RI low even with
+  CFGRI=0 — the harsher reading is kept. A ringing call holds RI low RING_LOW_MS 5900 ms and high
+  100 ms per 6 s RING period whatever AT+CFGRI says (A76-SLEEP §3.2: "always valid"); RI goes and
+  stays high when the ringing stops.
+* Energy: meter.set("modem", off|boot|idle|sleep|active|call) on every change. "active" means
+  radio activity, not UART chatter: for ACTIVE_MS after registering, NETOPEN, CIPOPEN, CIPSEND,
+  CIPCLOSE, every downlink packet, a text received, and from Ctrl-Z until ACTIVE_MS after +CMGS.
+  AT commands alone keep it "idle" (awake, 23 mA) — counting them as radio time would charge
+  ~150 mA for each status poll. A call being set up or ringing (dialing, alerting, incoming) is
+  "active" (connected-mode signalling), a call in progress "call", and the radio stays "active"
+  ACTIVE_MS after a call the network saw ends. meter.set("gnss", on|off).
 * Latencies come from our own LCG seeded with the IMEI, identical on CPython and MicroPython.
 
 Voice (§1.6; A76-ATM §2.2.1-2.2.3, §7.2.1, §7.2.2, §7.2.6, §7.2.10). One call at a time (call
@@ -69,19 +76,23 @@ watch sees nothing (their log says "watch_busy"). The call id is always 1.
   "voicemail" answer after `rings` cycles (VOICE CALL: BEGIN), "busy" gives BUSY BUSY_MS (1-3 s)
   after the dial without alerting (a busy callee is never alerted, ASSUMED), and every
   unanswered call ends with NO ANSWER after the callee's ring_limit_s (default 60 s, ASSUMED;
-  numbers nobody has: "no_answer"). Keys the far end presses: `+RXDTMF: <key>` (whether the
-  A76xx needs this enabled is UNVERIFIED: always on here). Numbers match people exactly.
+  numbers nobody has: "no_answer"). Keys the far end presses: `+RXDTMF: <key>`, always on
+  (UNVERIFIED: A76-ATM V1.09 documents no DTMF detection at all; a third-party A7682E driver,
+  mchobby/micropython-A7682E-modem lib/sim76xx/dtmf.py, takes +RXDTMF without enabling anything,
+  and SIM7600 logs show it). Numbers match people exactly.
 * Ends: the far end hanging up gives `VOICE CALL: END: <HHMMSS>` and/or NO CARRIER (the manual
   does not say which: constructor option remote_end "both" | "end" | "no_carrier"; an unanswered
   call always gives NO CARRIER). AT+CHUP (and ATH after AT+CVHU=0): OK, then `VOICE CALL: END:
   <HHMMSS>` only for a call that was answered (ASSUMED); a ringing call is rejected, a dialing
   or alerting one cancelled. Coverage loss or AT+CFUN=0/4 ends a call as if the far end hung up
   (ASSUMED); a modem power cycle drops it silently.
-* With AT+CLCC=1 every state change is also the URC `+CLCC: 1,<dir>,<stat>,0,0,"<number>",<type>`
-  (dialing 2, alerting 3, incoming 4, active 0, disconnect 6), sent after the result strings of
-  the same change (RING/+CLIP, VOICE CALL: BEGIN/END, NO CARRIER, BUSY, NO ANSWER) (ASSUMED order).
+* AT+CLCC lines are `+CLCC: 1,<dir>,<stat>,0,0,"<number>",<type>,""`: the empty <alpha> is there
+  as in the manual's 4G example (A76-ATM §7.2.6; priority and CLI validity "only in 2G calls").
+  That example also shows a space after each comma; SIMCom logs of other modules show none and
+  none is sent here (UNVERIFIED). With AT+CLCC=1 every state change is also this URC (dialing 2,
+  alerting 3, incoming 4, active 0, disconnect 6), sent after the result strings of the same
+  change (RING/+CLIP, VOICE CALL: BEGIN/END, NO CARRIER, BUSY, NO ANSWER) (ASSUMED order).
   Call numbers are never converted to the TE character set (ASSUMED).
-* While a call exists the radio counts as "active" for the energy meter.
 
 SMS (§1.5; A76-ATM §9.2; A76-SMS). Text mode only: in PDU mode AT+CMGR/CMGL/CMGS answer
 +CMS ERROR: 304 and a message routed with <mt>=2 is stored as with <mt>=1 (ASSUMED). +CMS ERROR is
@@ -110,8 +121,11 @@ always numeric, whatever AT+CMEE (ASSUMED). Until `SMS DONE` the store and sendi
   MAX_LINE bytes -> +CMS ERROR: 305 (ASSUMED: harsher than a modem that substitutes). Any call
   -> +CMS ERROR: 302 at once (A76-SMS §2; ASSUMED for calls not yet active). No network ->
   +CMS ERROR: 331 after SMS_NO_NET_MS (1-2 s); else +CMGS: <mr> and OK after SMS_SUBMIT_MS
-  (1-4 s, ASSUMED; the manual allows 40 s); mr counts 1, 2 ... 255, 0. Input that arrives while
-  the result is pending is dropped (ASSUMED: harsher than a modem that queues it).
+  (1-4 s, ASSUMED), or, one submit in SMS_SLOW_ONE_IN on average (constructor option
+  sms_slow_one_in; ASSUMED), after SMS_SUBMIT_SLOW_MS up to the manual's 40 s (A76-ATM §9.2.13
+  Max Response Time), so the slow end of the range is modelled too. mr counts 1, 2 ... 255, 0.
+  Input that arrives while the result is pending is dropped (ASSUMED: harsher than a modem that
+  queues it).
 * AT+CMGD on an empty index: OK (ASSUMED); an index outside 1..capacity: +CMS ERROR: 321.
 
 wire: an optional callback attribute, wire(direction, channel, peer, data) for the runner's
@@ -149,7 +163,9 @@ CALLEE_RING_MS = 5000  # one ring cycle at the callee (ASSUMED)
 BUSY_MS = (1000, 3000)  # ATD -> BUSY from a busy callee (ASSUMED)
 NO_NET_CALL_MS = (1000, 3000)  # ATD without network -> NO CARRIER (ASSUMED)
 SMS_RETRY_MS = 600000  # the network retries an undelivered text every 10 min (ASSUMED)
-SMS_SUBMIT_MS = (1000, 4000)  # Ctrl-Z -> +CMGS (ASSUMED; manual max 40 s)
+SMS_SUBMIT_MS = (1000, 4000)  # Ctrl-Z -> +CMGS, usually (ASSUMED)
+SMS_SUBMIT_SLOW_MS = (4000, 40000)  # ... and sometimes up to the 40 s max (A76-ATM §9.2.13)
+SMS_SLOW_ONE_IN = 8  # how often a submit is slow (ASSUMED)
 SMS_NO_NET_MS = (1000, 2000)  # Ctrl-Z -> +CMS ERROR: 331 without network (ASSUMED)
 SMS_MAX_SEPTETS = 160  # one SMS, GSM 7-bit (A76-ATM §9.2.13 NOTE)
 SMS_MAX_OCTETS = 140  # one SMS, UCS2
@@ -172,6 +188,12 @@ _CME_TEXT = {
     50: "incorrect parameters",
     100: "unknown error",
 }
+
+# Voice and SMS settings after a boot and after the bare execute command (AT+CLIP, AT+CNMI ...):
+# A76-ATM §7.2.10 CLIP, §7.2.6 CLCC, §7.2.1 CVHU, §9.2.3 CMGF, §2.2.20 CSCS, §9.2.7 CSDH, §9.2.9
+# CNMI, §9.2.6 CSMP.
+_PHONE_DEFAULTS = {"clip": 0, "clcc_n": 0, "cvhu": 1, "cmgf": 0, "cscs": "IRA", "csdh": 0,
+                   "cnmi": (2, 1, 0, 0, 0), "csmp": (17, 167, 0, 0)}
 
 _ERROR = -1  # plain ERROR
 _PROMPT = -2  # data prompt: enter data mode
@@ -230,6 +252,11 @@ def _dec(v, scale, digits):
 # ==================================================================== SMS alphabets
 # 3GPP TS 23.038 §6.2.1 GSM 7-bit default alphabet, code 0x00..0x7F in order (0x1B is the escape
 # to the extension table, never a character), and the extension table (§6.2.1.1).
+# These are deliberately not firmware/smscodec's (whose septets, utf16_units and ucs2_hex do the
+# same): the emulator is the firmware's check. With one shared table or count, a wrong code or a
+# miscounted extension character or surrogate would be written by one side, read back by the
+# other and pass; kept apart, the person's log shows the wrong text and AT+CMGS refuses the text
+# the firmware thought fits.
 _GSM_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
               "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 _GSM_EXT = {"\x0c": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D,
@@ -356,13 +383,16 @@ class _Sms:
 
 class A76xxEmulator:
     def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign", remote_end="both",
-                 sms_capacity=40):
+                 sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN):
         if variant not in ("foreign", "manual", "domestic"):
             raise ValueError("variant: %r" % variant)
         if remote_end not in ("both", "end", "no_carrier"):
             raise ValueError("remote_end: %r" % remote_end)
         if sms_capacity < 1 or sms_capacity > 255:
             raise ValueError("sms_capacity: %r" % sms_capacity)
+        if sms_slow_one_in < 1:
+            raise ValueError("sms_slow_one_in: %r" % sms_slow_one_in)
+        self.sms_slow_one_in = sms_slow_one_in  # 1: every AT+CMGS takes the slow end
         self.remote_end = remote_end
         self.wire = None  # wire(direction, channel, peer, data): the runner's recorder
         self.people = getattr(world, "people", None)
@@ -465,15 +495,8 @@ class A76xxEmulator:
         self._dm = None  # data mode: [link, remaining, buffer]
         self._last_io = self.vt.ms
         self._active_until = 0
-        # voice and SMS settings (A76xx defaults, §1.5, §1.6)
-        self.clip = 0
-        self.clcc_n = 0
-        self.cvhu = 1
-        self.cmgf = 0
-        self.cscs = "IRA"
-        self.csdh = 0
-        self.cnmi = (2, 1, 0, 0, 0)
-        self.csmp = (17, 167, 0, 0)
+        for k in _PHONE_DEFAULTS:  # voice and SMS settings
+            setattr(self, k, _PHONE_DEFAULTS[k])
         self.sms_ready = False  # SMS DONE
         self._sdm = None  # AT+CMGS text entry: [da, buffer, overflow]
         self._busy = False  # a final result is pending: input dropped
@@ -634,6 +657,8 @@ class A76xxEmulator:
     def _try_sleep(self):
         if self.state != "on" or self.asleep or self._dm is not None or self._sdm is not None:
             return
+        if self.call is not None or self._busy:  # audio, or a command running (A76-SLEEP §2.3);
+            return  # the call's last URC or the command's result arms the idle timer again
         if self.csclk == 0 or (self.csclk == 1 and not self._dtr_high()):
             return
         if self.vt.ms - self._last_io < SLEEP_IDLE_MS:
@@ -643,11 +668,13 @@ class A76xxEmulator:
         self._meter()
 
     # ---- energy ----
-    def _radio(self):
-        """Radio traffic now: the modem is 'active' for ACTIVE_MS."""
-        self._active_until = self.vt.ms + ACTIVE_MS
+    def _radio(self, ms=ACTIVE_MS):
+        """Radio traffic now: the modem is 'active' for the next ms (at least)."""
+        until = self.vt.ms + ms
+        if until > self._active_until:
+            self._active_until = until
         self._meter()
-        self._later(ACTIVE_MS, self._meter)
+        self._later(ms, self._meter)
 
     def _meter(self):
         if self.meter is None:
@@ -656,8 +683,10 @@ class A76xxEmulator:
             st = "off"
         elif self.state == "boot":
             st = "boot"
-        elif self.vt.ms < self._active_until or (self.call is not None and self.call.stat != 4):
-            st = "active"  # radio traffic, or a voice call (dialing, alerting, active)
+        elif self.call is not None and self.call.stat == 0:
+            st = "call"  # speech both ways
+        elif self.vt.ms < self._active_until or self.call is not None:
+            st = "active"  # radio traffic, or a call being set up or ringing
         elif self.asleep:
             st = "sleep"
         else:
@@ -823,7 +852,7 @@ class A76xxEmulator:
     def _event(self, line):
         """A URC now, or after the final result when a command caused it."""
         if self._in_cmd:
-            self._post.append((line, 0))
+            self._urc_after(line, 0)
         else:
             self._urc(line)
 
@@ -1083,7 +1112,7 @@ class A76xxEmulator:
         return self.state == "on" and self.registered and self.world.coverage_at()
 
     def _clcc_line(self, c):
-        return '+CLCC: 1,%d,%d,0,0,"%s",%d' % (0 if c.mo else 1, c.stat, c.number, c.type)
+        return '+CLCC: 1,%d,%d,0,0,"%s",%d,""' % (0 if c.mo else 1, c.stat, c.number, c.type)
 
     def _set_stat(self, c, stat):
         c.stat = stat
@@ -1091,8 +1120,12 @@ class A76xxEmulator:
             self._event(self._clcc_line(c))
         self._meter()
 
+    def _secs(self, c):
+        """Seconds since VOICE CALL: BEGIN (0 for a call never answered)."""
+        return 0 if c.begin_ms is None else (self.vt.ms - c.begin_ms) // 1000
+
     def _duration(self, c):
-        t = 0 if c.begin_ms is None else (self.vt.ms - c.begin_ms) // 1000
+        t = self._secs(c)
         return "%02d%02d%02d" % (t // 3600, t // 60 % 60, t % 60)
 
     def _end(self, c, lines, wire=None, event=None, detail=""):
@@ -1101,6 +1134,8 @@ class A76xxEmulator:
             return
         self.call = None
         self._stop_ring(c)
+        if self._reachable():  # the network releases the call: connected-mode tail
+            self._radio()
         for line in lines:
             self._event(line)
         self._set_stat(c, 6)
@@ -1110,7 +1145,7 @@ class A76xxEmulator:
             self._note(c.person, c.number, event, detail)
 
     def _talked(self, c):
-        return "" if c.begin_ms is None else str((self.vt.ms - c.begin_ms) // 1000)
+        return "" if c.begin_ms is None else str(self._secs(c))
 
     def _remote_lines(self, c):
         """What the watch sees when the far end (or the network) ends call c."""
@@ -1336,13 +1371,14 @@ class A76xxEmulator:
             out.append(c if c < 128 else 63)
         return 0, n, bytes(out)
 
-    def _sms_head(self, m):
-        """'"<oa>","","<scts>"[,<tooa>,<fo>,<pid>,<dcs>,"<sca>",<tosca>,<length>]' and the body."""
+    def _sms_block(self, prefix, m):
+        """CRLF, prefix + '"<oa>","","<scts>"[,<tooa>,<fo>,<pid>,<dcs>,"<sca>",<tosca>,<length>]',
+        CRLF, the body, CRLF: one message as +CMT, +CMGR and +CMGL show it."""
         dcs, length, body = self._present(m.text)
-        head = '"%s","","%s"' % (self._te(m.number), m.scts)
+        head = '%s"%s","","%s"' % (prefix, self._te(m.number), m.scts)
         if self.csdh:
             head += ',%d,4,0,%d,"%s",145,%d' % (_toa(m.number), dcs, self._te(SMSC), length)
-        return head.encode(), body
+        return b"\r\n" + head.encode() + b"\r\n" + body + b"\r\n"
 
     def _person_texts(self, person, text):
         self._note(person, person.number, "sms_sent", text)
@@ -1372,8 +1408,7 @@ class A76xxEmulator:
                 self._urc('+CMTI: "SM",%d' % (i + 1), 0, RI_SMS_MS)
             detail = "SM,%d" % (i + 1)
         else:
-            head, body = self._sms_head(m)
-            self._out(b"\r\n+CMT: " + head + b"\r\n" + body + b"\r\n", 0, True, RI_SMS_MS)
+            self._out(self._sms_block("+CMT: ", m), 0, True, RI_SMS_MS)
             detail = "CMT"
         self._wire("down", "sms", person.number, text.encode())
         self._note(person, person.number, "sms_delivered", detail)
@@ -1451,11 +1486,16 @@ class A76xxEmulator:
         if not self._reachable():
             delay = self._rand(SMS_NO_NET_MS[0], SMS_NO_NET_MS[1])
         else:
-            delay = self._rand(SMS_SUBMIT_MS[0], SMS_SUBMIT_MS[1])
-            self._radio()
+            lo, hi = SMS_SUBMIT_MS
+            if self._rand(1, self.sms_slow_one_in) == 1:
+                lo, hi = SMS_SUBMIT_SLOW_MS
+            delay = self._rand(lo, hi)
+            self._radio(delay)  # connected until the network's answer, not just a burst
 
         def done():
             self._busy = False
+            self._last_io = self.vt.ms  # the result goes out: idle counts from here
+            self._arm_sleep()
             if not self._reachable():
                 self._out(self._final(_cms(331)), 0)
                 return
@@ -1747,10 +1787,12 @@ def _h_creset(e, kind, args):
     return None
 
 
-def _flag_handler(name, attr, allowed):
+def _flag_handler(name, attr, allowed, read_tail="", full=False):
+    """AT<name>? -> '<name>: <v><read_tail>'; AT<name>=<v> with v in allowed. With full also the
+    test form '<name>: (lo-hi)' and the bare execute form, which restores _PHONE_DEFAULTS[attr]."""
     def h(e, kind, args):
         if kind == "read":
-            e._info("%s: %d" % (name, getattr(e, attr)))
+            e._info("%s: %d%s" % (name, getattr(e, attr), read_tail))
             return None
         if kind == "write":
             v = _int(args[0])
@@ -1760,7 +1802,13 @@ def _flag_handler(name, attr, allowed):
             if attr == "csclk":
                 e._arm_sleep()
             return None
-        return _ERROR
+        if not full:
+            return _ERROR
+        if kind == "test":
+            e._info("%s: (%d-%d)" % (name, allowed[0], allowed[-1]))
+        else:
+            setattr(e, attr, _PHONE_DEFAULTS[attr])
+        return None
 
     return h
 
@@ -2022,56 +2070,15 @@ def _h_cipclose(e, kind, args):
 
 
 # ---- voice (§1.6) ----
-def _h_clip(e, kind, args):
-    if kind == "read":
-        e._info("+CLIP: %d,1" % e.clip)  # 1: CLIP provisioned
-        return None
-    if kind == "write":
-        v = _int(args[0])
-        if v not in (0, 1):
-            return _ERROR
-        e.clip = v
-        return None
-    if kind == "test":
-        e._info("+CLIP: (0-1)")
-        return None
-    e.clip = 0  # execute: the default
-    return None
+_clcc_flag = _flag_handler("+CLCC", "clcc_n", (0, 1), "", True)
 
 
 def _h_clcc(e, kind, args):
-    if kind == "exec":
+    if kind == "exec":  # the list of calls, not the default
         if e.call is not None:
             e._info(e._clcc_line(e.call))
         return None
-    if kind == "read":
-        e._info("+CLCC: %d" % e.clcc_n)
-        return None
-    if kind == "write":
-        v = _int(args[0])
-        if v not in (0, 1):
-            return _ERROR
-        e.clcc_n = v
-        return None
-    e._info("+CLCC: (0-1)")
-    return None
-
-
-def _h_cvhu(e, kind, args):
-    if kind == "read":
-        e._info("+CVHU: %d" % e.cvhu)
-        return None
-    if kind == "write":
-        v = _int(args[0])
-        if v not in (0, 1):
-            return _ERROR
-        e.cvhu = v
-        return None
-    if kind == "test":
-        e._info("+CVHU: (0-1)")
-        return None
-    e.cvhu = 1  # execute: the default
-    return None
+    return _clcc_flag(e, kind, args)
 
 
 def _h_chup(e, kind, args):
@@ -2082,23 +2089,6 @@ def _h_chup(e, kind, args):
 
 
 # ---- SMS (§1.5, A76-ATM §9.2) ----
-def _h_cmgf(e, kind, args):
-    if kind == "read":
-        e._info("+CMGF: %d" % e.cmgf)
-        return None
-    if kind == "write":
-        v = _int(args[0])
-        if v not in (0, 1):
-            return _ERROR
-        e.cmgf = v
-        return None
-    if kind == "test":
-        e._info("+CMGF: (0-1)")
-        return None
-    e.cmgf = 0
-    return None
-
-
 def _h_cscs(e, kind, args):
     if kind == "read":
         e._info('+CSCS: "%s"' % e.cscs)
@@ -2112,24 +2102,7 @@ def _h_cscs(e, kind, args):
     if kind == "test":
         e._info('+CSCS: ("IRA","GSM","UCS2")')
         return None
-    e.cscs = "IRA"
-    return None
-
-
-def _h_csdh(e, kind, args):
-    if kind == "read":
-        e._info("+CSDH: %d" % e.csdh)
-        return None
-    if kind == "write":
-        v = _int(args[0])
-        if v not in (0, 1):
-            return _ERROR
-        e.csdh = v
-        return None
-    if kind == "test":
-        e._info("+CSDH: (0-1)")
-        return None
-    e.csdh = 0
+    e.cscs = _PHONE_DEFAULTS["cscs"]
     return None
 
 
@@ -2141,7 +2114,7 @@ def _h_cnmi(e, kind, args):
         e._info("+CNMI: (0,1,2),(0,1,2,3),(0,2),(0,1,2),(0,1)")
         return None
     if kind == "exec":
-        e.cnmi = (2, 1, 0, 0, 0)
+        e.cnmi = _PHONE_DEFAULTS["cnmi"]
         return None
     v = list(e.cnmi)
     if len(args) > 5:
@@ -2187,6 +2160,14 @@ def _h_csca(e, kind, args):
     return None if kind in ("write", "test") else _ERROR  # write: accepted, not used (ASSUMED)
 
 
+def _text_mode(e):
+    """None when text-mode SMS commands can run; else +CMS ERROR: 314 before SMS DONE, 304 in
+    PDU mode (not emulated)."""
+    if not e.sms_ready:
+        return _cms(314)
+    return _cms(304) if e.cmgf == 0 else None
+
+
 def _h_cpms(e, kind, args):
     if not e.sms_ready:
         return _cms(314)
@@ -2207,25 +2188,19 @@ def _h_cpms(e, kind, args):
     return None
 
 
-def _sms_line(e, prefix, m):
-    head, body = e._sms_head(m)
-    e._resp += b"\r\n" + prefix.encode() + head + b"\r\n" + body + b"\r\n"
-
-
 def _h_cmgr(e, kind, args):
     if kind == "test":
         return None
     if kind != "write":
         return _ERROR
-    if not e.sms_ready:
-        return _cms(314)
-    if e.cmgf == 0:
-        return _cms(304)
+    err = _text_mode(e)
+    if err is not None:
+        return err
     i = _int(args[0])
     if i < 1 or i > len(e.sms) or e.sms[i - 1] is None:
         return _cms(321)
     m = e.sms[i - 1]
-    _sms_line(e, '+CMGR: "%s",' % m.stat, m)
+    e._resp += e._sms_block('+CMGR: "%s",' % m.stat, m)
     if m.stat == "REC UNREAD":
         m.stat = "REC READ"
     return None
@@ -2240,17 +2215,16 @@ def _h_cmgl(e, kind, args):
         return None
     if kind == "read":
         return _ERROR
-    if not e.sms_ready:
-        return _cms(314)
-    if e.cmgf == 0:
-        return _cms(304)
+    err = _text_mode(e)
+    if err is not None:
+        return err
     want = "REC UNREAD" if kind == "exec" else args[0].strip().upper()  # 27.005 default
     if want not in _CMGL_STATS:
         return _cms(305)
     for i in range(len(e.sms)):
         m = e.sms[i]
         if m is not None and (want == "ALL" or m.stat == want):
-            _sms_line(e, '+CMGL: %d,"%s",' % (i + 1, m.stat), m)
+            e._resp += e._sms_block('+CMGL: %d,"%s",' % (i + 1, m.stat), m)
             if m.stat == "REC UNREAD":
                 m.stat = "REC READ"
     return None
@@ -2293,10 +2267,9 @@ def _h_cmgs(e, kind, args):
         return None
     if kind != "write" or len(args) > 2:
         return _ERROR
-    if not e.sms_ready:
-        return _cms(314)
-    if e.cmgf == 0:
-        return _cms(304)  # PDU mode is not emulated
+    err = _text_mode(e)
+    if err is not None:
+        return err
     if e.call is not None:
         return _cms(302)  # call commands conflict with SMS commands (A76-SMS §2)
     da = args[0].strip()
@@ -2360,13 +2333,13 @@ _HANDLERS = {
     "+CIPMODE": _h_accept,
     "+CTZU": _h_accept,
     "+CLTS": _h_accept,
-    "+CLIP": _h_clip,
+    "+CLIP": _flag_handler("+CLIP", "clip", (0, 1), ",1", True),  # ,1: CLIP provisioned
     "+CLCC": _h_clcc,
-    "+CVHU": _h_cvhu,
+    "+CVHU": _flag_handler("+CVHU", "cvhu", (0, 1), "", True),
     "+CHUP": _h_chup,
-    "+CMGF": _h_cmgf,
+    "+CMGF": _flag_handler("+CMGF", "cmgf", (0, 1), "", True),
     "+CSCS": _h_cscs,
-    "+CSDH": _h_csdh,
+    "+CSDH": _flag_handler("+CSDH", "csdh", (0, 1), "", True),
     "+CNMI": _h_cnmi,
     "+CSMP": _h_csmp,
     "+CSCA": _h_csca,

@@ -3,6 +3,7 @@ bytes on the wire, RI patterns, what each person's log and the wire log record."
 import support
 from test_modem_emulator import Rig
 from host_sim import phones
+from host_sim.modem_a76xx import SLEEP_IDLE_MS
 
 VT = support.VT
 M = 60000
@@ -47,7 +48,8 @@ def pappa(**kw):
 
 
 def clcc(d, stat, number=MAMMA, t=145):
-    return b'\r\n+CLCC: 1,%d,%d,0,0,"%s",%d\r\n' % (d, stat, number.encode(), t)
+    """A +CLCC line as the A76xx gives it for a 4G call: with the empty <alpha> (A76-ATM §7.2.6)."""
+    return b'\r\n+CLCC: 1,%d,%d,0,0,"%s",%d,""\r\n' % (d, stat, number.encode(), t)
 
 
 def sms_rig(texts, emu=None, charset=b"GSM", csdh=1, people=None, **kw):
@@ -134,12 +136,13 @@ def test_ata_voice_call_begin_and_end_with_clcc_urcs():
     r.to(M)
     assert r.read() == b"\r\nRING\r\n" + clcc(1, 4)
     r.to(M + 2000)
+    assert r.meter.state["modem"] == "active"  # ringing is connected-mode signalling, not idle
     assert r.cmd(b"ATA\r", 100) == b"\r\nOK\r\n"
     assert r.ri.value() == 1  # ringing stopped
     r.advance(200)
     assert r.read() == b"\r\nVOICE CALL: BEGIN\r\n" + clcc(1, 0)
     assert r.cmd(b"AT+CLCC\r") == clcc(1, 0) + b"\r\nOK\r\n"
-    assert r.meter.state["modem"] == "active"
+    assert r.meter.state["modem"] == "call"  # speech: energy.py ("modem", "call")
     assert r.cmd(b"ATA\r") == b"\r\n+CME ERROR: 3\r\n"  # nothing ringing, a call exists
     r.advance(6000)
     assert r.read() == b"" and r.falls == [M]  # no RING once answered
@@ -149,8 +152,35 @@ def test_ata_voice_call_begin_and_end_with_clcc_urcs():
     assert r.cmd(b"ATA\r") == b"\r\nNO CARRIER\r\n"
     assert r.events(MAMMA) == [("rang", ""), ("watch_answered", ""), ("hung_up", "30")]
     assert r.wire() == [("down", MAMMA, b"ring"), ("up", MAMMA, b"answer"), ("down", MAMMA, b"hangup")]
+    assert r.meter.state["modem"] == "active"  # the network releases the call: connected tail
     r.advance(3000)
     assert r.meter.state["modem"] == "idle"
+
+
+def test_no_modem_sleep_while_a_call_is_up():
+    # A76-SLEEP §2.3: the module sleeps only when idle: no audio, no AT command running
+    r = PRig([mamma(calls=[{"at": "00:01", "talk_s": 60}])])
+    r.boot()
+    r.ok(b"AT+CSCLK=1\r")
+    r.dtr.value(1)
+    r.to(M)
+    assert r.cmd(b"ATA\r", 300) == b"\r\nRING\r\n\r\nOK\r\n\r\nVOICE CALL: BEGIN\r\n"
+    r.advance(SLEEP_IDLE_MS + 30000)  # UART silent, DTR high: still awake, the call goes on
+    assert not r.emu.asleep and r.meter.state["modem"] == "call"
+    r.to(M + 300 + 60000)
+    assert r.read() == b"\r\nVOICE CALL: END: 000100\r\n\r\nNO CARRIER\r\n"
+    r.advance(SLEEP_IDLE_MS + 100)  # idle again after the call's last URC
+    assert r.emu.asleep and r.meter.state["modem"] == "sleep"
+
+
+def test_sms_does_not_move_ri_without_cfgri():
+    # AT+CFGRI=0 (default): the AT manual lists SMS among CFGRI's users; A76-SLEEP §3.2 says an
+    # SMS pulls RI low anyway. The emulator keeps the harsher reading: RI stays high.
+    r = PRig([mamma(texts=[{"at": "00:01", "text": "hei"}])])
+    r.boot()
+    r.to(M + 500)
+    assert r.read() == b'\r\n+CMTI: "SM",1\r\n'
+    assert r.ri.value() == 1 and r.falls == [] and r.emu.ri_pulses == 0
 
 
 def test_remote_end_options():
@@ -594,6 +624,39 @@ def test_cmgs_too_long_bad_hex_ucs2_and_pdu_mode():
     assert r.cmd(b'AT+CMGS="+47 911"\r', 50) == b"\r\n+CMS ERROR: 305\r\n"
     r.ok(b"AT+CMGF=0\r")
     assert r.cmd(b"AT+CMGS=20\r", 50) == b"\r\n+CMS ERROR: 304\r\n"
+
+
+def _submit_ms(r, body):
+    """Send one text; ms from Ctrl-Z to '+CMGS', with the modem's meter state each 100 ms."""
+    assert r.cmd(b'AT+CMGS="+4791111111"\r', 50) == b"\r\n> "
+    r.u.write(body + b"\x1a")
+    states = []
+    for i in range(1, 412):
+        r.advance(100)
+        out = r.read()
+        if out:
+            assert out.startswith(b"\r\n+CMGS: ") and out.endswith(b"\r\n\r\nOK\r\n"), out
+            return i * 100, states
+        states.append(r.meter.state["modem"])
+    raise AssertionError("no +CMGS within 41 s")
+
+
+def test_cmgs_takes_up_to_the_manuals_40_s_and_the_radio_is_busy_all_along():
+    # A76-ATM §9.2.13: Max Response Time 40 s. Mostly 1-4 s, now and then the slow end.
+    r = sms_rig([])
+    took = []
+    for i in range(24):
+        ms, states = _submit_ms(r, b"hei %d" % i)
+        took.append(ms)
+        assert states == ["active"] * len(states), (i, states)  # connected until the answer
+    assert all(1000 <= ms <= 40100 for ms in took), took
+    slow = [ms for ms in took if ms > 4100]
+    assert slow and len(slow) < len(took) // 2, took
+    # every submit slow (sms_slow_one_in=1): 4-40 s
+    r = sms_rig([], {"sms_slow_one_in": 1})
+    for i in range(4):
+        ms, states = _submit_ms(r, b"sakte")
+        assert 4000 <= ms <= 40100 and states == ["active"] * len(states), (ms, states)
 
 
 def test_cmgs_ucs2_charset_takes_hex_addresses():
