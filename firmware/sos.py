@@ -57,6 +57,10 @@ _SLOW_MS = const(120000)  # then every 2 minutes ...
 _TRACK_FOR_MS = const(2400000)  # ... until 40 minutes after the start
 SOS_BIT = const(0x00010000)  # watch-protocol.md §6: status bit 16 = sos
 _SMS_TRIES = const(3)  # attempts per SOS SMS (the first, then before later calls of the chain)
+# No SOS SMS is started after this: the first call comes first. One AT+CMGS can take up to 40 s
+# (A76-ATM §9.2.13) and the modem takes no other command meanwhile; the SMS not sent by then go
+# before the next call of the chain.
+_SMS_BUDGET_MS = const(10000)
 
 
 class State:
@@ -363,6 +367,8 @@ class Sos:
             log.event("sos_call_answered", to=self._name(s.idx), ms=self._ms())
         if event == CANCEL and phase != IDLE:
             log.event("sos_cancelled", phase=PHASES[phase], ms=self._ms(now))
+        if event == ENDED and phase == CONNECTED:
+            await self._resend()  # SMS commands fail during a call (A76-SMS §2): now they can go
         if action is None:
             return
         kind = action[0]
@@ -419,9 +425,9 @@ class Sos:
         self._text = sos_text(self._cfg["wearer"], fix, age_s, self._battery(), cell)
         self._unsent = list(range(len(self.s.numbers)))
         self._tries = 0
-        await self._resend()
+        await self._resend(_SMS_BUDGET_MS)
 
-    async def _resend(self):
+    async def _resend(self, budget_ms=None):
         """Send the SOS SMS not yet sent (a network error, no coverage for a moment): at the
         start, then before each later call of the chain and at its end, at most _SMS_TRIES
         times each."""
@@ -430,6 +436,9 @@ class Sos:
         self._tries += 1
         left = []
         for i in self._unsent:
+            if budget_ms is not None and self._ms() >= budget_ms:
+                left.append(i)  # before the next call, not before the first
+                continue
             try:
                 await self._sms(self.s.numbers[i], self._text)
                 log.event("sos_sms", to=self._name(i), ms=self._ms(), chars=len(self._text))

@@ -29,7 +29,7 @@ from firmware.app import App  # noqa: E402
 from firmware.compat import sleep_ms  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from host_sim.energy import BATTERY_MAH, EnergyMeter  # noqa: E402
-from host_sim.modem_a76xx import A76xxEmulator  # noqa: E402
+from host_sim.modem_a76xx import SMS_SLOW_ONE_IN, A76xxEmulator  # noqa: E402
 from host_sim.traccar import WatchServer  # noqa: E402
 from host_sim.world import World, offset_ms  # noqa: E402
 
@@ -199,7 +199,8 @@ class Sim:
         self._server_commands()
         self.emu = A76xxEmulator(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
                                  variant=dev.get("gnss_variant", "foreign"),
-                                 sms_capacity=dev.get("sms_capacity", 40))
+                                 sms_capacity=dev.get("sms_capacity", 40),
+                                 sms_slow_one_in=dev.get("sms_slow_one_in", SMS_SLOW_ONE_IN))
         pins = board_module.PINS
         machine.WIRING.attach_uart(pins["modem_tx"], pins["modem_rx"], self.emu)
         W = machine.WIRING
@@ -586,9 +587,10 @@ class Sim:
         al = [t for t, d, ch, _, data in frames if ch == "watch" and d == "up" and t >= t0]
         if al:
             out["sos_al_ms"] = al[0] - t0
-        sos_end = marks.get("sos_call", [t0])[0]
-        out["sos_sms_ms"] = [t - t0 for t, d, ch, _, _ in frames
-                             if ch == "sms" and d == "up" and t0 <= t <= sos_end]
+        # this SOS's SMS: up to the next SOS (slow ones may go after the first call)
+        sos_end = starts[1] if len(starts) > 1 else VT.ms
+        out["sos_sms_ms"] = [t - t0 for t, d, ch, _, data in frames
+                             if ch == "sms" and d == "up" and t0 <= t <= sos_end and data.startswith(b"SOS ")]
         dials = [t for t, d, ch, _, data in frames
                  if ch == "call" and d == "up" and data == b"dial" and t >= t0]
         if dials:

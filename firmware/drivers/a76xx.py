@@ -227,7 +227,8 @@ def _rxget_len(line):
 
 
 def fields(text):
-    """Split at commas outside double quotes; quotes removed ('"26/09/14,17:10:00+08"' is one)."""
+    """Split at commas outside double quotes; quotes removed ('"26/09/14,17:10:00+08"' is one),
+    spaces around a field too (the manual's +CLCC example has one after every comma, §7.2.6)."""
     out = []
     cur = []
     inq = False
@@ -235,11 +236,11 @@ def fields(text):
         if ch == '"':
             inq = not inq
         elif ch == "," and not inq:
-            out.append("".join(cur))
+            out.append("".join(cur).strip())
             cur = []
         else:
             cur.append(ch)
-    out.append("".join(cur))
+    out.append("".join(cur).strip())
     return out
 
 

@@ -220,6 +220,8 @@ def test_parsers():
         "3", "REC READ", "+47", "", "26/09/14,17:10:00+08", "145"]
     assert a76xx.parse_clcc('+CLCC: 1,1,4,0,0,"+4791111111",145') == (1, 1, 4, "+4791111111", 145)
     assert a76xx.parse_clcc("+CLCC: 2,0,6,0,0") == (2, 0, 6, "", 128)
+    # the manual's own example (A76-ATM §7.2.6) puts a space after every comma
+    assert a76xx.parse_clcc('+CLCC: 1, 1, 4, 0, 0, "+4791111111", 145, ""') == (1, 1, 4, "+4791111111", 145)
     assert a76xx.parse_clip('+CLIP: "02152063113",128,,,"gongsi",0') == ("02152063113", 128)  # §1.6
     assert a76xx.parse_clip('+CLIP: "+4791111111",145,,,"",2') == ("", 145)  # not available
     # body lengths: GSM characters as they are, 8-bit/UCS2/UDH as two hex digits per octet

@@ -299,3 +299,37 @@ def test_sos_sms_that_failed_goes_again_before_the_next_call():
     assert kinds == [("sos_sms_failed", "Mamma"), ("sos_sms", "Pappa"), ("sos_call", "Mamma"),
                      ("sos_sms_failed", "Mamma"), ("sos_call", "Pappa"), ("sos_sms", "Mamma")]
     assert order == [("sms", "+4792222222"), ("sms", "+4791111111")]
+
+
+def test_slow_sms_do_not_hold_back_the_first_call():
+    root, cfg = _cfg("sos4", sos_rounds=1)
+
+    async def main():
+        phone = FakePhone()
+        phone.sms_ms = 12000  # the network takes 12 s for each (the manual allows 40 s)
+        phone.behaviour = {"+4791111111": (None, None),  # Mamma does not answer
+                           "+4792222222": (5000, 2000)}  # Pappa answers and presses 1
+        s = _sos(cfg, phone, Contacts(cfg["contacts"], "47"))
+
+        def sink(kind, a, b):
+            s.on_dtmf(a) if kind == ev.DTMF else s.on_call(a, b)
+
+        phone.sink = sink
+        task = asyncio.create_task(s.run())
+        t0 = support.VT.ms
+        s.trigger()
+        await sleep_ms(200000)
+        task.cancel()
+        await sleep_ms(1)
+        return t0, phone
+
+    with support.Events():
+        t0, phone = support.run(main())
+    order = [(t - t0, "sms", n) for t, n, _, _ in phone.sms_out]
+    order += [(t - t0, what, n) for t, what, n, _ in phone.log if what == "dial"]
+    order.sort(key=lambda x: (x[0], x[1] == "dial"))  # an SMS is logged when the network took it
+    # Mamma's SMS (started at once, done at 12 s) is past the 10 s budget: Mamma is called
+    # next; Pappa's SMS goes before Pappa's call
+    assert [(w, n) for _, w, n in order] == [("sms", "+4791111111"), ("dial", "+4791111111"),
+                                           ("sms", "+4792222222"), ("dial", "+4792222222")], order
+    assert order[1][0] == 12000 and order[2][0] == 57000  # Pappa's SMS after 30 s of ringing + 3 s
