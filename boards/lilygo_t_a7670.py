@@ -34,9 +34,11 @@ _CAUSES = {1: "power-on", 2: "hard", 3: "watchdog", 4: "deep-sleep", 5: "soft"}
 class Board:
     name = NAME
 
-    def __init__(self, machine, modem, battery, pins, button=None, vibration=None, esp32=None):
+    def __init__(self, machine, modem, battery, pins, button=None, vibration=None, esp32=None,
+                 wlan=None):
         self._machine = machine
         self._esp32 = esp32
+        self.wlan = wlan  # network.WLAN(STA_IF), kept off until a scan; None on a port without it
         self.modem = modem
         self.battery = battery
         self.pins = pins
@@ -138,12 +140,20 @@ def build(machine=None):
         import esp32
     except ImportError:
         esp32 = None
+    try:
+        import network
+    except ImportError:
+        network = None
+    wlan = None
+    if network is not None:
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(False)  # the radio draws 80-90 mA while on (hardware.md §3.1)
     from firmware.button import Button
     from firmware.drivers.a76xx import A76xx
     from firmware.drivers.battery import Battery
 
     modem = A76xx(uart, pwrkey, dtr, ri, pwrkey_active_high=True)
     board = Board(machine, modem, Battery(adc), {"power_on": power, "modem_reset": reset},
-                  Button(sos), vib, esp32)
+                  Button(sos), vib, esp32, wlan)
     board._arm_wakes()  # RI low wakes light sleep (§4), the button too
     return board

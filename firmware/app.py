@@ -60,6 +60,7 @@ class App:
         self.device_id = None
         self.tasks = []
         self.reporter = None
+        self.positioning = None
         self.uplink = None
         self.alarms = None
         self.contacts = None
@@ -198,11 +199,12 @@ class App:
         self.device_id = cfg["device_id"] or imei
         log.event("identity", id=self.device_id, imei=imei, server=cfg["server_host"],
                   port=cfg["server_port"])
-        pos = Positioning(m, self.root)
+        self.positioning = pos = Positioning(m, self.root, getattr(self.board, "wlan", None),
+                          cfg["places_forget_days"] * 86400)
         board = self.board
         batt = board.battery
         self.control = control = Control(self)
-        self.uplink = up = Uplink(m, cfg, self.outbox, self.device_id, lambda: (0, batt.percent()),
+        self.uplink = up = Uplink(m, cfg, self.outbox, self.device_id,
                                   self.alarms, control.on_downlink)
         self.telephony = tel = Telephony(m, lambda: self.contacts, board.ringer, self.root, None, cfg)
         self.school = SchoolMode(cfg, lambda: m.net_offset_min, tel.window_ended, self._refresh_clock)
@@ -214,7 +216,8 @@ class App:
                              lambda: self.reporter.position_now(), batt.percent,
                              lambda: self.reporter.hurry())
         tel.sos = sos
-        self.reporter = Reporter(m, cfg, self.outbox, pos, up, batt, self.alarms, sos.tracking_ms)
+        self.reporter = Reporter(m, cfg, self.outbox, pos, up, batt, self.alarms, sos.tracking_ms,
+                                 self.root)
         self.subscribe(ev.DATA, up.on_data)
         self.subscribe(ev.CLOSED, up.on_closed)
         self.subscribe(ev.RING, tel.on_ring)

@@ -14,7 +14,7 @@ the reply. docs/commands.md lists every command with its grammar, effect and rep
 * Names are matched case-insensitively (Traccar sends upper case; a guardian typing a `custom`
   command may not); the server reply echoes the canonical upper-case name.
 """
-from firmware import config, contacts, smscodec
+from firmware import config, contacts, fix, smscodec, zones
 from firmware.compat import const  # config imports it already (fsutil): no local fallback needed
 
 _TEXT_MAX = const(1024)  # a text command longer than this is refused unread
@@ -555,6 +555,95 @@ def _tzrule(new, args):  # TZRULE,EU|US|NONE
     return (), ""
 
 
+# -- safe zones (firmware/zones.py; their ranges and names are zones.check's) --
+
+
+def _udeg(s, what):
+    """Decimal degrees ('59.9236', '-0.5') -> micro-degrees, without floats; ASCII only (the
+    SMS path lets other scripts' digits through, which int() reads on CPython only)."""
+    if not s or len(s) > 14 or s.strip("+-.0123456789"):
+        raise _Refused("%s: degrees like 59.9236" % what)
+    try:
+        return fix.udeg_from_decimal(s)
+    except ValueError:
+        raise _Refused("%s: degrees like 59.9236" % what)
+
+
+def _deg(v):
+    """Micro-degrees -> the shortest decimal degrees ('59.9236', '10')."""
+    return fix.format_udeg(v).rstrip("0").rstrip(".")
+
+
+def _zone_find(zl, name):
+    low = name.lower()
+    for i in range(len(zl)):
+        if isinstance(zl[i], dict) and str(zl[i].get("name")).lower() == low:
+            return i
+    return -1
+
+
+def _zone_put(new, args):
+    """<name>,<lat>,<lon>,<radius_m> (a circle) or <name>,<lat1>,<lon1>,<lat2>,<lon2>,... (a
+    polygon, 3 to 32 vertices): adds the zone, or replaces the one with that name (in any
+    case) in its place. Returns the zone."""
+    nums = args[1:]
+    if len(nums) == 3:
+        z = {"name": args[0], "lat": _udeg(nums[0], "lat"), "lon": _udeg(nums[1], "lon"),
+             "r": _uint(nums[2], 5, "radius")}
+    elif len(nums) < 3:
+        raise _Refused("name,lat,lon,radius (a circle) or name,lat1,lon1,... (a polygon)")
+    elif len(nums) % 2:
+        raise _Refused("a polygon needs lat,lon pairs: an even count of numbers")
+    elif not 2 * zones.VERTICES_MIN <= len(nums) <= 2 * zones.VERTICES_MAX:
+        raise _Refused("a polygon needs %d to %d vertices" % (zones.VERTICES_MIN, zones.VERTICES_MAX))
+    else:
+        poly = []
+        for k in range(0, len(nums), 2):
+            poly.append([_udeg(nums[k], "lat%d" % (k // 2 + 1)), _udeg(nums[k + 1], "lon%d" % (k // 2 + 1))])
+        z = {"name": args[0], "poly": poly}
+    zl = list(new["zones"])  # a copy: the caller's list never changes
+    i = _zone_find(zl, args[0])
+    if i < 0:
+        zl.append(z)
+    else:
+        zl[i] = z
+    new["zones"] = zl
+    return z
+
+
+def _zone_del(new, args):
+    """<name> (ZONEDEL, SMS zonedel): removes that zone; refused if there is none."""
+    _arity(args, 1, 1)
+    zl = list(new["zones"])
+    i = _zone_find(zl, args[0])
+    if i < 0:
+        raise _Refused("no such zone")
+    del zl[i]
+    new["zones"] = zl
+
+
+def _zone(new, args):  # ZONE,<name>,<lat>,<lon>,<radius_m> | ZONE,<name>,<lat1>,<lon1>,...
+    _zone_put(new, args)
+    return (), ""
+
+
+def _zonedel(new, args):  # ZONEDEL,<name>
+    _zone_del(new, args)
+    return (), ""
+
+
+def _zones_list(new, args):  # ZONES: count, then name,circle,lat,lon,r or name,poly,<vertices>
+    _arity(args, 0, 0)
+    out = ["%d" % len(new["zones"])]
+    for z in new["zones"]:
+        name = _ascii(z["name"], zones.NAME_MAX)
+        if "poly" in z:
+            out.append("%s,poly,%d" % (name, len(z["poly"])))
+        else:
+            out.append("%s,circle,%s,%s,%d" % (name, _deg(z["lat"]), _deg(z["lon"]), z["r"]))
+    return (), ",".join(out)
+
+
 def _status(new, args):  # STATUS: what a guardian may need to see, never the PIN
     _arity(args, 0, 0)
     sos = _sos_numbers(new)
@@ -618,6 +707,9 @@ _SERVER = {
     "TZRULE": _tzrule,
     "SOSCANCEL": _action("sos_cancel"),
     "STATUS": _status,
+    "ZONE": _zone,
+    "ZONEDEL": _zonedel,
+    "ZONES": _zones_list,
 }
 
 
@@ -786,6 +878,29 @@ def _sms_status(new, args):
                    ", ".join(sos) or "none", len(new["contacts"])))
 
 
+def _sms_zone(new, args):
+    z = _zone_put(new, args)
+    if "poly" in z:
+        return (), "OK: zone %s, %d corners" % (z["name"], len(z["poly"]))
+    return (), "OK: zone %s, %d m around %s,%s" % (z["name"], z["r"], _deg(z["lat"]), _deg(z["lon"]))
+
+
+def _sms_zonedel(new, args):
+    _zone_del(new, args)
+    return (), "OK: removed zone %s" % args[0]
+
+
+def _sms_zones(new, args):
+    _arity(args, 0, 0)
+    out = []
+    for z in new["zones"]:
+        if "poly" in z:
+            out.append("%s (%d corners)" % (z["name"], len(z["poly"])))
+        else:
+            out.append("%s (%d m)" % (z["name"], z["r"]))
+    return (), "Zones: %s." % (", ".join(out) or "none")
+
+
 def _sms_help(new, args):
     return (), HELP
 
@@ -800,6 +915,9 @@ _SMS = {
     "cancel": _sms_cancel,
     "status": _sms_status,
     "help": _sms_help,
+    "zone": _sms_zone,
+    "zonedel": _sms_zonedel,
+    "zones": _sms_zones,
 }
 
 

@@ -13,12 +13,12 @@
 """
 import json
 
-from firmware import contacts, fsutil, school
+from firmware import contacts, fsutil, school, zones
 
 FILENAME = "config.json"
-# The settings are ~500 bytes plus up to 50 contacts (~100 bytes each): a file over 16 KiB is
-# garbage, not read into RAM.
-_MAX_BYTES = 16384
+# The settings are ~500 bytes plus up to 50 contacts (~100 bytes each) and 8 zones (8 polygons of
+# 32 vertices are ~6 KB of JSON): a file over 24 KiB is garbage, not read into RAM.
+_MAX_BYTES = 24576
 
 DEFAULTS = {
     # Empty: use the modem's IMEI. Traccar matches the id exactly (watch-protocol.md §3), so the
@@ -74,6 +74,14 @@ DEFAULTS = {
     # set). What vendors' watches do with them varies; Trygg stores them only.
     "work_windows": [],
     "work_time_min": 0,
+    # Safe zones, ZONE/ZONEDEL (firmware/zones.py): at most 8 circles {"name", "lat", "lon", "r"}
+    # or polygons {"name", "poly": [[lat, lon], ...]} in micro-degrees; the watch tells when the
+    # child leaves or enters one.
+    "zones": [],
+    # ---- positioning (docs/positioning.md) ---------------------------------------------------
+    # Learned places (Wi-Fi fingerprints seen at GNSS fixes, kept on the watch only) not seen
+    # for this many days are forgotten.
+    "places_forget_days": 30,
 }
 
 # (min, max) for the integer keys, both inclusive.
@@ -88,6 +96,7 @@ _RANGES = {
     "sos_rounds": (1, 5),
     "flowers": (0, 99),
     "work_time_min": (0, 1440),
+    "places_forget_days": (1, 365),
 }
 MAX_REMINDERS = 8
 MAX_WORK_WINDOWS = 8
@@ -155,7 +164,8 @@ def _check_list(key, value, most, rule):
             raise ConfigError(key, "[%d]: %s" % (i, why))
 
 
-_CHECKED_ELSEWHERE = {"contacts": contacts.check, "school_windows": school.check_windows}
+_CHECKED_ELSEWHERE = {"contacts": contacts.check, "school_windows": school.check_windows,
+                      "zones": zones.check}
 
 
 def check(key, value):

@@ -101,8 +101,11 @@ class Control:
             raise
         if "contacts" in changed or "country_code" in changed:
             app.load_contacts()
-        if "report_interval_s" in changed and app.reporter is not None:
-            app.reporter.replan()
+        if app.reporter is not None:
+            if "report_interval_s" in changed:
+                app.reporter.replan()
+            if "zones" in changed:
+                app.reporter.zones_changed()
         if app.school is not None:
             app.school.changed()
         return changed
@@ -125,6 +128,8 @@ class Control:
             log.event("voice_message", bytes=len(data))  # no speaker on this board: kept only
         elif kind == "factory":  # the settings were reset with the command's values
             log.event("factory_settings")
+            if app.positioning is not None:
+                app.positioning.places.clear()  # where the child lives is private
         elif kind in ("reset", "poweroff"):
             app.shutdown(kind)
         elif kind == "where":

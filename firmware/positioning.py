@@ -1,31 +1,50 @@
-"""Positioning: a fix from the modem's GNSS, else the last known position marked stale.
+"""Positioning: GNSS when it can help, else a learned place, else the last position with an
+accuracy that says how far the child may have gone since (docs/positioning.md).
 
-Wi-Fi and cell-tower positioning come in a later issue; the cell block travels in every report
-already, so a Traccar server with geolocation enabled can place a stale ('V') report.
+Sources and what a report says about them (the valid flag is the one thing stock Traccar
+shows; the accuracy travels as the frame's last field, which Traccar ignores, and in the log):
+  gnss   a fix from the modem's receiver: 'A', accuracy from HDOP
+  place  the Wi-Fi fingerprint matched a place learned at an earlier fix: 'V', accuracy from
+         the place's spread and the strength of the match
+  last   nothing better: the last position re-sent: 'V', its accuracy grown by the walk the
+         child could have made since (kept, not grown, while Wi-Fi and cell say it has not moved)
+
+Motion gates the receiver: no GNSS search while the Wi-Fi fingerprint and the serving cell are
+what they were at the last position (a child sitting in a classroom), a search as soon as
+either changes. Every search pays the A76xx's ~9 s GNSS firmware load before the fix budget
+starts (A76-ATM §24.2.1 note 2); GNSS is powered off with its data kept (`AT+CGNSSPWR=0,1`) so
+the next start within 2 h is hot (GNSS app note §5.1). While the child moves near a zone edge
+the reporter keeps GNSS on (`tracking`) and asks every few seconds instead.
 """
-from firmware import clock, fsutil, log
+from firmware import clock, fsutil, log, places, wifi
 from firmware.compat import const, sleep_ms
 from firmware.fix import Fix
 
 _POLL_MS = const(1000)  # A76xx computes a fix once a second
-_EPHEMERIS_S = const(4 * 3600)  # a hot start needs ephemeris younger than ~4 h (hardware.md §3.3)
+_EPHEMERIS_S = const(4 * 3600)  # GPS ephemeris holds 4 h (GNSS dynamic loading app note §4.6)
+_HOT_S = const(2 * 3600)  # a hot start only within 2 h of the last fix (GNSS app note §5.1)
 _SAVE_EVERY_S = const(1800)  # persist the last fix at most this often (flash wear) ...
 _SAVE_MOVE_UDEG = const(1000)  # ... unless it moved more than ~100 m
-_COLD_FAILS = const(3)  # cold attempts in a row that found nothing before backing off
-_COLD_EVERY = const(3)  # then one cold attempt per this many reports ...
-_OUTDOOR_DB = const(8)  # ... unless the serving cell changed or its RSRP rose this much
+_COLD_FAILS = const(3)  # failed searches in a row before backing off ...
+_COLD_EVERY = const(3)  # ... to one per this many looks, unless the watch moved
+_OUTDOOR_DB = const(8)  # a serving cell this much stronger: stepped out of a building
+# How fast a child may have gone since the last position (a brisk walk, 1.5 m/s): the
+# accuracy of a re-sent position grows by this per second while the watch may be moving.
+WALK_MM_S = const(1500)
+ACC_MAX_M = const(9999)  # a re-sent position claims no more than this (~10 km)
+_LEARN_KMH10 = const(30)  # learn a place only from a fix at walking pace or slower (3 km/h)
+_ARRIVE_S = const(120)  # a fix this young when GNSS is lost indoors marks where the child went in
+_ARRIVE_ACC_M = const(60)  # ... unless the walk since makes it vaguer than this (places.LEARN_ACC_M)
 
 
 def cold_attempt(stale, cold_fails, skipped, moved):
-    """Try GNSS for this report? (a pure policy of state)
+    """Try GNSS for this look? (a pure policy of state)
 
-    Only cold searches (ephemeris stale: no fix for ~4 h) that keep failing are thinned: a
-    watch indoors all night would otherwise spend ~45 s of GNSS and awake modem every 5 minutes
-    (about 30% of the day's energy) on a receiver that cannot see the sky. After _COLD_FAILS
-    failures in a row it tries on every _COLD_EVERY-th report, and at once again when `moved`:
-    the serving cell changed, or its RSRP rose by _OUTDOOR_DB or more, which is what stepping
-    out of a building does (building penetration loss is 10-20 dB). Hot searches are cheap
-    and always made.
+    Searches that keep failing (indoors, where motion gating did not stop them: the watch
+    moved between rooms) are thinned: after _COLD_FAILS failures in a row one look in
+    _COLD_EVERY searches, and at once again when `moved`: the serving cell changed or its
+    RSRP rose by _OUTDOOR_DB or more, which is what stepping out of a building does (building
+    penetration loss is 10-20 dB). Hot searches (a fix within 4 h) are cheap and always made.
     """
     if not stale or cold_fails < _COLD_FAILS or moved:
         return True
@@ -40,7 +59,7 @@ def moved_since(cell, fail_cell):
 
 
 def fix_timeout_s(now, last_fix_t, last_failed, cfg_timeout_s):
-    """How long to keep GNSS on for this fix (a pure policy of time and state).
+    """How long to look for a fix once the receiver is READY (a pure policy of time and state).
 
     Cold (no fix for hours): the configured timeout, a cold start needs ~30 s in open sky.
     Hot, and the previous attempt found nothing (indoors): a short look, a third of it, at least
@@ -54,17 +73,54 @@ def fix_timeout_s(now, last_fix_t, last_failed, cfg_timeout_s):
     return max(10, cfg_timeout_s // 2)
 
 
+def motion(aps, prev_aps, cell, prev_cell):
+    """Has the watch moved since the last position? True, False, or None (cannot tell).
+
+    Where Wi-Fi is heard (now or then) the fingerprint decides: alike (>= wifi.STILL) is
+    still, different is motion. Wi-Fi is the finer witness: a watch standing between two
+    cells is handed back and forth between them (reselection) without moving a metre. With no
+    Wi-Fi the serving cell changing is motion, and the same cell cannot tell (None: the caller
+    searches, thinned when searches keep failing).
+    """
+    if aps or prev_aps:
+        if prev_aps is None:
+            return None
+        return wifi.similarity(aps, prev_aps) < wifi.STILL
+    if cell is not None and prev_cell is not None and cell.cid != prev_cell.cid:
+        return True
+    return None
+
+
+def grown_acc(acc_m, since_s, still):
+    """The accuracy of a position re-sent since_s after it was true: unchanged while the watch
+    is known to be still, else grown by a brisk walk (a child on a bus goes faster; the
+    serving cell changing stops the re-sending, as motion() then says True)."""
+    if still or since_s <= 0:
+        return acc_m
+    return min(ACC_MAX_M, acc_m + since_s * WALK_MM_S // 1000)
+
+
 class Positioning:
-    def __init__(self, modem, root):
+    def __init__(self, modem, root, wlan=None, forget_s=30 * 86400):
         self._modem = modem
+        self._wlan = wlan
         self._path = root + "/lastfix.csv"
-        self.last = self._load()
+        self.places = places.Places(root, forget_s)
+        self.last = self._load()  # the last GNSS fix
         self._saved = self.last
+        self.here = None  # the last position given out (any source)
+        self._here_aps = None
+        self._here_cell = None
+        self.aps = []  # the last scan
         self.last_failed = False
         self._cold_fails = 0
         self._skipped = 0
         self._fail_cell = None
+        self.tracking = False  # GNSS kept on between looks (a zone edge is near)
+        self._on = False  # the receiver is powered
+        self.searches = 0  # GNSS power-ons (for the log and the bench)
 
+    # ---- flash ----
     def _load(self):
         try:
             data = fsutil.read_bytes(self._path)
@@ -87,57 +143,133 @@ class Positioning:
         fsutil.atomic_write(self._path, ("%d,%d,%d,%d,%d" % (f.t, f.lat, f.lon, f.alt, f.acc)).encode())
         self._saved = f
 
-    async def locate(self, cfg_timeout_s, cell=None):
-        """Power GNSS, wait for a fix up to the policy's timeout, power it off again.
+    # ---- Wi-Fi ----
+    def scan(self):
+        """Scan Wi-Fi now (blocks ~1.7 s on the ESP32; the radio is off again after)."""
+        self.aps = wifi.scan(self._wlan) if self._wlan is not None else []
+        return self.aps
 
-        cell: the serving cell now (for cold_attempt's 'moved'). Returns a valid Fix, or the
-        last known position as a stale Fix (valid=False, source "last") stamped now, or None
-        if the watch has never had a fix.
-        """
+    # ---- GNSS ----
+    async def _power(self, on):
+        """Receiver on (True once usable, after READY) or off (data kept for a hot start)."""
+        if not on and not self._on:
+            return False
+        self._on = on
+        try:
+            return await self._modem.gnss_power(on)
+        except OSError as e:
+            log.event("error", where="gnss", err=repr(e))
+            return False
+
+    async def track(self, on):
+        """Keep GNSS on between looks (a zone edge is near and the child moves), or stop."""
+        self.tracking = on
+        if not on:
+            await self._power(False)
+
+    async def _search(self, budget_s, assist):
+        """Power on unless on already (tracking), wait up to budget_s for a fix once READY, and
+        power off again unless tracking. None if no fix."""
         m = self._modem
-        now = clock.wall.now()
-        last_t = self.last.t if self.last else None
-        stale = last_t is None or now is None or now - last_t > _EPHEMERIS_S
-        if not cold_attempt(stale, self._cold_fails, self._skipped, moved_since(cell, self._fail_cell)):
-            self._skipped += 1
-            return self._stale()
-        self._skipped = 0
-        timeout = fix_timeout_s(now, last_t, self.last_failed, cfg_timeout_s)
+        if not self._on:
+            self.searches += 1
+            if not await self._power(True):
+                await self._power(False)
+                return None
+            if assist:
+                try:
+                    await m.gnss_assist()
+                except OSError as e:
+                    log.event("error", where="agps", err=repr(e))
         start = clock.ticks_ms()
         f = None
         try:
-            await m.gnss_power(True)
-            while clock.ticks_diff(clock.ticks_ms(), start) < timeout * 1000:
+            while True:
                 f = await m.gnss_fix()
-                if f is not None:
+                if f is not None or clock.ticks_diff(clock.ticks_ms(), start) >= budget_s * 1000:
                     break
                 await sleep_ms(_POLL_MS)
         except OSError as e:
             log.event("error", where="gnss", err=repr(e))
-        finally:
-            try:
-                await m.gnss_power(False)
-            except OSError:
-                pass
-        if f is not None:
-            self.last_failed = False
-            self._cold_fails = 0
-            self._fail_cell = None
-            self.last = f
-            if not clock.wall.is_set() or clock.wall.source != "network":
-                clock.wall.set(f.t, "gnss")
-            self._save(f)
-            return f
-        self.last_failed = True
-        if stale:
-            self._cold_fails += 1
-        self._fail_cell = cell
-        return self._stale()
+        if not self.tracking:
+            await self._power(False)
+        return f
 
-    def _stale(self):
-        """The last known position, marked not valid and stamped now (None if there is none)."""
-        if self.last is None:
+    # ---- the look ----
+    async def locate(self, cfg_timeout_s, cell=None, aps=None, assist_ok=False):
+        """The best position now: a Fix (see the module docstring for sources), or None if
+        the watch has never known where it is. cell: the serving cell now; aps: a scan made
+        just before (None: scan here); assist_ok: the data link is up, so a start that would
+        be cold may ask for assistance (AT+CAGPS) first."""
+        if aps is None:
+            aps = self.scan()
+        now = clock.wall.now()
+        moved = motion(aps, self._here_aps, cell, self._here_cell)
+        f = None
+        if self.tracking or moved is not False or self.here is None:
+            f = await self._gnss(now, cfg_timeout_s, cell, moved, assist_ok)
+        if f is not None:
+            self._fixed(f, aps)
+            return self._keep(f, aps, cell)
+        now = clock.wall.now()
+        if self.last is not None and now is not None and aps and not self.tracking:
+            age = now - self.last.t
+            acc = grown_acc(self.last.acc, age, False)
+            if 0 <= age <= _ARRIVE_S and acc <= _ARRIVE_ACC_M:
+                # GNSS just lost (went indoors): this fingerprint belongs where the fix was
+                self.places.learn(self.last.lat, self.last.lon, acc, aps, now)
+        if aps:
+            m = self.places.match(aps, now) if now is not None else None
+            if m is not None:
+                lat, lon, acc = m[0], m[1], m[2]
+                p = Fix(now if now is not None else 0, lat, lon, False, self.last.alt if self.last else 0,
+                        0, 0, 0, acc, "place")
+                return self._keep(p, aps, cell)
+        return self._stale(now, aps, cell, moved is False)
+
+    async def _gnss(self, now, cfg_timeout_s, cell, moved, assist_ok):
+        last_t = self.last.t if self.last else None
+        stale = last_t is None or now is None or now - last_t > _EPHEMERIS_S
+        if not self.tracking and not cold_attempt(stale, self._cold_fails, self._skipped,
+                                                  moved is True or moved_since(cell, self._fail_cell)):
+            self._skipped += 1
             return None
-        s = self.last
-        t = clock.wall.now()
-        return Fix(t if t is not None else s.t, s.lat, s.lon, False, s.alt, 0, 0, 0, s.acc, "last")
+        self._skipped = 0
+        if self._on:
+            budget = 3  # the receiver is on and tracking: a fix is there or not
+        else:
+            budget = fix_timeout_s(now, last_t, self.last_failed, cfg_timeout_s)
+        cold = last_t is None or now is None or now - last_t > _HOT_S
+        f = await self._search(budget, assist_ok and cold)
+        if f is None:
+            self.last_failed = True
+            if stale:
+                self._cold_fails += 1
+            self._fail_cell = cell
+        return f
+
+    def _fixed(self, f, aps):
+        self.last_failed = False
+        self._cold_fails = 0
+        self._fail_cell = None
+        self.last = f
+        if not clock.wall.is_set() or clock.wall.source != "network":
+            clock.wall.set(f.t, "gnss")
+        self._save(f)
+        if aps and f.speed <= _LEARN_KMH10:
+            self.places.learn(f.lat, f.lon, f.acc, aps, f.t)
+
+    def _keep(self, f, aps, cell):
+        self.here = f
+        self._here_aps = aps
+        self._here_cell = cell
+        return f
+
+    def _stale(self, now, aps, cell, still):
+        """The last position re-sent as 'V', stamped now, its accuracy grown (None if none)."""
+        h = self.here if self.here is not None else self.last
+        if h is None:
+            return None
+        t = now if now is not None else h.t
+        f = Fix(t, h.lat, h.lon, False, h.alt, 0, 0, 0, grown_acc(h.acc, t - h.t, still), "last")
+        return self._keep(f, aps, cell)

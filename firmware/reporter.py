@@ -8,19 +8,62 @@ starts a report at once.
 
 Alarms (AL) are built here too, from what is known now (no GNSS wait: an SOS must not wait
 45 s for a fix) and queued in the alarm outbox, which the uplink sends before any report.
+
+Safe zones (firmware/zones.py) are checked at every position. Between reports the reporter
+looks more often where a crossing could otherwise be late: while the child moves within reach
+of a zone edge GNSS stays on and a look comes every 10 s; while it stands near an edge a Wi-Fi
+scan looks for motion often enough that a walk to the edge is seen in time (still_check_s). A
+crossing queues an AL with exactly one bit (18 exit, 19 enter) at once, then a report every
+minute for 5 minutes.
 """
 import asyncio
 
-from firmware import clock, log, watchproto
+from firmware import clock, fsutil, log, watchproto, wifi, zones
 from firmware.compat import const, wait_for_ms
 from firmware.drivers.a76xx import csq_percent
 from firmware.fix import Fix
+from firmware.positioning import WALK_MM_S
 
-_CELLS_MAX = const(1)  # the serving cell; neighbours need AT+CPSI's neighbour list (later)
+_CELLS_MAX = const(1)  # the serving cell; the A76xx has no neighbour list (docs/positioning.md)
 # A periodic report's status word carries no alarm bit: Traccar raises an alarm only when it
 # differs from the previous position's, so bits belong to the one message reporting the event
 # (watch-protocol.md §6). Alarms (AL) come with geofences and SOS.
 _STATUS = const(0)
+ZONE_EXIT = const(0x40000)  # bit 18: geofenceExit (watch-protocol.md §6)
+ZONE_ENTER = const(0x80000)  # bit 19: geofenceEnter
+_TRACK_CHECK_MS = const(10000)  # GNSS on near a zone edge: a look every 10 s
+_TRACK_STILL = const(3)  # looks in a row without motion (or without a fix) that end tracking
+_MOVING_KMH10 = const(20)  # 2 km/h: slower is standing (GNSS speed noise at rest is ~1 km/h)
+_STILL_NEAR_M = const(1000)  # standing within this of a zone edge: look for motion between reports
+# ... often enough that a crossing is alerted within _ALERT_S: the fingerprint changes once the
+# child is _AP_REACH_M from where it stood, and the fix and the alarm take _ALERT_BUDGET_S
+_ALERT_S = const(60)
+_AP_REACH_M = const(50)
+_ALERT_BUDGET_S = const(45)
+_STILL_CHECK_MIN_S = const(60)  # a Wi-Fi scan costs ~0.04 mAh: never more often than this
+_ZONE_FAST_MS = const(60000)  # after a crossing: a report every minute ...
+_ZONE_FAST_FOR_MS = const(300000)  # ... for 5 minutes
+
+
+def still_check_s(edge_m, interval_s):
+    """Seconds between Wi-Fi looks for motion while the watch stands edge_m from the nearest
+    zone edge (a pure policy), or None when the reports alone are often enough. A walk that
+    starts just after a look is seen at the next one; it reaches the edge after
+    (edge - _AP_REACH_M) / WALK seconds and may be alerted _ALERT_S after that, of which
+    the fix and the alarm take _ALERT_BUDGET_S."""
+    if edge_m is None or edge_m > _STILL_NEAR_M:
+        return None
+    s = (max(0, edge_m - _AP_REACH_M)) * 1000 // WALK_MM_S + _ALERT_S - _ALERT_BUDGET_S
+    if s >= interval_s:
+        return None
+    return max(_STILL_CHECK_MIN_S, s)
+
+
+def reach_m(speed_kmh10, acc_m, horizon_s):
+    """How far the child may get before the next look horizon_s away: its speed (at least a
+    brisk walk), plus the position's accuracy."""
+    mm_s = max(speed_kmh10 * 1000 // 36, WALK_MM_S)
+    return acc_m + mm_s * horizon_s // 1000
 
 
 def next_due(now, due, interval_ms):
@@ -33,9 +76,10 @@ def next_due(now, due, interval_ms):
 
 
 class Reporter:
-    def __init__(self, modem, cfg, outbox, positioning, uplink, battery, alarms=None, fast_fn=None):
+    def __init__(self, modem, cfg, outbox, positioning, uplink, battery, alarms=None, fast_fn=None,
+                 root=None):
         """alarms: the alarm outbox; fast_fn() -> a shorter interval in ms while SOS tracks,
-        else None."""
+        else None; root: where the zone beliefs are kept across reboots (None: not kept)."""
         self._m = modem
         self._cfg = cfg
         self._ob = outbox
@@ -47,13 +91,67 @@ class Reporter:
         self._hurry = asyncio.Event()
         self.due = None
         self.last_due = None  # when the last report was due (the grid replan() counts from)
+        self.check_due = None  # ticks of the next look between reports (None: none planned)
         self.progress = None  # ticks when the last report cycle ended (the watchdog reads it)
         self.last_cell = None  # the serving cell at the last report (for alarms)
         self._gsm = 0
+        self._zpath = root + "/zones.json" if root is not None else None
+        self.zones = zones.Watcher(cfg["zones"])
+        self._load_zones()
+        self._zone_fast_until = None  # ticks: reports every minute after a crossing until then
+        self._still_looks = 0  # tracking looks in a row without motion or fix
+        self.crossings = 0
+
+    # ---- zones ----
+    def _load_zones(self):
+        if self._zpath is None:
+            return
+        try:
+            import json
+
+            d = json.loads(fsutil.read_bytes(self._zpath) or b"{}")
+            if isinstance(d, dict):
+                self.zones.restore(d)
+        except (OSError, ValueError, TypeError) as e:
+            log.event("error", where="zones", err=repr(e))
+
+    def _save_zones(self):
+        if self._zpath is not None:
+            import json
+
+            fsutil.atomic_write(self._zpath, json.dumps(self.zones.snapshot()))
+
+    def zones_changed(self):
+        """The zones setting changed: beliefs about unchanged zones are kept, new ones start
+        unknown (the first position decides them silently)."""
+        self.zones.set_zones(self._cfg["zones"])
+        self._save_zones()
+        self._hurry.set()
+
+    def _check_zones(self, fix):
+        """Feed a position to the zone watcher; an AL for each crossing. True if any."""
+        if fix is None or not self._cfg["zones"] or fix.source == "last":
+            return False  # a re-sent position is no new evidence (it must not confirm a crossing)
+        events = self.zones.feed(fix.lat, fix.lon, fix.acc, fix.t)
+        for name, ev in events:
+            self.crossings += 1
+            seq = self.alarm(ZONE_EXIT if ev == "exit" else ZONE_ENTER, fix)
+            log.event("zone", zone=name, event=ev, seq=seq, acc=fix.acc, src=fix.source)
+        if events:
+            self._save_zones()
+            self._zone_fast_until = clock.ticks_add(clock.ticks_ms(), _ZONE_FAST_FOR_MS)
+            self.replan()
+        return bool(events)
 
     def interval_ms(self):
         ms = self._cfg["report_interval_s"] * 1000
         fast = self._fast() if self._fast is not None else None
+        zf = self._zone_fast_until
+        if zf is not None:
+            if clock.ticks_diff(zf, clock.ticks_ms()) > 0:
+                fast = _ZONE_FAST_MS if fast is None else min(fast, _ZONE_FAST_MS)
+            else:
+                self._zone_fast_until = None
         return fast if fast is not None and fast < ms else ms
 
     def replan(self):
@@ -69,79 +167,155 @@ class Reporter:
         self._hurry.set()
 
     def position_now(self):
-        """(fix, age_s, cell): the best position known without searching, for alarms and SMS.
-        fix None if the watch never had one."""
+        """(fix, age_s, cell): the best position known without searching, for alarms and SMS:
+        the last GNSS fix, or a later learned place. fix None if the watch never had one."""
         f = self._pos.last
+        h = self._pos.here
+        if h is not None and h.source == "place" and (f is None or h.t >= f.t):
+            f = h
         now = clock.wall.now()
         age = 0
         if f is not None and now is not None and now > f.t:
             age = now - f.t
         return f, age, self.last_cell
 
-    def alarm(self, status):
-        """An AL with `status` (one alarm bit) at the best known position, queued in the alarm
-        outbox. Without any fix ever: position 0,0 marked V, with the cell (Traccar can place
-        it by the cell with geolocation on). Returns its seq."""
-        f, age, cell = self.position_now()
+    def alarm(self, status, at=None):
+        """An AL with `status` (one alarm bit) queued in the alarm outbox: at the position `at`
+        (a zone crossing's), else the best known now. Without any fix ever: position 0,0
+        marked V, with the cell (Traccar can place it by the cell with geolocation on).
+        Returns its seq."""
+        if at is not None:
+            f, age, cell = at, 0, self.last_cell
+        else:
+            f, age, cell = self.position_now()
         now = clock.wall.now()
         t = now if now is not None else (f.t if f is not None else 0)
         if f is None:
             fix = Fix(t, 0, 0, False, 0, 0, 0, 0, 0, "none")
         else:
-            fix = Fix(t, f.lat, f.lon, age < 60, f.alt, 0, 0, f.sats, f.acc, f.source)
+            fresh = f.source == "gnss" and age < 60
+            fix = Fix(t, f.lat, f.lon, fresh and f.valid, f.alt, 0, 0, f.sats, f.acc, f.source)
         cells = (cell,) if cell is not None else ()
-        try:
-            content = watchproto.position("AL", fix, self._gsm, self._batt.percent(), 0, status, cells)
-        except ValueError:
-            content = watchproto.position("AL", fix, self._gsm, self._batt.percent(), 0, status, ())
-        seq = self._al.put(content)
+        aps = self._pos.aps if f is not None and f.source == "place" else ()
+        seq = self._al.put(self._content("AL", fix, status, cells, aps))
         self._up.kick()
         return seq
 
-    async def report_once(self):
-        """Cell, fix, battery -> one UD on flash, then wake the uplink. The cell comes first:
-        the positioning policy uses it to tell whether the watch went outdoors."""
-        cells = ()
-        gsm = 0
+    def _content(self, kind, fix, status, cells, aps):
+        """The frame content; a cell or AP list the protocol cannot carry is left out."""
+        batt = self._batt.percent()
+        try:
+            return watchproto.position(kind, fix, self._gsm, batt, 0, status, cells, wifi.block(aps))
+        except ValueError as e:
+            log.event("error", where="report", err=repr(e))
+            return watchproto.position(kind, fix, self._gsm, batt, 0, status, (), ())
+
+    async def _cell(self):
         c = None
         try:
             c = await self._m.serving_cell()
             if c is not None:
-                cells = (c,)
                 self.last_cell = c
-            gsm = csq_percent(await self._m.csq())
-            self._gsm = gsm
+            self._gsm = csq_percent(await self._m.csq())
         except OSError as e:
             log.event("error", where="cell", err=repr(e))
-        fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c)
-        batt = self._batt.percent()
+        return c
+
+    async def report_once(self):
+        """Cell, Wi-Fi, position, battery -> one UD on flash, then wake the uplink. The cell and
+        the scan come first: they tell the positioning whether the watch moved."""
+        c = await self._cell()
+        aps = self._pos.scan()
+        fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._up.connected)
         if fix is None:
             log.event("report_skipped", why="no position known yet")
             return None
-        try:
-            content = watchproto.position("UD", fix, gsm, batt, 0, _STATUS, cells[:_CELLS_MAX])
-        except ValueError as e:  # a cell the protocol cannot carry: report without it
-            log.event("error", where="report", err=repr(e))
-            content = watchproto.position("UD", fix, gsm, batt, 0, _STATUS, ())
-        seq = self._ob.put(content)
+        self._check_zones(fix)
+        cells = (c,) if c is not None else ()
+        seq = self._ob.put(self._content("UD", fix, _STATUS, cells[:_CELLS_MAX], aps))
         log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,
-                  acc=fix.acc, batt=batt, queued=len(self._ob))
+                  acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=len(aps))
         self._up.kick()
+        await self._plan_looks(fix)
         return seq
+
+    async def check_once(self):
+        """A look between reports (near a zone edge): a position checked against the zones,
+        nothing queued unless a zone was crossed."""
+        p = self._pos
+        if p.tracking:
+            aps = None if self._still_looks == 0 else p.scan()  # GNSS on: a scan only when no fix
+            fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, aps or [],
+                                 self._up.connected)
+        else:
+            aps = p.scan()
+            if p.here is not None and not self._moved(aps):
+                self.check_due = self._still_plan(p.here)
+                return
+            c = await self._cell()
+            fix = await p.locate(self._cfg["gnss_timeout_s"], c, aps, self._up.connected)
+        if fix is not None:
+            log.event("look", src=fix.source, acc=fix.acc, speed=fix.speed)
+            self._check_zones(fix)
+            await self._plan_looks(fix)
+
+    def _moved(self, aps):
+        from firmware.positioning import motion
+
+        return motion(aps, self._pos._here_aps, None, None) is not False
+
+    def _still_plan(self, fix):
+        edge = zones.nearest_edge_m(self._cfg["zones"], fix.lat, fix.lon)
+        s = still_check_s(edge, self.interval_ms() // 1000)
+        return None if s is None else clock.ticks_add(clock.ticks_ms(), s * 1000)
+
+    async def _plan_looks(self, fix):
+        """After a position: keep GNSS tracking with a look every 10 s while the child moves
+        within reach of a zone edge; else Wi-Fi looks for motion while it stands near one;
+        else nothing until the next report."""
+        p = self._pos
+        zl = self._cfg["zones"]
+        edge = zones.nearest_edge_m(zl, fix.lat, fix.lon) if zl else None
+        moving = fix.source == "gnss" and fix.speed >= _MOVING_KMH10
+        if p.tracking:
+            self._still_looks = 0 if moving else self._still_looks + 1
+        horizon = self.interval_ms() // 1000
+        near = edge is not None and edge <= reach_m(fix.speed, fix.acc, horizon)
+        if near and (moving or (p.tracking and self._still_looks < _TRACK_STILL)):
+            if not p.tracking:
+                self._still_looks = 0
+            await p.track(True)
+            self.check_due = clock.ticks_add(clock.ticks_ms(), _TRACK_CHECK_MS)
+            return
+        await p.track(False)
+        self._still_looks = 0
+        self.check_due = self._still_plan(fix) if fix.source != "gnss" or not moving else None
 
     async def run(self):
         """Never returns."""
         self.due = clock.ticks_ms()
         while True:
-            wait = clock.ticks_diff(self.due, clock.ticks_ms())
+            now = clock.ticks_ms()
+            wait = clock.ticks_diff(self.due, now)
+            cd = self.check_due
+            look = cd is not None and clock.ticks_diff(cd, self.due) < 0
+            if look:
+                wait = clock.ticks_diff(cd, now)
             if wait > 0:
                 self._hurry.clear()
                 try:
                     await wait_for_ms(self._hurry.wait(), wait)
                 except asyncio.TimeoutError:
                     pass
-                if clock.ticks_diff(self.due, clock.ticks_ms()) > 0:
-                    continue  # the interval changed under us: wait for the new due time
+                continue  # the plan may have changed under us: decide again
+            if look:
+                self.check_due = None
+                try:
+                    await self.check_once()
+                except OSError as e:
+                    log.event("error", where="look", err=repr(e))
+                self.progress = clock.ticks_ms()
+                continue
             try:
                 await self.report_once()
             except OSError as e:

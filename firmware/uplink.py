@@ -12,8 +12,9 @@ before any report, so an SOS goes out in the next send even when hundreds of rep
 an outage; a send that carries an alarm goes ahead of other work on the AT channel.
 
 The LK doubles as the heartbeat: Traccar drops a socket idle for 1800 s (§1), so an LK also goes
-out when nothing was acked for heartbeat_s. Downlink frames are parsed and logged (applying
-commands comes with remote configuration). Reconnects back off exponentially.
+out when nothing was acked for heartbeat_s. Every LK is bare (`LK`, no values): Traccar stores a
+position row for an LK that carries values, but not for a bare one (§4). Downlinks that are not
+acks go to the command layer (firmware/control.py). Reconnects back off exponentially.
 """
 import asyncio
 
@@ -46,10 +47,9 @@ def next_backoff(prev_s):
 
 
 class Uplink:
-    def __init__(self, modem, cfg, outbox, device_id, status_fn, alarms=None, on_command=None):
-        """status_fn() -> (steps, battery_percent) for the LK heartbeat; alarms: the outbox of
-        alarm frames, sent before the reports; on_command(frame) -> the reply frame (bytes)
-        or None, for every downlink that is not an ack (firmware/control.py)."""
+    def __init__(self, modem, cfg, outbox, device_id, alarms=None, on_command=None):
+        """alarms: the outbox of alarm frames, sent before the reports; on_command(frame) -> the
+        reply frame (bytes) or None, for every downlink that is not an ack (firmware/control.py)."""
         self.on_command = on_command
         self._replies = []
         self._m = modem
@@ -57,7 +57,6 @@ class Uplink:
         self._ob = outbox
         self._al = alarms
         self.device_id = device_id
-        self._status = status_fn
         self._split = _splitter()
         self.connected = False
         self.backoff_s = 0
@@ -145,8 +144,10 @@ class Uplink:
         return watchproto.encode(self._cfg["maker"], self.device_id, content)
 
     def _lk(self):
-        steps, batt = self._status()
-        return self._frame(watchproto.lk(steps, 0, batt))
+        """A bare LK: acked like any LK, and stock Traccar stores no position for it, while an
+        `LK,steps,rolls,battery` becomes one more position row at the last location (issue 7:
+        289 extra rows a day). Battery and steps travel in the UD/AL frames instead."""
+        return self._frame(watchproto.LK)
 
     async def _send_and_confirm(self, payload, what, urgent=False):
         """Send frames ending in an LK; True once that LK is acked. urgent: it carries alarms."""

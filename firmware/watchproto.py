@@ -156,6 +156,9 @@ def encode(maker, dev_id, content, index=None):
 # ---- uplink contents (§4, §6) -----------------------------------------------------------------
 
 
+LK = "LK"  # the bare heartbeat / batch closer: acked, and Traccar stores no position for it
+
+
 def lk(steps, rolls, battery):
     """Heartbeat `LK,steps,rolls,battery` (§4; field order per PR #4699, see §9)."""
     return "LK,%d,%d,%d" % (steps, rolls, battery)
@@ -221,13 +224,13 @@ def position(kind, fix, gsm, battery, steps, status, cells, wifis=()):
             # decimal, and within a signed 32-bit int (Traccar's parseInt, §6 step 2)
             if not (0 <= c.lac < 0x80000000 and 0 <= c.cid < 0x80000000):
                 raise ValueError("cell: lac/cid out of range: %r" % c)
-            parts.append("%d,%d,%d" % (c.lac, c.cid, c.rssi))
+            parts.append("%d,%d,%d" % (c.lac, c.cid, _clamp(c.rssi, -150, 0)))
         parts.append("%d" % len(wifis))
         for ssid, mac, rssi in wifis:
-            parts.append("%s,%s,%d" % (sanitize(ssid), _mac(mac), rssi))
+            parts.append("%s,%s,%d" % (sanitize(ssid), _mac(mac), _clamp(rssi, -150, 0)))
     else:
         parts.append("0,0")
-    parts.append("%d" % (fix.acc if fix.acc > 0 else 0))
+    parts.append("%d" % _clamp(fix.acc, 0, 99999))
     return ",".join(parts)
 
 

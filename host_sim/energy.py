@@ -30,6 +30,14 @@ CURRENT_UA = {
     # (41 mA acquisition and tracking) stands in for it.
     ("gnss", "on"): 41000,
     ("gnss", "off"): 0,
+    # Wi-Fi radio (hardware.md §3.1, WROOM "Wi-Fi/BT RX & listening" 80-90 mA: the harsh end).
+    # A scan listens on each channel in turn; "on" is the STA started but not scanning, ASSUMED
+    # the same (the IDF keeps the receiver on while STA is active and not connected). It is
+    # charged on top of the ESP32's own state, also while the ESP32 light-sleeps with the radio
+    # on (harsher than a real light sleep, which powers RF down).
+    ("wifi", "off"): 0,
+    ("wifi", "on"): 90000,
+    ("wifi", "scan"): 90000,
 }
 
 BATTERY_MAH = 600  # a kids' watch cell, >= 600 mAh recommended (hardware.md §3.4)
@@ -38,7 +46,8 @@ BATTERY_MAH = 600  # a kids' watch cell, >= 600 mAh recommended (hardware.md §3
 class EnergyMeter:
     def __init__(self, vt):
         self._vt = vt
-        self._state = {"esp32": "active", "board": "on", "modem": "off", "gnss": "off"}
+        self._state = {"esp32": "active", "board": "on", "modem": "off", "gnss": "off",
+                       "wifi": "off"}
         self._since = 0
         self.uas = {}  # component -> microamp-milliseconds
 

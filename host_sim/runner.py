@@ -19,17 +19,18 @@ from host_sim import vtime  # first: virtual time must be in place before asynci
 from host_sim import fakes
 
 machine = fakes.install()
-from host_sim.fakes import esp32  # noqa: E402
+from host_sim.fakes import esp32, network  # noqa: E402
 
 import asyncio  # noqa: E402
 
 import boards.lilygo_t_a7670 as board_module  # noqa: E402
-from firmware import clock, fsutil, log  # noqa: E402
+from firmware import clock, fsutil, geo, log, zones  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.compat import sleep_ms  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from host_sim.energy import BATTERY_MAH, EnergyMeter  # noqa: E402
 from host_sim.modem_a76xx import SMS_SLOW_ONE_IN, A76xxEmulator  # noqa: E402
+from host_sim import traccar  # noqa: E402
 from host_sim.traccar import WatchServer  # noqa: E402
 from host_sim.world import World, offset_ms  # noqa: E402
 
@@ -67,6 +68,8 @@ def _jstr(s):
 
 
 def _jval(v):
+    if isinstance(v, dict):  # keys sorted: MicroPython's json.dumps does not keep an order
+        return "{" + ", ".join(_jstr(k) + ": " + _jval(v[k]) for k in sorted(v)) + "}"
     return _jstr(v) if isinstance(v, str) else json.dumps(v)
 
 
@@ -89,6 +92,7 @@ class Recorder:
         self.counts = {}
         self.marks = {}  # kind -> [VT ms] of each event
         self.accepted = []  # who accepted each SOS
+        self.sources = {}  # report source ("gnss", "place", "last") -> reports queued
         self.frames_at = []  # (VT ms, direction, channel, peer, data) of non-watch frames and ALs
         self.hour = None
         self.hour_counts = {}
@@ -111,6 +115,9 @@ class Recorder:
     def event(self, kind, fields):
         if kind == "sos_accepted":
             self.accepted.append(fields.get("by"))
+        elif kind == "report":
+            src = fields.get("src")
+            self.sources[src] = self.sources.get(src, 0) + 1
         pairs = [("t", self.iso()), ("kind", kind)]
         for k in sorted(fields):
             v = fields[k]
@@ -185,6 +192,10 @@ class Sim:
         machine.WIRING.reset()
         self.world = World(scenario, VT)
         self.meter = EnergyMeter(VT)
+        network.WIRING_SCAN = self.world.wifi_at  # what WLAN.scan() hears, at the scan's end
+        network.METER = self.meter
+        network.SCANS = 0
+        network.power_off()
         dev = scenario["device"]
         srv = scenario["server"]
         self.device_id = scenario.get("config", {}).get("device_id") or dev["imei"]
@@ -347,6 +358,7 @@ class Sim:
             self._stopped.append(t)
         if machine.WIRING.wdt is not None:
             machine.WIRING.wdt.stop()
+        network.power_off()  # a reset or a power cut stops the Wi-Fi radio
         m = self.board.modem
         self.uart_lost += m.at.uart.lost_in_sleep
         self.at_garbage += m.at.garbage
@@ -539,6 +551,8 @@ class Sim:
             "avg_ua_gnss": self.meter.average_ua_of("gnss"),
             "avg_ua_esp32": self.meter.average_ua_of("esp32"),
             "avg_ua_board": self.meter.average_ua_of("board"),
+            "avg_ua_wifi": self.meter.average_ua_of("wifi"),
+            "wifi_scans": network.SCANS,
             "wake_spins": self.wake_spins,
             "ringer_ms": self.ringer_ms,
             "calls_rejected": c.get("call_rejected", 0),
@@ -547,6 +561,7 @@ class Sim:
             "sms_kept": c.get("sms_kept", 0),
         }
         out.update(self.sos_figures())
+        out.update(self.position_figures())
         if self.echo:
             print_summary(out)
         return out
@@ -567,6 +582,78 @@ class Sim:
                 t = self.rec.iso(ms)
                 f.write(json_line([("t", t), ("name", name), ("number", number), ("event", event),
                                    ("detail", detail if isinstance(detail, (str, int)) else str(detail))]))
+
+    def zone_crossings(self):
+        """The true crossings of the configured zones: [(VT ms, zone name, "exit"|"enter")],
+        from the world's route sampled every second (inside: edge <= 0)."""
+        zl = (self.sc.get("config") or {}).get("zones") or []
+        out = []
+        if not zl:
+            return out
+        inside = {}
+        end = self.world.duration_s * 1000
+        for ms in range(0, end + 1, 1000):
+            lat, lon = self.world.position_at(ms)[:2]
+            for z in zl:
+                now_in = zones.edge_m(z, lat, lon) <= 0
+                was = inside.get(z["name"])
+                if was is not None and was != now_in:
+                    out.append((ms, z["name"], "enter" if now_in else "exit"))
+                inside[z["name"]] = now_in
+        return out
+
+    def position_figures(self):
+        """How honest the reports were, each against the world's truth at its time: error
+        (p50, p95, max, metres), reports whose error exceeds the accuracy they state, reports
+        by source; zone alerts against the true crossings (seconds from the crossing to the
+        AL at the server; None: never alerted); time GNSS was powered."""
+        s = self.server
+        errs = []
+        exceeded = 0
+        for p in s.positions:
+            if not p["type"].startswith("UD"):
+                continue
+            ms = (p["time"] - self.world.start) * 1000
+            lat, lon = self.world.position_at(ms)[:2]
+            e = geo.distance_m(lat, lon, p["lat"], p["lon"])
+            errs.append(e)
+            if p["accuracy"] is None or e > p["accuracy"]:
+                exceeded += 1
+        errs.sort()
+
+        def pct(q):
+            return errs[min(len(errs) - 1, len(errs) * q // 100)] if errs else None
+
+        als = []
+        for t, d, ch, _, data in self.rec.frames_at:
+            if ch == "watch" and d == "up" and b"*AL," in data:
+                try:
+                    st = traccar.decode_position(data[data.index(b"*AL,") + 1:-1])["status"]
+                except ValueError:
+                    continue
+                als.append((t, "exit" if st & 0x40000 else "enter" if st & 0x80000 else None))
+        lat_s = []
+        used = set()
+        for ms, name, ev in self.zone_crossings():
+            late = None
+            for i, (t, kind) in enumerate(als):
+                if i not in used and kind == ev and t >= ms - 120000:
+                    used.add(i)
+                    late = max(0, t - ms) // 1000
+                    break
+            lat_s.append(late)
+        known = sorted([x for x in lat_s if x is not None])
+        return {
+            "position_error_m": {"p50": pct(50), "p95": pct(95), "max": errs[-1] if errs else None},
+            "accuracy_exceeded": exceeded,
+            "reports_by_source": dict(self.rec.sources),
+            "zone_crossings": len(lat_s),
+            "zone_alerts_missed": len(lat_s) - len(known),
+            "zone_alerts_extra": len([a for a in als if a[1] is not None]) - len(known),
+            "zone_alert_latency_s": {"median": known[len(known) // 2] if known else None,
+                                     "worst": known[-1] if known else None},
+            "traccar_rows": s.rows,
+        }
 
     def sos_figures(self):
         """Alert latencies of the first SOS, measured on the wire from the moment the press

@@ -184,6 +184,10 @@ def _position(rest):
     pos["alarm"] = alarm_of(status)
     pos["motion"] = bool(status & 0x10)
     cells, wifis, ignored = _network(f[16])
+    # the trailing "positioning accuracy" Traccar ignores (§6 step 4); kept here for the
+    # simulator's honesty figures only (whole metres, None when absent or not a number)
+    tail = f[16].rsplit(",", 1)[-1].split(".")[0]
+    pos["accuracy"] = int(tail) if tail.isdigit() and "," in f[16] else None
     pos["cells"] = cells
     pos["wifis"] = wifis
     pos["network_ignored"] = ignored
@@ -394,6 +398,7 @@ class WatchServer:
         self.queued = {}  # uniqueId -> [content] waiting for the device's next uplink (§5)
         self._bound = {}  # uniqueId -> Conn (the device session's channel)
         self.positions = []
+        self.rows = 0  # position rows Traccar would store: positions + LKs that carry values
         self.heartbeats = []
         self.health = []
         self.frames = []
@@ -548,6 +553,9 @@ class WatchServer:
                     battery = _jint(values[2], 10, "LK battery")
                     steps = _jint(values[0], 10, "LK steps")
                     self.heartbeats.append({"device": dev, "type": "LK", "battery": battery, "steps": steps})
+                    # Traccar stores an LK with values as a position row at the last
+                    # location (issue 7); a bare LK stores nothing
+                    self.rows += 1
         elif typ.startswith("UD") or typ.startswith("AL") or typ.startswith("WT"):
             p = _position(rest)  # an exception here closes the connection before any ack
             if typ.startswith("AL"):
@@ -558,6 +566,7 @@ class WatchServer:
                 p["device"] = dev
                 p["type"] = typ
                 self.positions.append(p)
+                self.rows += 1
         elif typ == "TKQ" or typ == "TKQ2":
             self._reply(c, dev, index, typ)
         elif typ.upper() in _HEALTH:

@@ -19,7 +19,22 @@ Scenario keys used here (the runner reads the rest):
   route          [{"at": "HH:MM[:SS]", "lat", "lon", "place", "sky": open|urban|indoor, "alt"?}]
                  sorted by time; linear walk between waypoints, sky of a segment = sky of its
                  first waypoint; before the first waypoint and after the last one: stand still
-  cells          [{"mcc", "mnc", "tac", "cid", "lat", "lon", "rsrp"}] (none: one default cell)
+  cells          [{"mcc", "mnc", "tac", "cid", "lat", "lon", "rsrp"}] (none: one default cell).
+                 rsrp is at the site; the child hears it less by distance, by the building it is
+                 in (10-20 dB, fixed per named place) and by a slow fading of +-4 dB per cell.
+                 The serving cell is the strongest after those losses (it can change near a
+                 boundary); cells_at(ms) lists every cell heard, strongest first.
+  cell_fade_db   optional: the cells' fading amplitude (default CELL_FADE_DB; 0 for tests
+                 that compare exact RSRP-derived bytes)
+  aps            Wi-Fi access points [{"ssid", "bssid": "aa:bb:cc:dd:ee:ff", "lat", "lon",
+                 "channel"?, "tx"? (dBm at 1 m, default -30), "indoor"? (default true),
+                 "security"? (wifi_auth_mode_t, default 3), "place"? (the named place whose
+                 building it is in; default: a route place within 30 m, if any)}], and moving
+                 ones {"ssid", "bssid": "da:a1:19:..", "follows": "child", "from": "HH:MM",
+                 "to": "HH:MM"} (a stranger's phone hotspot on the same bus or street: there in
+                 the window, always a few metres from the child). Without "aps" a set is made
+                 from the route and the seed (World._make_aps). wifi_at(ms) is what
+                 WLAN.scan() returns then.
   network        {"mcc", "mnc", "name"?} optional
   server         {"host", "ip", "port"}
   events         [{"at", "do", "for_s"?}]; the world answers for "no_coverage" and "server_down"
@@ -28,6 +43,7 @@ Scenario keys used here (the runner reads the rest):
                  holds them as self.people, the modem emulator schedules what they do
 """
 from firmware import clock
+from firmware.geo import MM_PER_UDEG, cos_e6, distance_mm, isqrt, offset_mm  # noqa: F401 (re-exported)
 from host_sim import phones
 
 _LCG_MUL = 1103515245
@@ -37,10 +53,54 @@ _MASK31 = 0x7FFFFFFF
 NOISE_PERIOD_MS = 10000  # GNSS error drifts between random points every 10 s (smooth, not white)
 NOISE_OPEN_MM = 4000  # open sky: a few metres
 NOISE_URBAN_MM = 25000  # urban canyon: ~15-30 m
-CELL_DB_PER_M = 250  # serving-cell RSRP drops 1 dB per 250 m from the site (a rough slope) ...
-CELL_DB_MAX = 25  # ... by at most 25 dB
-INDOOR_DB = 10  # walls cost 10 dB
-_MM_PER_UDEG = 111195  # mm per micro-degree of latitude x 1000 (0.111195 m per micro-degree)
+# A cell's RSRP falls by 10 n log10(d / CELL_REF_M) beyond CELL_REF_M from its site (the
+# scenario's "rsrp" holds within that). ASSUMED n = 3.5: the Okumura-Hata urban slope
+# 44.9 - 6.55 log10(30 m mast) = 35 dB/decade. (It was 1 dB per 250 m, at most 25 dB: so gentle
+# that a cell 1 km away with a 4 dB better site figure outshone one 150 m away.)
+CELL_PL_N10 = 35
+CELL_REF_M = 100
+# Building penetration loss for the cells: 10..20 dB, fixed per named place (a hash of the name
+# and the seed). ASSUMED: the range usually quoted for LTE below 2 GHz into ordinary buildings;
+# hardware.md has no propagation figures.
+INDOOR_DB_MIN = 10
+INDOOR_DB_MAX = 20
+CELL_FADE_DB = 4  # ASSUMED: slow fading of +-4 dB per cell (a _noise channel per cell)
+CELL_HEARD_DBM = -125  # ASSUMED: a neighbour weaker than this is not reported (cells_at)
+_CELL_CH = 1000  # _noise channels 1000 + cell index: the cells' fading
+
+# Wi-Fi (hardware.md §4 for the scan's tuple; the radio figures are ASSUMED, none in hardware.md)
+WIFI_TX_DBM = -30  # ASSUMED default RSSI at 1 m (a home router ~20 dBm EIRP less 40 dB of free
+#                    space at 1 m at 2.4 GHz is ~-20 dBm: -30 is the harsher end)
+WIFI_PL_N10 = 30  # ASSUMED log-distance exponent n = 3.0 (x10): indoor/urban 2.7-3.5 is usual
+WIFI_WALL_DB = 12  # ASSUMED per wall: typical 5-15 dB for brick/concrete at 2.4 GHz, harsh side
+WIFI_FADE_DB = 6  # ASSUMED smooth fading of +-6 dB per AP (a _noise channel per AP)
+WIFI_FLOOR_DBM = -92  # ASSUMED: weaker than this is never listed ...
+WIFI_WEAK_DBM = -85  # ... and below this only half of the time (per AP, per WIFI_SLOT_MS slot)
+WIFI_SLOT_MS = 10000
+WIFI_FOLLOW_MM = 8000  # ASSUMED: a phone that follows the child stays within ~8 m of it
+# _noise/_rand channels of AP i: its fading _AP_CH + i, its misses + 100000, a following
+# phone's east and north offsets + 200000 and + 300000
+_AP_CH = 100000
+_GEN_CH = 5  # _rand channel of the generator of the default APs
+# round(1000 * log10(k)) for k = 10..100: the integer log10 of the path loss (log10_e3)
+_LOG10_E3 = (1000, 1041, 1079, 1114, 1146, 1176, 1204, 1230, 1255, 1279, 1301, 1322, 1342, 1362,
+             1380, 1398, 1415, 1431, 1447, 1462, 1477, 1491, 1505, 1519, 1531, 1544, 1556, 1568,
+             1580, 1591, 1602, 1613, 1623, 1633, 1643, 1653, 1663, 1672, 1681, 1690, 1699, 1708,
+             1716, 1724, 1732, 1740, 1748, 1756, 1763, 1771, 1778, 1785, 1792, 1799, 1806, 1813,
+             1820, 1826, 1833, 1839, 1845, 1851, 1857, 1863, 1869, 1875, 1881, 1886, 1892, 1898,
+             1903, 1908, 1914, 1919, 1924, 1929, 1934, 1940, 1944, 1949, 1954, 1959, 1964, 1968,
+             1973, 1978, 1982, 1987, 1991, 1996, 2000)
+# SSIDs of the generated APs: one number each (8 bits for the %02 forms, else 16)
+_SSID_FORMS = ("Telenor%04X", "Get-2G-%06X", "Altibox%06d", "NETGEAR%02d", "TP-Link_%04X",
+               "Telia-%06X", "ASUS_%02X", "Linksys%05d", "ice.net-%04X", "DIRECT-%02X-HP OfficeJet")
+# ... and the ones a protocol must survive (the watch protocol's separators are , [ ] *)
+_SSID_HOSTILE = (b"Kaffe, te & kake",  # a comma
+                 b"[LG_TV]*Stue",  # brackets and a star
+                 b"Bl\xc3\xa5b\xc3\xa6r \xc3\x98deg\xc3\xa5rd",  # UTF-8: "Blåbær Ødegård"
+                 b"Borettslaget Sofienberggata 12AB",  # 32 bytes, the most an SSID has
+                 b"",  # a hidden network: the ESP32 lists it with an empty SSID (§4)
+                 b"Hansen_nomap")  # the owner opted out of location databases
+_SSID_PHONES = ("iPhone", "Galaxy A52 %04X", "AndroidAP_%04X", "Redmi Note %02X")
 
 # tan((k + 0.5) degrees) * 1e6 for k = 0..44: thresholds for rounding an angle to whole degrees
 _TAN_HALF = (8727, 26186, 43661, 61163, 78702, 96289, 113936, 131652, 149451, 167343, 185339,
@@ -48,7 +108,6 @@ _TAN_HALF = (8727, 26186, 43661, 61163, 78702, 96289, 113936, 131652, 149451, 16
              393910, 414214, 434812, 455726, 476976, 498582, 520567, 542956, 565773, 589045,
              612801, 637070, 661886, 687281, 713293, 739961, 767327, 795436, 824336, 854081,
              884725, 916331, 948965, 982697)
-_PI_E9 = 3141592654
 
 
 def offset_ms(text):
@@ -79,33 +138,6 @@ def udeg(x):
     return int(round(x * 1000000))
 
 
-def isqrt(n):
-    """Integer square root (floor) by Newton's method."""
-    if n <= 0:
-        return 0
-    x = n
-    y = (x + 1) // 2
-    while y < x:
-        x = y
-        y = (x + n // x) // 2
-    return x
-
-
-def cos_e6(lat_udeg):
-    """cos(latitude) * 1e6 from micro-degrees, by an integer Taylor series (|lat| <= 90 deg)."""
-    s = 1000000000  # fixed point 1e9
-    x = abs(lat_udeg) * _PI_E9 // 180000000  # radians * 1e9
-    x2 = x * x // s
-    term = s
-    total = s
-    k = 1
-    while k < 12:
-        term = -term * x2 // (s * (2 * k - 1) * (2 * k))
-        total += term
-        k += 1
-    return (total + 500) // 1000
-
-
 def course_deg(east, north):
     """Compass course in whole degrees (0 = north, 90 = east) of a displacement."""
     if east == 0 and north == 0:
@@ -129,16 +161,68 @@ def course_deg(east, north):
     return c % 360
 
 
-def offset_mm(lat0, lon0, lat1, lon1):
-    """(east_mm, north_mm) from point 0 to point 1 (equirectangular, fine over a few km)."""
-    north = (lat1 - lat0) * _MM_PER_UDEG // 1000
-    east = (lon1 - lon0) * _MM_PER_UDEG * cos_e6((lat0 + lat1) // 2) // 1000000000
-    return east, north
+def log10_e3(n):
+    """1000 * log10(n) for an integer n >= 1, from a table with linear interpolation (error
+    under 0.005)."""
+    if n < 1:
+        raise ValueError("log10 of %r" % (n,))
+    e = 0
+    while n >= 1000:
+        n //= 10
+        e += 1
+    while n < 100:
+        n *= 10
+        e -= 1
+    k, f = divmod(n, 10)  # n = 100..999: k = 10..99
+    a = _LOG10_E3[k - 10]
+    return 1000 * (e + 1) + a + (_LOG10_E3[k - 9] - a) * f // 10
 
 
-def distance_mm(lat0, lon0, lat1, lon1):
-    e, n = offset_mm(lat0, lon0, lat1, lon1)
-    return isqrt(e * e + n * n)
+def wifi_path_loss_db(d_mm):
+    """Log-distance path loss in whole dB from 1 m: 10 n log10(d), n = WIFI_PL_N10 / 10."""
+    if d_mm < 1000:
+        d_mm = 1000
+    return (WIFI_PL_N10 * (log10_e3(d_mm) - 3000) + 500) // 1000
+
+
+def fnv32(text):
+    """FNV-1a of a text's UTF-8 bytes, 32 bits (str hashes differ between runs on CPython)."""
+    h = 2166136261
+    for b in text.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def parse_mac(text):
+    """'aa:bb:cc:dd:ee:ff' -> bytes(6). ValueError if bad."""
+    parts = text.split(":")
+    if len(parts) != 6 or any(len(p) != 2 for p in parts):
+        raise ValueError("bad bssid: %r" % (text,))
+    return bytes([int(p, 16) for p in parts])
+
+
+def _move(lat, lon, east_mm, north_mm):
+    """(lat, lon) micro-degrees moved by east_mm, north_mm."""
+    lat2 = lat + _divz(north_mm * 1000, MM_PER_UDEG)
+    c = cos_e6(lat)
+    return lat2, lon + _divz(east_mm * 1000000000, MM_PER_UDEG * (c if c > 0 else 1))
+
+
+class _AP:
+    """One access point: fixed (lat, lon) or following the child in [t0, t1)."""
+
+    def __init__(self, ssid, bssid, channel, tx, security, indoor, place, lat, lon, t0=None, t1=None):
+        self.ssid = ssid
+        self.bssid = bssid
+        self.channel = channel
+        self.tx = tx
+        self.security = security
+        self.indoor = indoor
+        self.place = place
+        self.lat = lat
+        self.lon = lon
+        self.t0 = t0  # None: fixed
+        self.t1 = t1
 
 
 def _divz(a, b):
@@ -205,6 +289,10 @@ class World:
             else:
                 t1, lat1, lon1 = -1, lat0, lon0  # -1: open end
             self._segs.append(_Seg(t0, t1, lat0, lon0, lat1, lon1, alt, sky, place))
+        self._places = []  # [(name, lat, lon)] of each named place, where it first appears
+        for w in wps:
+            if w[5] and w[5] not in [p[0] for p in self._places]:
+                self._places.append((w[5], w[1], w[2]))
         self.network = scenario.get("network") or {}
         self.cells = []
         for c in scenario.get("cells") or []:
@@ -233,6 +321,13 @@ class World:
         if srv:
             self._dns[srv["host"]] = srv["ip"]
         self.people = phones.People(scenario, vt)
+        self._indoor_db = {}  # place -> building penetration loss (dB)
+        # fading of the cells: CELL_FADE_DB unless the scenario says (0: a quiet channel for
+        # tests that compare exact bytes)
+        self.cell_fade_db = scenario.get("cell_fade_db", CELL_FADE_DB)
+        self._gen_n = 0
+        aps = scenario.get("aps")  # [] is a world without Wi-Fi; no key: a generated set
+        self.aps = self._load_aps(aps) if aps is not None else self._make_aps()
 
     # ---- time ----
     def now_ms(self):
@@ -337,9 +432,9 @@ class World:
         amp = NOISE_OPEN_MM if sky == "open" else NOISE_URBAN_MM
         dn = self._noise(ms, 1, amp)  # mm north
         de = self._noise(ms, 2, amp)  # mm east
-        lat += dn * 1000 // _MM_PER_UDEG
+        lat += dn * 1000 // MM_PER_UDEG
         c = cos_e6(lat)
-        lon += de * 1000000000 // (_MM_PER_UDEG * (c if c > 0 else 1))
+        lon += de * 1000000000 // (MM_PER_UDEG * (c if c > 0 else 1))
         slot = ms // NOISE_PERIOD_MS
         r = self._rand(slot, 3)
         if sky == "open":
@@ -373,26 +468,229 @@ class World:
                 out.append(p)
         return out
 
-    def cell_at(self, ms=None):
-        """The serving cell at ms: dict(mcc, mnc, tac, cid, rsrp dBm), or None without coverage."""
-        if ms is None:
-            ms = self.vt.ms
+    def indoor_db(self, place):
+        """Building penetration loss (dB) at a place: INDOOR_DB_MIN..INDOOR_DB_MAX, fixed per
+        place name and seed."""
+        db = self._indoor_db.get(place)
+        if db is None:
+            x = ((fnv32(place) ^ self.seed) * _LCG_MUL + _LCG_ADD) & _MASK31
+            db = INDOOR_DB_MIN + (x >> 8) % (INDOOR_DB_MAX - INDOOR_DB_MIN + 1)
+            self._indoor_db[place] = db
+        return db
+
+    def _cell_levels(self, ms):
+        """[(rsrp dBm, cell index)] strongest first (ties: scenario order), or None without
+        coverage. RSRP: the site's figure less the distance loss, the building's loss, and
+        the cell's own slow fading."""
         if not self.coverage_at(ms):
             return None
-        lat, lon, _, _, sky, _ = self.position_at(ms)
-        best = None
-        best_d = 0
-        for c in self.cells:
+        lat, lon, _, _, sky, place = self.position_at(ms)
+        walls = self.indoor_db(place) if sky == "indoor" else 0
+        fade = self.cell_fade_db
+        out = []
+        for i in range(len(self.cells)):
+            c = self.cells[i]
             d = distance_mm(lat, lon, c["lat"], c["lon"])
-            if best is None or d < best_d:
-                best, best_d = c, d
-        loss = best_d // (CELL_DB_PER_M * 1000)
-        if loss > CELL_DB_MAX:
-            loss = CELL_DB_MAX
-        rsrp = best["rsrp"] - loss - (INDOOR_DB if sky == "indoor" else 0)
-        if rsrp < -140:
-            rsrp = -140
-        return {"mcc": best["mcc"], "mnc": best["mnc"], "tac": best["tac"], "cid": best["cid"], "rsrp": rsrp}
+            loss = 0
+            if d > CELL_REF_M * 1000:
+                loss = (CELL_PL_N10 * (log10_e3(d) - log10_e3(CELL_REF_M * 1000)) + 500) // 1000
+            rsrp = c["rsrp"] - loss - walls + (self._noise(ms, _CELL_CH + i, fade) if fade else 0)
+            out.append((-140 if rsrp < -140 else rsrp, i))
+        out.sort(key=lambda x: (-x[0], x[1]))
+        return out
+
+    def _cell_dict(self, rsrp, i):
+        c = self.cells[i]
+        return {"mcc": c["mcc"], "mnc": c["mnc"], "tac": c["tac"], "cid": c["cid"], "rsrp": rsrp}
+
+    def cell_at(self, ms=None):
+        """The serving cell at ms: dict(mcc, mnc, tac, cid, rsrp dBm), or None without coverage.
+        The strongest after losses and fading (no reselection hysteresis: near a boundary it
+        can change back and forth, harsher than a real network)."""
+        if ms is None:
+            ms = self.vt.ms
+        lv = self._cell_levels(ms)
+        return self._cell_dict(lv[0][0], lv[0][1]) if lv else None
+
+    def cells_at(self, ms=None):
+        """Every cell the child hears at ms, strongest first: the serving cell (always, as
+        cell_at) then the others with rsrp >= CELL_HEARD_DBM. [] without coverage."""
+        if ms is None:
+            ms = self.vt.ms
+        lv = self._cell_levels(ms)
+        if not lv:
+            return []
+        return [self._cell_dict(r, i) for r, i in lv[:1] + [x for x in lv[1:] if x[0] >= CELL_HEARD_DBM]]
+
+    # ---- Wi-Fi ----
+    def _grand(self):
+        """The next deterministic 23-bit value of the AP generator (seeded, order-dependent)."""
+        self._gen_n += 1
+        return self._rand(self._gen_n, _GEN_CH)
+
+    def _gen_mac(self, seen, local):
+        """A unique BSSID: globally administered (first octet xxxxxx00) or locally
+        administered unicast (first octet x2/x6/xA/xE, what phones use for hotspots)."""
+        while True:
+            a, b, c = self._grand(), self._grand(), self._grand()
+            mac = bytearray([a & 0xFF, a >> 8 & 0xFF, b & 0xFF, b >> 8 & 0xFF, c & 0xFF, c >> 8 & 0xFF])
+            mac[0] = (mac[0] & 0xFC) | (2 if local else 0)
+            mac = bytes(mac)
+            if mac not in seen:
+                seen.add(mac)
+                return mac
+
+    def _gen_channel(self):
+        r = self._grand()
+        return (1, 6, 11, 1 + (r >> 2) % 13)[r % 4]  # mostly the non-overlapping 1/6/11
+
+    def _gen_security(self):
+        r = self._grand() % 10
+        return 0 if r == 0 else 4 if r == 1 else 7 if r == 2 else 3  # open, WPA/WPA2, WPA2/WPA3, WPA2
+
+    def _gen_near(self, lat, lon, radius_mm):
+        """A point within radius_mm of (lat, lon)."""
+        span = 2 * radius_mm + 1
+        e = self._grand() * 4 % span - radius_mm  # x4: 23-bit values, radii up to ~1 km
+        n = self._grand() * 4 % span - radius_mm
+        d = isqrt(e * e + n * n)
+        if d > radius_mm:
+            e, n = e * radius_mm // d, n * radius_mm // d
+        return _move(lat, lon, e, n)
+
+    def _make_aps(self):
+        """The default Wi-Fi world, from the route and the seed: 4-7 APs in the buildings
+        within 30 m of every named place; a shop's AP every ~120 m along every walk, within
+        25 m of the path (indoors: buildings by the street); 1-2 strangers' phone hotspots
+        following the child on the longest walk. Some SSIDs are hostile (_SSID_HOSTILE)."""
+        seen = set()
+        aps = []
+        hostile = list(_SSID_HOSTILE)
+
+        def ssid():
+            n = len(aps)
+            if n % 2 == 1 and hostile:  # every other fixed AP until all hostile ones are out
+                return hostile.pop(0)
+            r = self._grand()
+            form = _SSID_FORMS[r % len(_SSID_FORMS)]
+            return (form % ((r >> 4) & (0xFF if "%02" in form else 0xFFFF))).encode()
+
+        def fixed(lat, lon, place):
+            name = ssid()
+            tx = WIFI_TX_DBM - 4 + self._grand() % 9  # ASSUMED spread: -34..-26 dBm at 1 m
+            aps.append(_AP(name, self._gen_mac(seen, False), self._gen_channel(), tx,
+                           self._gen_security(), True, place, lat, lon))
+
+        for name, lat, lon in self._places:
+            for _ in range(4 + self._grand() % 4):
+                la, lo = self._gen_near(lat, lon, 30000)
+                fixed(la, lo, name)
+        longest = None
+        for s in self._segs:
+            if s.t1 <= s.t0 or (s.lat0 == s.lat1 and s.lon0 == s.lon1):
+                continue
+            if longest is None or s.t1 - s.t0 > longest.t1 - longest.t0:
+                longest = s
+            e, n = offset_mm(s.lat0, s.lon0, s.lat1, s.lon1)
+            k = isqrt(e * e + n * n) // 120000
+            if k < 1:
+                k = 1
+            for j in range(k):  # at (j + 1/2) / k of the way
+                la = s.lat0 + _divz((s.lat1 - s.lat0) * (2 * j + 1), 2 * k)
+                lo = s.lon0 + _divz((s.lon1 - s.lon0) * (2 * j + 1), 2 * k)
+                la, lo = self._gen_near(la, lo, 25000)
+                fixed(la, lo, None)  # a shop's: no named place, so always behind a wall
+        if longest is not None:
+            span = longest.t1 - longest.t0
+            for _ in range(1 + self._grand() % 2):
+                r = self._grand()
+                dur = 180000 + r % 300000  # ASSUMED: 3-8 minutes on the same bus or street
+                if dur > span:
+                    dur = span
+                t0 = longest.t0 + (r >> 3) % (span - dur + 1)
+                form = _SSID_PHONES[r % len(_SSID_PHONES)]
+                name = (form % ((r >> 5) & 0xFFFF) if "%" in form else form).encode()
+                aps.append(_AP(name, self._gen_mac(seen, True), (1, 6, 11)[r % 3], WIFI_TX_DBM,
+                               self._gen_security(), False, None, None, None, t0, t0 + dur))
+        return aps
+
+    def _load_aps(self, items):
+        """The scenario's "aps" (see the module's docstring)."""
+        aps = []
+        for i in range(len(items)):
+            a = items[i]
+            ssid = a.get("ssid", "")
+            ssid = ssid.encode() if isinstance(ssid, str) else bytes(ssid)
+            if len(ssid) > 32:
+                raise ValueError("aps: SSID longer than 32 bytes: %r" % (ssid,))
+            bssid = parse_mac(a["bssid"])
+            ch = a.get("channel", (1, 6, 11)[i % 3])
+            if not 1 <= ch <= 14:
+                raise ValueError("aps: channel %r" % (ch,))
+            tx = a.get("tx", WIFI_TX_DBM)
+            sec = a.get("security", 3)
+            if "follows" in a:
+                if a["follows"] != "child":
+                    raise ValueError("aps: follows %r (only \"child\")" % (a["follows"],))
+                aps.append(_AP(ssid, bssid, ch, tx, sec, False, None, None, None,
+                               offset_ms(a["from"]), offset_ms(a["to"])))
+                continue
+            lat, lon = udeg(a["lat"]), udeg(a["lon"])
+            indoor = a.get("indoor", True)
+            place = a.get("place")
+            if place is None and indoor:
+                best = None
+                for name, plat, plon in self._places:
+                    d = distance_mm(lat, lon, plat, plon)
+                    if d <= 30000 and (best is None or d < best[0]):
+                        best = (d, name)
+                place = best[1] if best else None
+            aps.append(_AP(ssid, bssid, ch, tx, sec, bool(indoor), place, lat, lon))
+        return aps
+
+    def wifi_at(self, ms=None):
+        """What WLAN.scan() returns at ms: [(ssid bytes, bssid bytes(6), channel, rssi dBm,
+        security, hidden False)] (hardware.md §4), in channel order, not by strength.
+
+        RSSI = tx - 10 n log10(d) - walls + fading (constants WIFI_*): no wall between the
+        child and an AP in the same named place when both are indoors; otherwise one wall for
+        the child's building (child indoors) and one for the AP's (AP indoors). A phone that
+        follows the child is with it (no wall). Below WIFI_FLOOR_DBM an AP is not listed;
+        below WIFI_WEAK_DBM it is listed in half of the WIFI_SLOT_MS slots (scans miss weak
+        APs)."""
+        if ms is None:
+            ms = self.vt.ms
+        lat, lon, _, _, sky, place = self.position_at(ms)
+        inside = sky == "indoor"
+        slot = ms // WIFI_SLOT_MS
+        found = []
+        for i in range(len(self.aps)):
+            ap = self.aps[i]
+            if ap.t0 is not None:
+                if not ap.t0 <= ms < ap.t1:
+                    continue
+                e = self._noise(ms, _AP_CH + 200000 + i, WIFI_FOLLOW_MM)
+                n = self._noise(ms, _AP_CH + 300000 + i, WIFI_FOLLOW_MM)
+                d = isqrt(e * e + n * n)
+                walls = 0
+            else:
+                # farther than ~1.1 km in either direction: never heard (saves the geometry)
+                if abs(ap.lat - lat) > 10000 or abs(ap.lon - lon) > 40000:
+                    continue
+                d = distance_mm(lat, lon, ap.lat, ap.lon)
+                if inside and ap.indoor and ap.place is not None and ap.place == place:
+                    walls = 0
+                else:
+                    walls = (1 if inside else 0) + (1 if ap.indoor else 0)
+            rssi = (ap.tx - wifi_path_loss_db(d) - walls * WIFI_WALL_DB
+                    + self._noise(ms, _AP_CH + i, WIFI_FADE_DB))
+            if rssi < WIFI_FLOOR_DBM:
+                continue
+            if rssi < WIFI_WEAK_DBM and self._rand(slot, _AP_CH + 100000 + i) & 1:
+                continue
+            found.append((ap.channel, i, (ap.ssid, ap.bssid, ap.channel, rssi, ap.security, False)))
+        found.sort(key=lambda x: (x[0], x[1]))
+        return [x[2] for x in found]
 
     def operator(self):
         """(mcc, mnc, name or None) of the home network."""

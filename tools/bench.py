@@ -67,8 +67,9 @@ def main():
     s = rows[0]
     print("energy       %.2f mA average -> %.1f days on %d mAh (model: host_sim/energy.py)" % (
         s["avg_current_ua"] / 1000, s["battery_days_x10"] / 10, s["battery_mah"]))
-    print("             modem %.2f mA, GNSS %.2f mA, ESP32 %.2f mA, board %.2f mA" % tuple(
-        s["avg_ua_" + k] / 1000 for k in ("modem", "gnss", "esp32", "board")))
+    print("             modem %.2f mA, GNSS %.2f mA, ESP32 %.2f mA, board %.2f mA, Wi-Fi %.2f mA "
+          "(%d scans)" % (tuple(s["avg_ua_" + k] / 1000 for k in ("modem", "gnss", "esp32", "board", "wifi"))
+                          + (s["wifi_scans"],)))
     s = simulate("python", "host_sim/scenarios/sos_park.json")
     print("SOS          alarm at the server %s ms after the press became an SOS, SMS submitted after "
           "%s ms, first call dialled after %s ms, accepted by %s" % (

@@ -44,7 +44,7 @@ async def build():
     al = outbox.Outbox(root, 64, 16, "alarms")
     book = contacts.Contacts(cfg["contacts"], cfg["country_code"])
     pos = positioning.Positioning(b.modem, root)
-    up = uplink.Uplink(b.modem, cfg, ob, "862000012345674", lambda: (0, 50), al)
+    up = uplink.Uplink(b.modem, cfg, ob, "862000012345674", al)
     tel = telephony.Telephony(b.modem, lambda: book, b.ringer, root)
     rep = reporter.Reporter(b.modem, cfg, ob, pos, up, b.battery, al)
     s = sos.Sos(b.modem, cfg, lambda: book, None, None, rep.position_now, b.battery.percent)

@@ -758,3 +758,119 @@ def test_a_clock_set_back_neither_ends_nor_stretches_the_lock():
     for i in range(4):
         g.wrong("+4791111111", T0 + i)
     assert g.wrong("+4791111111", T0 - 5000)  # wrong PINs "from the future" still count
+
+
+# ---- safe zones (Trygg's own) ---------------------------------------------------------------------
+
+_HOME = {"name": "home", "lat": 59923600, "lon": 10759200, "r": 150}
+_SCHOOL = {"name": "school", "poly": [[59917000, 10764000], [59918000, 10764000], [59918000, 10766000],
+                                      [59917000, 10766000]]}
+
+
+def test_zone_circle_polygon_replace_delete_list():
+    v = _values()
+    res = _ok(apply_server(v, "ZONE,home,59.9236,10.7592,150"))
+    assert res.reply == "ZONE" and res.actions == ()
+    assert _changes(v, res) == {"zones": [_HOME]}
+    res = _ok(apply_server(v, "zone, school ,59.917,10.764,59.918,10.764,59.918,10.766,59.917,10.766"))
+    assert _changes(v, res) == {"zones": [_SCHOOL]}
+    # negative degrees, and a polygon across the antimeridian
+    res = _ok(apply_server(v, "ZONE,Sydney,-33.8688,151.2093,500"))
+    assert res.values["zones"] == [{"name": "Sydney", "lat": -33868800, "lon": 151209300, "r": 500}]
+    res = _ok(apply_server(v, "ZONE,fiji,-16.5,179.999,-16.5,-179.999,-16.49,179.999"))
+    assert res.values["zones"][0]["poly"] == [[-16500000, 179999000], [-16500000, -179999000],
+                                              [-16490000, 179999000]]
+    # the same name in any case replaces that zone in its place
+    v2 = _values(zones=[_HOME, _SCHOOL])
+    res = _ok(apply_server(v2, "ZONE,SCHOOL,59.9,10.7,200"))
+    assert res.values["zones"] == [_HOME, {"name": "SCHOOL", "lat": 59900000, "lon": 10700000, "r": 200}]
+    res = _ok(apply_server(v2, "ZONE,Home,59.9,10.7,59.91,10.7,59.9,10.71"))
+    assert res.values["zones"] == [{"name": "Home", "poly": [[59900000, 10700000], [59910000, 10700000],
+                                                             [59900000, 10710000]]}, _SCHOOL]
+    assert _ok(apply_server(v2, "ZONE,home,59.9236,10.7592,150")).values is None  # the same: no change
+    # delete
+    res = _ok(apply_server(v2, "ZONEDEL,HOME"))
+    assert res.reply == "ZONEDEL" and res.values["zones"] == [_SCHOOL]
+    assert _refused(apply_server(v2, "ZONEDEL,park")).reply == "ZONEDEL,refused,no such zone"
+    _refused(apply_server(v2, "ZONEDEL"))
+    _refused(apply_server(v2, "ZONEDEL,home,school"))
+    # the list
+    res = _ok(apply_server(v2, "ZONES"))
+    assert res.values is None and res.reply == "ZONES,2,home,circle,59.9236,10.7592,150,school,poly,4"
+    res = _ok(apply_server(_values(zones=[{"name": "x", "lat": -500000, "lon": 10000000, "r": 20}]), "ZONES"))
+    assert res.reply == "ZONES,1,x,circle,-0.5,10,20"
+    assert _ok(apply_server(v, "ZONES")).reply == "ZONES,0"
+    _refused(apply_server(v, "ZONES,1"))
+
+
+def test_zone_refusals_change_nothing():
+    eight = [{"name": "z%d" % i, "lat": 59900000 + i * 10000, "lon": 10700000, "r": 100} for i in range(8)]
+    cases = (
+        ("ZONE,home,59.9236,10.7592,19", "zones: [0] (home): r: 20..50000 metres"),
+        ("ZONE,home,59.9236,10.7592,50001", "r: 20..50000"),
+        ("ZONE,home,59.9236,10.7592,150.5", "radius: 1 to 5 digits"),
+        ("ZONE,home,59.9236,10.7592,-150", "radius: 1 to 5 digits"),
+        ("ZONE,home,59.9236,10.7592,", "radius: 1 to 5 digits"),
+        ("ZONE,s,59.9,10.7,59.91,10.7", "a polygon needs 3 to 32 vertices"),  # 2 vertices
+        ("ZONE,s,59.9,10.7,59.91,10.7,59.9", "an even count of numbers"),
+        ("ZONE,s" + ",59.9,10.7" * 33, "a polygon needs 3 to 32 vertices"),
+        ("ZONE,home,59.9236,10.7592", "name,lat,lon,radius (a circle)"),
+        ("ZONE,home", "name,lat,lon,radius"),
+        ("ZONE", "name,lat,lon,radius"),
+        ("ZONE,home,59.92.36,10.7592,150", "lat: degrees like 59.9236"),
+        ("ZONE,home,N59.9236,10.7592,150", "lat: degrees like 59.9236"),
+        ("ZONE,home,59.9236,1e1,150", "lon: degrees like 59.9236"),
+        ("ZONE,home,,10.7592,150", "lat: degrees like 59.9236"),
+        ("ZONE,home,59.9236,10.75920000000000000001,150", "lon: degrees"),
+        ("ZONE,s,59.9,10.7,59.91,10.7,59.9,x", "lon3: degrees like 59.9236"),
+        ("ZONE,home,90.5,10.7592,150", "zones: [0] (home): centre: lat -90..90"),
+        ("ZONE,home,59.9236,-180.1,150", "centre: lat -90..90, lon -180..180"),
+        ("ZONE,home,89,10,150", "beyond 85 degrees"),
+        ("ZONE,s,59.9,10.7,60.4,10.7,59.9,10.71", "poly spans more than 50 km"),
+        ("ZONE,s,59.9,10.7,59.9,10.7,59.9,10.7", "poly has no area"),
+        ("ZONE,,59.9236,10.7592,150", "zones: [0]: name: 1..20"),
+        ("ZONE," + "n" * 21 + ",59.9236,10.7592,150", "name: 1..20"),
+        ("ZONE,a'b,59.9236,10.7592,150", "name: printable ASCII"),
+    )
+    for content, why in cases:
+        v = _values()
+        before = _copy(v)
+        res = _refused(apply_server(v, content))
+        assert why in res.error, (content, res.error)
+        assert res.reply.startswith("ZONE") and ",refused," in res.reply
+        assert v == before, content
+    # a 9th zone is refused; replacing one of eight is not
+    v = _values(zones=eight)
+    before = _copy(v)
+    res = _refused(apply_server(v, "ZONE,ninth,59.9,10.7,100"))
+    assert res.error == "zones: at most 8 zones" and v == before
+    res = _ok(apply_server(v, "ZONE,Z3,59.9,10.7,100"))
+    assert len(res.values["zones"]) == 8 and res.values["zones"][3]["name"] == "Z3"
+    assert v == before  # the caller's list was copied, not changed
+    res = _ok(apply_server(v, "ZONEDEL,z0"))
+    assert [z["name"] for z in res.values["zones"]] == ["z%d" % i for i in range(1, 8)] and v == before
+
+
+def test_zone_by_sms():
+    v = _values(zones=[_SCHOOL])
+    cases = (
+        ("zone,home,59.9236,10.7592,150", [_SCHOOL, _HOME], "OK: zone home, 150 m around 59.9236,10.7592"),
+        ("ZONE,Home, 59.9, 10.7, 59.91, 10.7, 59.9, 10.71", None, "OK: zone Home, 3 corners"),
+        ("zonedel,School", [], "OK: removed zone School"),
+        ("zones", None, "Zones: school (4 corners)."),
+    )
+    for text, zl, reply in cases:
+        res = _ok(apply_sms(v, text))
+        assert res.reply == reply, (text, res.reply)
+        if zl is not None:
+            assert res.values["zones"] == zl, text
+    assert _ok(apply_sms(_values(zones=[_HOME, _SCHOOL]), "zones")).reply == \
+        "Zones: home (150 m), school (4 corners)."
+    assert _ok(apply_sms(_values(), "zones")).reply == "Zones: none."
+    for text, why in (("zonedel,park", "Refused: no such zone"),
+                      ("zone,home,\u0665\u0669.9,10.7,150", "Refused: lat: degrees like 59.9236"),
+                      ("zone,home,59.9,10.7,5", "Refused: zones: (1) (home): r: 20..50000 metres")):
+        before = _copy(v)
+        res = _refused(apply_sms(v, text))
+        assert res.reply == why, (text, res.reply)
+        assert v == before

@@ -150,7 +150,7 @@ def test_corrupt_configs_recover_to_defaults():
     _check_recovers(b'{"heartbeat_s": 5}', "heartbeat_s")
     _check_recovers(b'{"old_key": 5}', "old_key")
     _check_recovers(b"\xff\xfe\x00garbage", "config.json")
-    _check_recovers(b" " * 20000, "bytes")  # over the 16 KiB bound: not read at all
+    _check_recovers(b" " * 30000, "bytes")  # over the 24 KiB bound: not read at all
 
 
 def test_one_bad_setting_keeps_the_good_ones():
@@ -265,3 +265,27 @@ def test_a_change_cut_at_every_flash_operation_is_old_or_new_never_a_mix():
             break
         n += 1
     assert n > 100 and seen == set(["old", "new"])  # every byte of the file was a cut point
+
+
+def test_zones_are_checked_by_zones_check():
+    home = {"name": "home", "lat": 59923600, "lon": 10759200, "r": 150}
+    school = {"name": "school", "poly": [[59917000, 10764000], [59918000, 10764000], [59917000, 10766000]]}
+    check("zones", [])
+    check("zones", [home, school])
+    for bad, why in (([dict(home, r=5)], "[0] (home): r"), ([home, dict(home, name="HOME")], "twice"),
+                     ([{"name": "school", "poly": school["poly"][:2]}], "[0] (school): poly"),
+                     ({"home": home}, "zones: must be list")):
+        e = support.raises(ConfigError, check, "zones", bad)
+        assert e.field == "zones" and str(e).startswith("zones: ") and why in str(e), str(e)
+
+
+def test_eight_big_polygons_fit_the_file_bound():
+    poly = [[-59917000 - k * 1000, -179999000] for k in range(16)] + \
+        [[-59917000 - (15 - k) * 1000, -179989000] for k in range(16)]
+    zs = [{"name": "zone-%02d-xxxxxxxxxxx" % i, "poly": poly} for i in range(8)]
+    d = support.tmpdir("cfg")
+    cfg = Config(d, {"zones": zs})
+    cfg.save()
+    assert 6000 < fsutil.size(d + "/config.json") < 24576 - 8000
+    again = Config.load(d)
+    assert again.recovered is None and again["zones"] == zs

@@ -77,14 +77,15 @@ def test_reports_removed_only_after_the_lk_behind_them_is_acked():
         m, cfg, ob = _setup("up1")
         for i in range(3):
             ob.put("UD,report%d" % i)
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        up = uplink.Uplink(m, cfg, ob, ID)
         m._cb = up.on_data
         await _run(up, 5000)
         assert len(ob) == 0
         # the three reports and an LK went out together, in order, as one send
         first = m.sent[0]
-        order = [first.index(x) for x in (b"report0", b"report1", b"report2", b"LK,")]
+        order = [first.index(x) for x in (b"report0", b"report1", b"report2", b"*LK]")]
         assert order == sorted(order)
+        assert b"LK," not in first  # bare: Traccar stores no position row for it
         assert up.delivered == 3
 
     support.run(main())
@@ -95,7 +96,7 @@ def test_no_ack_keeps_reports_and_resends_them_on_a_new_session():
         m, cfg, ob = _setup("up2")
         m.ack = False
         ob.put("UD,lost-ack")
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        up = uplink.Uplink(m, cfg, ob, ID)
         m._cb = up.on_data
         await _run(up, 40000)  # past the 30 s ack timeout
         assert len(ob) == 1  # still queued
@@ -114,7 +115,7 @@ def test_refused_connections_back_off_and_keep_everything():
         m, cfg, ob = _setup("up3")
         m.refuse = True
         ob.put("UD,waiting")
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        up = uplink.Uplink(m, cfg, ob, ID)
         m._cb = up.on_data
         await _run(up, 60000)
         assert len(ob) == 1 and not m.sent
@@ -129,10 +130,10 @@ def test_refused_connections_back_off_and_keep_everything():
 def test_heartbeat_keeps_an_idle_session_alive():
     async def main():
         m, cfg, ob = _setup("up4")
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 77))
+        up = uplink.Uplink(m, cfg, ob, ID)
         m._cb = up.on_data
         await _run(up, 3 * 600000 + 5000)  # three heartbeat periods, nothing to report
-        lks = [s for s in m.sent if b"LK,0,0,77" in s]
+        lks = [s for s in m.sent if s.endswith(b"*0002*LK]")]  # bare LK heartbeats
         assert 3 <= len(lks) <= 5  # one at connect, then one per heartbeat_s
         assert m.opens == 1
 
@@ -145,7 +146,7 @@ def test_an_al_ack_does_not_confirm_a_batch():
         m, cfg, ob = _setup("up5")
         m.ack_word = "AL"
         ob.put("UD,not-confirmed")
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        up = uplink.Uplink(m, cfg, ob, ID)
         m._cb = up.on_data
         await _run(up, 20000)
         assert len(ob) == 1
@@ -168,7 +169,7 @@ def test_a_record_damaged_after_boot_does_not_hold_back_the_others():
         for i in range(3):
             ob.put("UD,record-%d" % i)
         _damage(ob, b"record-1")
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        up = uplink.Uplink(m, cfg, ob, ID)
         m._cb = up.on_data
         await _run(up, 20000)
         sent = b"".join(m.sent)
@@ -185,7 +186,7 @@ def test_an_unreadable_queue_is_repaired_not_spun_on():
         m, cfg, ob = _setup("up7")
         ob.put("UD,only-record")
         _damage(ob, b"only-record")
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80))
+        up = uplink.Uplink(m, cfg, ob, ID)
         m._cb = up.on_data
         await _run(up, 20000)
         assert len(ob) == 0 and ob.corrupt == 1
@@ -201,7 +202,7 @@ def test_alarms_go_first_even_behind_hundreds_of_reports():
         al = Outbox(root, 64, 16, "alarms")
         for i in range(300):  # an outage's backlog
             ob.put("UD,old%03d" % i)
-        up = uplink.Uplink(m, cfg, ob, ID, lambda: (0, 80), al)
+        up = uplink.Uplink(m, cfg, ob, ID, al)
         m._cb = up.on_data
         import asyncio
 
