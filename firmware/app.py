@@ -74,6 +74,7 @@ class App:
         self._recover_ev = asyncio.Event()
         self._in_boot = False
         self._sos_early = False  # a long press before the services were up
+        self._buzzing = 0  # buzzes under way (a Wi-Fi scan would block their end)
 
     async def _modem_up(self):
         """Power the modem, SIM, APN, registration (carries on unregistered: it may come),
@@ -216,6 +217,7 @@ class App:
                              lambda: self.reporter.position_now(), batt.percent,
                              lambda: self.reporter.hurry())
         tel.sos = sos
+        pos.busy = lambda: sos.tracking_ms() is not None or m.in_call or tel.ringing or self._buzzing > 0
         self.reporter = Reporter(m, cfg, self.outbox, pos, up, batt, self.alarms, sos.tracking_ms,
                                  self.root)
         self.subscribe(ev.DATA, up.on_data)
@@ -269,6 +271,7 @@ class App:
     def buzz(self, ms):
         """The vibration for ms (a command's FIND, a new message), unless a call rings."""
         self.board.ringer(True)
+        self._buzzing += 1
         self.tasks = [t for t in self.tasks if not t.done()]
         self.tasks.append(asyncio.create_task(self._buzz_off(ms)))
 
@@ -313,7 +316,10 @@ class App:
         await self.board.button.run(lambda: self.cfg["sos_press_ms"], long, short)
 
     async def _buzz_off(self, ms):
-        await sleep_ms(ms)
+        try:
+            await sleep_ms(ms)
+        finally:
+            self._buzzing -= 1
         if self.telephony is None or not self.telephony.ringing:  # ... a ringing call keeps ringing
             self.board.ringer(False)
 

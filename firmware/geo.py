@@ -67,3 +67,27 @@ def distance_mm(lat0, lon0, lat1, lon1):
 def distance_m(lat0, lon0, lat1, lon1):
     """Distance in whole metres, rounded."""
     return (distance_mm(lat0, lon0, lat1, lon1) + 500) // 1000
+
+
+def divz(a, b):
+    """a / b rounded toward zero (a move north and one south come out alike)."""
+    q = abs(a) // b
+    return -q if a < 0 else q
+
+
+def move(lat, lon, east_mm, north_mm):
+    """(lat, lon) micro-degrees moved by east_mm, north_mm (longitude wrapped at 180)."""
+    c = cos_e6(lat)
+    lon2 = lon + divz(east_mm * 1000000000, MM_PER_UDEG * (c if c > 0 else 1))
+    return lat + divz(north_mm * 1000, MM_PER_UDEG), wrap_lon(lon2)
+
+
+def heading_e6(course_deg):
+    """(east, north) x 1e6 of a unit step on a compass course (0 north, 90 east)."""
+    c = course_deg % 360
+
+    def cos_deg(a):  # cos_e6 holds for 0..180 degrees; the cosine is even
+        a = abs(a) % 360
+        return cos_e6((360 - a if a > 180 else a) * 1000000)
+
+    return cos_deg(90 - c), cos_deg(c)

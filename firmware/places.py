@@ -40,8 +40,9 @@ from firmware.compat import const
 MAX_PLACES = const(24)
 MAX_APS = const(8)
 W_MAX = const(8)  # a new fix moves a place by at least 1/(W_MAX + 1) of the way: it adapts
-LEARN_ACC_M = const(60)  # positions less accurate than this are not learned (a fix, or the
-# last fix when GNSS is lost at a door, grown by the walk since: docs/positioning.md)
+LEARN_ACC_M = const(250)  # positions less accurate than this are not learned (a fix, or the
+# last fix when GNSS is lost at a door, grown by a brisk walk for up to 2 minutes since:
+# docs/positioning.md); the place's radius, and so every match's accuracy, keeps it
 MERGE_M = const(60)  # a fix this close to a place is that place
 MERGE_SIM = const(50)  # ... as is a fingerprint this alike (wifi.similarity), if near enough
 AP_RANGE_M = const(500)  # an AP heard farther than this from a place that holds it has moved

@@ -16,7 +16,7 @@ starts (A76-ATM §24.2.1 note 2); GNSS is powered off with its data kept (`AT+CG
 the next start within 2 h is hot (GNSS app note §5.1). While the child moves near a zone edge
 the reporter keeps GNSS on (`tracking`) and asks every few seconds instead.
 """
-from firmware import clock, fsutil, log, places, wifi
+from firmware import clock, fsutil, log, places, wifi, zones
 from firmware.compat import const, sleep_ms
 from firmware.fix import Fix
 
@@ -32,9 +32,10 @@ _OUTDOOR_DB = const(8)  # a serving cell this much stronger: stepped out of a bu
 # accuracy of a re-sent position grows by this per second while the watch may be moving.
 WALK_MM_S = const(1500)
 ACC_MAX_M = const(9999)  # a re-sent position claims no more than this (~10 km)
-_LEARN_KMH10 = const(30)  # learn a place only from a fix at walking pace or slower (3 km/h)
-_ARRIVE_S = const(120)  # a fix this young when GNSS is lost indoors marks where the child went in
-_ARRIVE_ACC_M = const(60)  # ... unless the walk since makes it vaguer than this (places.LEARN_ACC_M)
+_MOVING_FOR_S = const(600)  # a child walking at its last fix walks on this long without a look
+_LEARN_KMH10 = const(10)  # learn a place only from a fix standing (1 km/h: a child dawdles at 3)
+_ARRIVE_S = const(120)  # a fix this young when GNSS is lost indoors marks where the child went in,
+# with its accuracy grown by the walk since (places.LEARN_ACC_M bounds it)
 
 
 def cold_attempt(stale, cold_fails, skipped, moved):
@@ -85,7 +86,10 @@ def motion(aps, prev_aps, cell, prev_cell):
     if aps or prev_aps:
         if prev_aps is None:
             return None
-        return wifi.similarity(aps, prev_aps) < wifi.STILL
+        moved = wifi.similarity(aps, prev_aps) < wifi.STILL
+        if not moved and len(aps) < 2 and len(prev_aps) < 2:
+            return None  # one AP alike in both: a shop along the street looks like a room
+        return moved
     if cell is not None and prev_cell is not None and cell.cid != prev_cell.cid:
         return True
     return None
@@ -119,6 +123,7 @@ class Positioning:
         self.tracking = False  # GNSS kept on between looks (a zone edge is near)
         self._on = False  # the receiver is powered
         self.searches = 0  # GNSS power-ons (for the log and the bench)
+        self.busy = None  # fn() -> True while a scan must not block the interpreter
 
     # ---- flash ----
     def _load(self):
@@ -145,8 +150,14 @@ class Positioning:
 
     # ---- Wi-Fi ----
     def scan(self):
-        """Scan Wi-Fi now (blocks ~1.7 s on the ESP32; the radio is off again after)."""
-        self.aps = wifi.scan(self._wlan) if self._wlan is not None else []
+        """Scan Wi-Fi now: blocks ~1.7 s on the ESP32 (MicroPython's scan() holds the
+        interpreter, hardware.md §4), the radio off again after. Not while `busy()` (an SOS,
+        a call): nothing else runs during a scan, not a buzzer's end, not a key pressed on the
+        far end. Then [] and the motion test says "moved": GNSS answers instead."""
+        if self._wlan is None or (self.busy is not None and self.busy()):
+            self.aps = []
+        else:
+            self.aps = wifi.scan(self._wlan)
         return self.aps
 
     # ---- GNSS ----
@@ -201,21 +212,28 @@ class Positioning:
         the watch has never known where it is. cell: the serving cell now; aps: a scan made
         just before (None: scan here); assist_ok: the data link is up, so a start that would
         be cold may ask for assistance (AT+CAGPS) first."""
-        if aps is None:
+        lazy = aps is None and self.tracking  # GNSS on: scan only if it has no fix
+        if aps is None and not lazy:
             aps = self.scan()
         now = clock.wall.now()
-        moved = motion(aps, self._here_aps, cell, self._here_cell)
+        moved = None if lazy else motion(aps, self._here_aps, cell, self._here_cell)
+        h = self.here
+        if h is not None and h.source == "gnss" and h.speed >= zones.MOVING_KMH10 and now is not None \
+                and now - h.t <= _MOVING_FOR_S:
+            moved = True  # walking at the last fix (GNSS speed): still walking, whatever Wi-Fi says
         f = None
         if self.tracking or moved is not False or self.here is None:
             f = await self._gnss(now, cfg_timeout_s, cell, moved, assist_ok)
         if f is not None:
-            self._fixed(f, aps)
-            return self._keep(f, aps, cell)
+            self._fixed(f, aps or ())
+            return self._keep(f, aps or self._here_aps, cell)
+        if lazy:
+            aps = self.scan()
         now = clock.wall.now()
-        if self.last is not None and now is not None and aps and not self.tracking:
+        if self.last is not None and now is not None and aps:
             age = now - self.last.t
             acc = grown_acc(self.last.acc, age, False)
-            if 0 <= age <= _ARRIVE_S and acc <= _ARRIVE_ACC_M:
+            if 0 <= age <= _ARRIVE_S:
                 # GNSS just lost (went indoors): this fingerprint belongs where the fix was
                 self.places.learn(self.last.lat, self.last.lon, acc, aps, now)
         if aps:
@@ -235,11 +253,14 @@ class Positioning:
             self._skipped += 1
             return None
         self._skipped = 0
+        # firmware without AP_Flash (no READY URC either, A76-ATM §24.2.1 notes 3-4) keeps
+        # nothing over a power-off: every start is cold
+        keeps = self._modem.gnss_ready_urc is not False
         if self._on:
             budget = 3  # the receiver is on and tracking: a fix is there or not
         else:
-            budget = fix_timeout_s(now, last_t, self.last_failed, cfg_timeout_s)
-        cold = last_t is None or now is None or now - last_t > _HOT_S
+            budget = fix_timeout_s(now, last_t if keeps else None, self.last_failed, cfg_timeout_s)
+        cold = not keeps or last_t is None or now is None or now - last_t > _HOT_S
         f = await self._search(budget, assist_ok and cold)
         if f is None:
             self.last_failed = True

@@ -31,9 +31,8 @@ _CELLS_MAX = const(1)  # the serving cell; the A76xx has no neighbour list (docs
 _STATUS = const(0)
 ZONE_EXIT = const(0x40000)  # bit 18: geofenceExit (watch-protocol.md §6)
 ZONE_ENTER = const(0x80000)  # bit 19: geofenceEnter
-_TRACK_CHECK_MS = const(10000)  # GNSS on near a zone edge: a look every 10 s
+_TRACK_CHECK_MS = const(5000)  # GNSS on near a zone edge: a look every 5 s
 _TRACK_STILL = const(3)  # looks in a row without motion (or without a fix) that end tracking
-_MOVING_KMH10 = const(20)  # 2 km/h: slower is standing (GNSS speed noise at rest is ~1 km/h)
 _STILL_NEAR_M = const(1000)  # standing within this of a zone edge: look for motion between reports
 # ... often enough that a crossing is alerted within _ALERT_S: the fingerprint changes once the
 # child is _AP_REACH_M from where it stood, and the fix and the alarm take _ALERT_BUDGET_S
@@ -132,7 +131,7 @@ class Reporter:
         """Feed a position to the zone watcher; an AL for each crossing. True if any."""
         if fix is None or not self._cfg["zones"] or fix.source == "last":
             return False  # a re-sent position is no new evidence (it must not confirm a crossing)
-        events = self.zones.feed(fix.lat, fix.lon, fix.acc, fix.t)
+        events = self.zones.feed(fix.lat, fix.lon, fix.acc, fix.t, fix.speed, fix.course)
         for name, ev in events:
             self.crossings += 1
             seq = self.alarm(ZONE_EXIT if ev == "exit" else ZONE_ENTER, fix)
@@ -158,7 +157,11 @@ class Reporter:
         """The interval changed: the next report falls one new interval after the last one
         (at once if that is past), not at the end of the old interval."""
         if self.last_due is not None:
-            self.due = next_due(clock.ticks_ms(), self.last_due, self.interval_ms())
+            now = clock.ticks_ms()
+            d = next_due(now, self.last_due, self.interval_ms())
+            # past: at once, and the grid starts again from now (not a second report at the
+            # grid point a few seconds later)
+            self.due = now if clock.ticks_diff(d, now) < 0 else d
             self._hurry.set()
 
     def hurry(self):
@@ -243,10 +246,8 @@ class Reporter:
         """A look between reports (near a zone edge): a position checked against the zones,
         nothing queued unless a zone was crossed."""
         p = self._pos
-        if p.tracking:
-            aps = None if self._still_looks == 0 else p.scan()  # GNSS on: a scan only when no fix
-            fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, aps or [],
-                                 self._up.connected)
+        if p.tracking:  # GNSS on: a scan only if it has no fix
+            fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, None, self._up.connected)
         else:
             aps = p.scan()
             if p.here is not None and not self._moved(aps):
@@ -255,7 +256,8 @@ class Reporter:
             c = await self._cell()
             fix = await p.locate(self._cfg["gnss_timeout_s"], c, aps, self._up.connected)
         if fix is not None:
-            log.event("look", src=fix.source, acc=fix.acc, speed=fix.speed)
+            log.event("look", src=fix.source, lat=fix.lat, lon=fix.lon, acc=fix.acc, speed=fix.speed,
+                      course=fix.course)
             self._check_zones(fix)
             await self._plan_looks(fix)
 
@@ -276,7 +278,7 @@ class Reporter:
         p = self._pos
         zl = self._cfg["zones"]
         edge = zones.nearest_edge_m(zl, fix.lat, fix.lon) if zl else None
-        moving = fix.source == "gnss" and fix.speed >= _MOVING_KMH10
+        moving = fix.source == "gnss" and fix.speed >= zones.MOVING_KMH10
         if p.tracking:
             self._still_looks = 0 if moving else self._still_looks + 1
         horizon = self.interval_ms() // 1000

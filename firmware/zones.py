@@ -32,6 +32,8 @@ SPAN_MAX_M = const(50000)  # a polygon's bounding box side; geo.py's error stays
 ACC_MIN_M = const(10)
 DWELL_S = const(8)  # two fixes this far apart: a walk past the edge, not one jump of the fix
 FAR_M = const(25)  # a fix this far beyond its accuracy is believed at once
+MOVING_KMH10 = const(20)  # 2 km/h: slower is standing (crossing_acc)
+_AHEAD_MM = const(10000)  # where the course leads: the edge 10 m ahead
 _LAT_MAX = const(90000000)
 _LAT_POLAR = const(85000000)
 _LON_MAX = const(180000000)
@@ -233,6 +235,19 @@ def step(state, edge, acc_m, t_s):
     return (side, None, 0), None  # the first belief: silent
 
 
+def crossing_acc(belief, edge, edge_ahead, acc_m):
+    """The margin for a moving fix (pure): half its accuracy when its course leads to the
+    other side of the edge than the belief (out of a zone believed in, into one believed
+    out), else all of it. GNSS speed and course come from Doppler and are far finer than a
+    position; a child walking across an edge is crossing it, and one standing at the edge
+    (speed below MOVING_KMH10) is never judged by the smaller margin, so it does not flap.
+    Needed for the 60 s promise: at a slow walk (0.6 m/s) a street-canyon fix (accuracy
+    20-35 m) is beyond its full accuracy only ~50 s after the true crossing."""
+    if (belief == IN and edge_ahead > edge) or (belief == OUT and edge_ahead < edge):
+        return acc_m // 2
+    return acc_m
+
+
 class Watcher:
     """The beliefs about a zone list: feed() positions, get events. zones as config holds them."""
 
@@ -256,12 +271,22 @@ class Watcher:
         self.zones = list(zones)
         self._states = states
 
-    def feed(self, lat, lon, acc_m, t_s):
-        """A position -> [(name, "exit" | "enter")] in zone order."""
+    def feed(self, lat, lon, acc_m, t_s, speed=0, course=0):
+        """A position -> [(name, "exit" | "enter")] in zone order. speed (0.1 km/h) and course
+        (degrees) of a GNSS fix: a child walking toward the other side of an edge is judged
+        with half the accuracy as margin (crossing_acc)."""
         events = []
+        ahead = None
+        if speed >= MOVING_KMH10:
+            e6, n6 = geo.heading_e6(course)
+            ahead = geo.move(lat, lon, e6 * _AHEAD_MM // 1000000, n6 * _AHEAD_MM // 1000000)
         for i in range(len(self.zones)):
             z = self.zones[i]
-            s, ev = step(self._states[i], edge_m(z, lat, lon), acc_m, t_s)
+            edge = edge_m(z, lat, lon)
+            acc = acc_m
+            if ahead is not None:
+                acc = crossing_acc(self._states[i][0], edge, edge_m(z, ahead[0], ahead[1]), acc_m)
+            s, ev = step(self._states[i], edge, acc, t_s)
             self._states[i] = s
             if ev:
                 events.append((z["name"], ev))

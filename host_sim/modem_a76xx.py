@@ -26,11 +26,40 @@ Choices and assumptions:
   instant itself, as if the network sent NITZ then (A76-ATM AT+CTZU: with time and zone from
   the network both are updated) (ASSUMED: real networks may send it later, at the next attach).
 * CSQ from RSRP: RSSI ~ RSRP + 25 dB (5 MHz carrier), CSQ = (RSSI + 113) / 2 (§1.1) (ASSUMED).
-* GNSS (§1.3): `+CGNSSPWR: READY!` GNSS_LOAD_FIRST_MS (9 s: firmware load) after the first
-  AT+CGNSSPWR=1 since boot, GNSS_LOAD_MS (ASSUMED 2 s: already loaded) on later ones. A fix needs
-  READY, sky (world.gnss_at not None) and the time to first fix counted from the later of READY
-  and the sky appearing: cold 30 s when no fix within 4 h (or none since boot), hot 2 s. AT+CGNSSINFO
-  without a fix (also when GNSS is off or not READY) answers the no-fix line of the variant.
+* GNSS (§1.3; A76-ATM §24.2.1 AT+CGNSSPWR, §24.2.12 AT+CGNSSINFO, §24.2.15 AT+CAGPS; GNSS
+  dynamic loading app note "GNSS-DL"; GNSS app note "GNSS-AN"). Scenario options, read from the
+  scenario's "modem" keys, else its "device" keys, unless given to the constructor:
+    gnss_firmware  "new" (default) | "old". "new": firmware from 27/9/21 on (§24.2.1 notes 3, 4):
+                   `AT+CGNSSPWR?` -> `+CGNSSPWR: <pwr>,<AP_Flash>,<dynamic_load>,<loader>`; every
+                   AT+CGNSSPWR=1 that powers GNSS on loads its firmware: `+CGNSSPWR: READY!`
+                   GNSS_LOAD_MS 9 s later, on every power-on (GNSS-DL §3.2 step 4 and §3.4: the
+                   loading runs during each GNSS power-on, ~9 s; §24.2.1 note 2). "old": before
+                   27/9/21: the read answers `+CGNSSPWR: <pwr>` alone, any second parameter
+                   (AT+CGNSSPWR=1,1) is an ERROR, no READY ever, usable at once after =1 (its
+                   AT+CAGPS too, ASSUMED). Without AP_Flash every power-on is a cold start.
+    gnss_ttff      "slow" (default: harsher) | "typical" | "fast": the time-to-first-fix figures
+                   of GNSS_TTFF and the AGPS download time of AGPS_MS.
+  Until READY the receiver does nothing: AT+CAGPS answers ERROR (§24.2.15 "valid after READY");
+  AT+CGNSSINFO answers the no-fix line of the variant (ASSUMED: the manual only says it is valid
+  after READY), as it does with GNSS off. AT+CGNSSPWR=1 while on: OK, no new load, no READY
+  (ASSUMED). The <dynamic_load> parameter does not shorten the load (ASSUMED: harsher).
+  Start kinds, from the receiver's data when its fix search starts, the later of READY and the sky
+  opening (world.sky_since): hot when its last fix is at most HOT_WINDOW_MS 2 h old (GNSS-AN §5.1:
+  hot = "less than two hours from the last location", warm beyond), warm up to WARM_WINDOW_MS 4 h
+  (GPS ephemeris validity, GNSS-DL §4.6), cold beyond or with no data; then the fix comes the
+  GNSS_TTFF time of the kind later. The data lives in the GNSS chip while it is powered; AT+CGNSSPWR
+  =0,1 stores it in AP_Flash and =1,1 loads it again (§24.2.1); plain =0 drops it and plain =1 starts
+  empty (a cold start). AP_Flash survives modem restarts (ASSUMED: it is flash). AT+CGPSCOLD drops
+  the data and restarts the search.
+  Assistance: AT+CAGPS -> OK, then `+AGPS: success.` AGPS_MS later, or `+AGPS: 101.` (open socket
+  unsuccessfully) AGPS_FAIL_MS later without an open data connection (AT+NETOPEN done, registered,
+  coverage: ASSUMED harsher than a PDP context alone), `+AGPS: 105.` (read failed) if it is lost
+  during the download. Each success counts in `agps_downloads` and AGPS_BYTES in `agps_bytes` and
+  keeps the radio active. For AGPS_VALID_MS 2 h after it (ASSUMED: BDS ephemeris is valid 2 h and
+  GNSS-DL §4.6 recommends updating hourly) a search is "assisted": its fix comes the assisted
+  GNSS_TTFF after the later of its start and the download, when that is sooner than without.
+  The assistance is part of the chip's data (kept and lost as above). For tests and the runner:
+  gnss_plan() -> (kind, ms of the first fix) of the search under way; gnss_store is AP_Flash.
 * Sockets (§1.7): CIPOPEN errors: 1 no network/coverage, 2 network not opened, 4 refused
   (server down, nothing listening, server said no) or link busy, 11 DNS. Data bytes after the
   CIPSEND prompt are not echoed. After `+IPCLOSE` the unread data stays readable until
@@ -147,11 +176,23 @@ PRESS_ON_MS = 50  # Ton: PWRKEY low >= 50 ms powers on (A7670-HD)
 PRESS_OFF_MS = 2500  # PWRKEY low >= 2.5 s powers off (A7670-HD)
 SLEEP_IDLE_MS = 10000  # idle UART before DTR sleep: "~10-20 s" (§1.9)
 WAKE_MS = 50  # DTR low -> UART usable (ASSUMED)
-GNSS_LOAD_FIRST_MS = 9000  # ASR1603 loads GNSS firmware ~9 s (§1.3, §5.2)
-GNSS_LOAD_MS = 2000  # ASSUMED: firmware already loaded since boot
-TTFF_COLD_MS = 30000  # cold start ~30 s (§3.3: SIM7000 < 35 s, SIM7070 < 31 s, L76K 30 s)
-TTFF_HOT_MS = 2000  # hot start ~2 s (§3.3)
-HOT_WINDOW_MS = 4 * 3600 * 1000  # a fix within 4 h keeps ephemeris usable (ASSUMED)
+GNSS_LOAD_MS = 9000  # every GNSS power-on loads its firmware ~9 s (GNSS-DL §3.2, §3.4; A76-ATM §24.2.1)
+# Time to first fix, ms from the later of READY and open sky: (hot, warm, cold, assisted).
+# "typical": hot 2 s (§3.3: < 1 s SIM7000/7070 ... 2 s L76K with AGNSS), warm 25 s (ASSUMED),
+# cold 32 s (§3.3: SIM7000 cold < 35 s, SIM7070 < 31 s, L76K 30 s), assisted 5 s (ASSUMED; the
+# L76K publishes 5.5 s cold with AGNSS, §3.3). "fast" and "slow" are the two ends of the range.
+GNSS_TTFF = {
+    "fast": (1000, 20000, 28000, 3000),
+    "typical": (2000, 25000, 32000, 5000),
+    "slow": (5000, 30000, 35000, 10000),
+}
+TTFF_HOT_MS, TTFF_WARM_MS, TTFF_COLD_MS, TTFF_AGPS_MS = GNSS_TTFF["typical"]
+HOT_WINDOW_MS = 2 * 3600 * 1000  # hot start within 2 h of the last fix (GNSS-AN §5.1)
+WARM_WINDOW_MS = 4 * 3600 * 1000  # warm up to 4 h: GPS ephemeris validity (GNSS-DL §4.6)
+AGPS_VALID_MS = 2 * 3600 * 1000  # ASSUMED: BDS ephemeris 2 h, update hourly (GNSS-DL §4.6)
+AGPS_MS = {"fast": 2000, "typical": 4000, "slow": 8000}  # ASSUMED download; §24.2.15 max 9000 ms
+AGPS_FAIL_MS = 1000  # ASSUMED: +AGPS: 101. when no socket can be opened
+AGPS_BYTES = 4096  # ASSUMED ~4 kB on air per download (ephemeris of ~30 satellites)
 RI_URC_MS = 60  # RI low for a URC (§1.9)
 RI_SMS_MS = 120  # RI low for an SMS (§1.9)
 ACTIVE_MS = 2000  # radio "active" tail after each radio operation (ASSUMED)
@@ -383,9 +424,25 @@ class _Sms:
 
 class A76xxEmulator:
     def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign", remote_end="both",
-                 sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN):
+                 sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, gnss_firmware=None):
         if variant not in ("foreign", "manual", "domestic"):
             raise ValueError("variant: %r" % variant)
+        if gnss_ttff is None:
+            gnss_ttff = _scenario_option(world, "gnss_ttff", "slow")
+        if gnss_firmware is None:
+            gnss_firmware = _scenario_option(world, "gnss_firmware", "new")
+        if gnss_ttff not in GNSS_TTFF:
+            raise ValueError("gnss_ttff: %r" % gnss_ttff)
+        if gnss_firmware not in ("new", "old"):
+            raise ValueError("gnss_firmware: %r" % gnss_firmware)
+        self.gnss_ttff = gnss_ttff
+        self.gnss_firmware = gnss_firmware
+        self.ttff_ms = GNSS_TTFF[gnss_ttff]  # (hot, warm, cold, assisted)
+        self.agps_ms = AGPS_MS[gnss_ttff]
+        self.gnss_store = None  # AP_Flash: (last fix ms, AGPS ms) stored by AT+CGNSSPWR=0,1
+        self.gnss_powerons = 0
+        self.agps_downloads = 0
+        self.agps_bytes = 0
         if remote_end not in ("both", "end", "no_carrier"):
             raise ValueError("remote_end: %r" % remote_end)
         if sms_capacity < 1 or sms_capacity > 255:
@@ -486,9 +543,13 @@ class A76xxEmulator:
         self.links = [None] * LINKS
         self.gnss_on = False
         self.gnss_ready_ms = None
-        self.gnss_loaded = False
         self._gnss_gen = 0
-        self.last_fix_ms = None
+        self.gnss_ap_flash = 0  # AT+CGNSSPWR? fields (NO_SAVE: defaults after a boot, ASSUMED)
+        self.gnss_dynamic = 1
+        self.gnss_loader = 0
+        self.last_fix_ms = None  # the GNSS chip's data: its last fix ...
+        self.agps_at_ms = None  # ... and its last assistance download
+        self._agps_busy = False
         self.asleep = False
         self._waking = False
         self._line = bytearray()
@@ -1512,26 +1573,41 @@ class A76xxEmulator:
     # ================================================================ GNSS
     def _gnss_ready(self):
         self.gnss_ready_ms = self.vt.ms
-        self.gnss_loaded = True
         self._urc("+CGNSSPWR: READY!")
+
+    def gnss_plan(self):
+        """(start kind, ms of the first fix) of the fix search under the sky the receiver is
+        under now: kind "hot" | "warm" | "cold" | "assisted"; None while GNSS is off or loading,
+        or indoors."""
+        if not self.gnss_on or self.gnss_ready_ms is None:
+            return None
+        since = self.world.sky_since(self.vt.ms)
+        if since is None:
+            return None
+        start = since if since > self.gnss_ready_ms else self.gnss_ready_ms
+        hot, warm, cold, assisted = self.ttff_ms
+        kind, at = "cold", start + cold
+        if self.last_fix_ms is not None:
+            age = start - self.last_fix_ms
+            if age <= HOT_WINDOW_MS:
+                kind, at = "hot", start + hot
+            elif age <= WARM_WINDOW_MS:
+                kind, at = "warm", start + warm
+        a = self.agps_at_ms
+        if a is not None:
+            s2 = start if start > a else a
+            if s2 - a <= AGPS_VALID_MS and s2 + assisted < at:
+                kind, at = "assisted", s2 + assisted
+        return kind, at
 
     def gnss_fix(self):
         """The fix the receiver has now (world.gnss_at dict) or None."""
         now = self.vt.ms
-        if not self.gnss_on or self.gnss_ready_ms is None:
+        plan = self.gnss_plan()
+        if plan is None or now < plan[1]:
             return None
         g = self.world.gnss_at(now)
         if g is None:
-            return None
-        start = self.gnss_ready_ms
-        since = self.world.sky_since(now)
-        if since is not None and since > start:
-            start = since
-        if self.last_fix_ms is not None and start - self.last_fix_ms <= HOT_WINDOW_MS:
-            ttff = TTFF_HOT_MS
-        else:
-            ttff = TTFF_COLD_MS
-        if now < start + ttff:
             return None
         self.last_fix_ms = now
         return g
@@ -1575,7 +1651,18 @@ class A76xxEmulator:
                 "bytes_from_host": self.bytes_from_host, "dropped_bytes": self.dropped_bytes,
                 "urcs": self.urcs, "boots": self.boots, "calls_in": self.calls_in,
                 "calls_out": self.calls_out, "sms_in": self.sms_in, "sms_out": self.sms_out,
-                "sms_stored": self.sms_used()}
+                "sms_stored": self.sms_used(), "gnss_powerons": self.gnss_powerons,
+                "agps_downloads": self.agps_downloads, "agps_bytes": self.agps_bytes}
+
+
+def _scenario_option(world, key, default):
+    """A modem option from the scenario: its "modem" keys, else its "device" keys."""
+    sc = getattr(world, "scenario", None) or {}
+    for part in ("modem", "device"):
+        d = sc.get(part) or {}
+        if key in d:
+            return d[key]
+    return default
 
 
 def _ddmm(udeg, deg_digits):
@@ -1832,43 +1919,109 @@ def _h_cgatt(e, kind, args):
 
 
 def _h_cgnsspwr(e, kind, args):
+    # A76-ATM §24.2.1; old firmware (before 27/9/21, notes 3-4): the power field only
+    old = e.gnss_firmware == "old"
+    if kind == "test":
+        e._info("+CGNSSPWR: (0,1)" if old else "+CGNSSPWR: (0,1),(0,1),(0,1),(0,1)")
+        return None
     if kind == "read":
-        e._info("+CGNSSPWR: %d,1,1,0" % (1 if e.gnss_on else 0))
+        if old:
+            e._info("+CGNSSPWR: %d" % (1 if e.gnss_on else 0))
+        else:
+            e._info("+CGNSSPWR: %d,%d,%d,%d" % (1 if e.gnss_on else 0, e.gnss_ap_flash,
+                                                e.gnss_dynamic, e.gnss_loader))
         return None
     if kind != "write":
         return _ERROR
-    v = _int(args[0])
-    if v == 1:
-        if not e.gnss_on:
-            e.gnss_on = True
+    v = [_int(a) for a in args]
+    if len(v) > (1 if old else 4):
+        return _ERROR
+    for x in v:
+        if x not in (0, 1):
+            return _ERROR
+    flash = v[1] if len(v) > 1 else 0
+    e.gnss_ap_flash = flash
+    if len(v) > 2:
+        e.gnss_dynamic = v[2]
+    if len(v) > 3:
+        e.gnss_loader = v[3]
+    if v[0] == 1:
+        if e.gnss_on:
+            return None
+        e.gnss_on = True
+        e.gnss_powerons += 1
+        e._gnss_gen += 1
+        # the chip starts empty, or with what AP_Flash holds when asked to load it
+        e.last_fix_ms, e.agps_at_ms = e.gnss_store if flash and e.gnss_store else (None, None)
+        if old:
+            e.gnss_ready_ms = e.vt.ms  # no dynamic loading, no READY: usable at once
+        else:
             e.gnss_ready_ms = None
-            e._gnss_gen += 1
             gg = e._gnss_gen
 
             def ready():
                 if e.gnss_on and gg == e._gnss_gen:
                     e._gnss_ready()
 
-            e._later(GNSS_LOAD_MS if e.gnss_loaded else GNSS_LOAD_FIRST_MS, ready)
-            e._meter()
-        return None
-    if v == 0:
-        if e.gnss_on:
-            e.gnss_fix()  # remember a fix held right now (hot start next time)
-        e.gnss_on = False
-        e.gnss_ready_ms = None
-        e._gnss_gen += 1
+            e._later(GNSS_LOAD_MS, ready)
         e._meter()
         return None
-    return _ERROR
+    if e.gnss_on:
+        e.gnss_fix()  # a fix held right now is the chip's latest
+        if flash:
+            e.gnss_store = (e.last_fix_ms, e.agps_at_ms)
+    e.gnss_on = False
+    e.gnss_ready_ms = None
+    e.last_fix_ms = None
+    e.agps_at_ms = None
+    e._gnss_gen += 1
+    e._meter()
+    return None
 
 
 def _h_cgpscold(e, kind, args):
     if kind != "exec":
         return _ERROR
     e.last_fix_ms = None
+    e.agps_at_ms = None
     if e.gnss_on and e.gnss_ready_ms is not None:
         e.gnss_ready_ms = e.vt.ms
+    return None
+
+
+def _h_cagps(e, kind, args):
+    # A76-ATM §24.2.15: valid after READY; OK, then +AGPS: success. / +AGPS: <code>.
+    if kind == "test":
+        return None
+    if kind != "exec" or not e.gnss_on or e.gnss_ready_ms is None or e._agps_busy:
+        return _ERROR
+    e._agps_busy = True
+    gg = e._gnss_gen
+
+    def online():
+        return e.net == 2 and e.registered and e.world.coverage_at()
+
+    def failed(code):
+        e._agps_busy = False
+        e._urc("+AGPS: %d." % code)
+
+    if not online():
+        e._later(AGPS_FAIL_MS, lambda: failed(101))
+        return None
+    e._radio(e.agps_ms + ACTIVE_MS)
+
+    def done():
+        if not online():
+            failed(105)
+            return
+        e._agps_busy = False
+        e.agps_downloads += 1
+        e.agps_bytes += AGPS_BYTES
+        if e.gnss_on and gg == e._gnss_gen:
+            e.agps_at_ms = e.vt.ms
+        e._urc("+AGPS: success.")
+
+    e._later(e.agps_ms, done)
     return None
 
 
@@ -2311,6 +2464,7 @@ _HANDLERS = {
     "+CGDCONT": _h_cgdcont,
     "+CGATT": _h_cgatt,
     "+CGNSSPWR": _h_cgnsspwr,
+    "+CAGPS": _h_cagps,
     "+CGPSCOLD": _h_cgpscold,
     "+CGPSWARM": _h_cgpshot,
     "+CGPSHOT": _h_cgpshot,

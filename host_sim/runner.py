@@ -652,6 +652,7 @@ class Sim:
             "zone_alerts_extra": len([a for a in als if a[1] is not None]) - len(known),
             "zone_alert_latency_s": {"median": known[len(known) // 2] if known else None,
                                      "worst": known[-1] if known else None},
+            "zone_alert_latencies_s": lat_s,  # in the order of the true crossings
             "traccar_rows": s.rows,
         }
 

@@ -43,7 +43,7 @@ Scenario keys used here (the runner reads the rest):
                  holds them as self.people, the modem emulator schedules what they do
 """
 from firmware import clock
-from firmware.geo import MM_PER_UDEG, cos_e6, distance_mm, isqrt, offset_mm  # noqa: F401 (re-exported)
+from firmware.geo import MM_PER_UDEG, cos_e6, distance_mm, divz, isqrt, move, offset_mm  # noqa: F401
 from host_sim import phones
 
 _LCG_MUL = 1103515245
@@ -201,13 +201,6 @@ def parse_mac(text):
     return bytes([int(p, 16) for p in parts])
 
 
-def _move(lat, lon, east_mm, north_mm):
-    """(lat, lon) micro-degrees moved by east_mm, north_mm."""
-    lat2 = lat + _divz(north_mm * 1000, MM_PER_UDEG)
-    c = cos_e6(lat)
-    return lat2, lon + _divz(east_mm * 1000000000, MM_PER_UDEG * (c if c > 0 else 1))
-
-
 class _AP:
     """One access point: fixed (lat, lon) or following the child in [t0, t1)."""
 
@@ -223,12 +216,6 @@ class _AP:
         self.lon = lon
         self.t0 = t0  # None: fixed
         self.t1 = t1
-
-
-def _divz(a, b):
-    """a / b rounded toward zero (so a walk south and a walk north interpolate alike)."""
-    q = abs(a) // b
-    return -q if a < 0 else q
 
 
 class _Seg:
@@ -382,8 +369,8 @@ class World:
             return (s.lat0, s.lon0, 0, 0, s.sky, s.place)
         dt = ms - s.t0
         span = s.t1 - s.t0
-        lat = s.lat0 + _divz((s.lat1 - s.lat0) * dt, span)
-        lon = s.lon0 + _divz((s.lon1 - s.lon0) * dt, span)
+        lat = s.lat0 + divz((s.lat1 - s.lat0) * dt, span)
+        lon = s.lon0 + divz((s.lon1 - s.lon0) * dt, span)
         return (lat, lon, s.speed, s.course, s.sky, s.place)
 
     def sky_at(self, ms=None):
@@ -417,7 +404,7 @@ class World:
         span = 2 * amp + 1
         a = self._rand(k, channel) % span - amp
         b = self._rand(k + 1, channel) % span - amp
-        return a + _divz((b - a) * f, NOISE_PERIOD_MS)
+        return a + divz((b - a) * f, NOISE_PERIOD_MS)
 
     def gnss_at(self, ms=None):
         """What a receiver with a fix would report at ms, or None indoors (no satellites).
@@ -556,7 +543,7 @@ class World:
         d = isqrt(e * e + n * n)
         if d > radius_mm:
             e, n = e * radius_mm // d, n * radius_mm // d
-        return _move(lat, lon, e, n)
+        return move(lat, lon, e, n)
 
     def _make_aps(self):
         """The default Wi-Fi world, from the route and the seed: 4-7 APs in the buildings
@@ -596,8 +583,8 @@ class World:
             if k < 1:
                 k = 1
             for j in range(k):  # at (j + 1/2) / k of the way
-                la = s.lat0 + _divz((s.lat1 - s.lat0) * (2 * j + 1), 2 * k)
-                lo = s.lon0 + _divz((s.lon1 - s.lon0) * (2 * j + 1), 2 * k)
+                la = s.lat0 + divz((s.lat1 - s.lat0) * (2 * j + 1), 2 * k)
+                lo = s.lon0 + divz((s.lon1 - s.lon0) * (2 * j + 1), 2 * k)
                 la, lo = self._gen_near(la, lo, 25000)
                 fixed(la, lo, None)  # a shop's: no named place, so always behind a wall
         if longest is not None:

@@ -50,6 +50,26 @@ _POLL_MS = const(60000)  # belt and braces: look at the UART buffer at least thi
 _RI_STEP_MS = const(20)
 _SMS_SEND_MS = const(60000)  # AT+CMGS: up to 40 s (A76-ATM §9.2.13); TinyGSM waits 60 s
 _SMS_MAX = const(1024)  # longest SMS body read; a longer one is cut (a single SMS is <= 160)
+# GNSS (hardware.md §1.3). READY comes ~9 s after every AT+CGNSSPWR=1: the GNSS firmware is
+# loaded at each power-on (GNSS dynamic loading app note §3.2, §3.4; A76-ATM §24.2.1 note 2,
+# Max Response Time 9000 ms); 3 s of margin.
+_GNSS_READY_MS = const(12000)
+_AGPS_MS = const(30000)  # AT+CAGPS -> '+AGPS: ...' (A76-ATM §24.2.15: 9000 ms max; margin)
+_ALT_MIN = const(-1000)  # m: +CGNSSINFO values outside these are garbage, not a fix
+_ALT_MAX = const(18000)  # m: the CoCom altitude limit
+_KNOTS_MAX = const(1000)  # the CoCom speed limit, 1000 kn (515 m/s)
+_UERE_M = const(5)  # ASSUMED 1-sigma user equivalent range error (parse_cgnssinfo)
+_ACC_SIGMAS = const(2)  # the accuracy claimed covers 2 DRMS (~95%), not one (~65%)
+_ACC_MIN = const(5)  # m, the smallest accuracy claimed
+_ACC_NO_HDOP = const(50)  # m, when the line has no HDOP (ASSUMED)
+# +CPSI signal bounds (parse_cpsi): RSRP_00..RSRP_97 (3GPP TS 36.133), dBm = raw - 140 (A76-ATM
+# §4.2.9) or dBm directly; GSM RxLev 0..63 (TS 45.008), dBm = rxlev - 110, or dBm directly
+_RSRP_RAW_MAX = const(97)
+_RSRP_DBM_MIN = const(-140)
+_RSRP_DBM_MAX = const(-44)
+_RXLEV_MAX = const(63)
+_GSM_DBM_MIN = const(-120)
+_GSM_DBM_MAX = const(-40)
 
 # Unsolicited lines that need no action here; claimed so they are not counted as garbage
 # (boot sequence §1.2, registration URCs §1.1, late socket results §1.7).
@@ -84,10 +104,10 @@ def _fixed(text, scale):
     if neg or s[0] == "+":
         s = s[1:]
     whole, _, frac = s.partition(".")
+    if not (whole or frac) or (whole and not _digits(whole)) or (frac and not _digits(frac)):
+        raise ValueError("bad number: %r" % text)
     if not whole:
         whole = "0"
-    if not whole.isdigit() or (frac and not frac.isdigit()):
-        raise ValueError("bad number: %r" % text)
     digits = len(str(scale)) - 1
     v = int(whole) * scale + (int((frac + "000000000")[:digits]) if digits else 0)
     return -v if neg else v
@@ -111,8 +131,36 @@ def parse_reg(line):
     return int(f[1] if len(f) > 1 else f[0])
 
 
-def parse_cgnssinfo(line):
-    """Fix from a '+CGNSSINFO:' line, or None when it carries no fix. ValueError if malformed.
+def _digits(s):
+    """s is one or more ASCII digits (CPython's str.isdigit also takes other scripts' digits)."""
+    if not s:
+        return False
+    for c in s:
+        if c < "0" or c > "9":
+            return False
+    return True
+
+
+def _sint(text):
+    """'-105' / '67' / '-7.5' -> int (a fraction truncated); ValueError unless it is a number."""
+    s = text.strip()
+    neg = s[:1] == "-"
+    if neg:
+        s = s[1:]
+    whole, dot, frac = s.partition(".")
+    if not _digits(whole) or (dot and frac and not _digits(frac)):
+        raise ValueError("not a number: %r" % text)
+    return -int(whole) if neg else int(whole)
+
+
+def _mdays(y, mo):
+    if mo == 2:
+        return 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
+    return 30 if mo in (4, 6, 9, 11) else 31
+
+
+def parse_cgnssinfo(line, now=None):
+    """Fix from a '+CGNSSINFO:' line, None when it carries no fix, ValueError if it is garbage.
 
     Three layouts exist (hardware.md §1.3). They are told apart by where the N/S field is (the
     E/W field is always two further on):
@@ -123,9 +171,29 @@ def parse_cgnssinfo(line):
     date(ddmmyy),UTC(hhmmss.ss),alt(m),speed(knots),course,PDOP,HDOP,VDOP.
     lat is ddmm.mmmm when it has 4+ digits before the dot (the manual's example), otherwise
     decimal degrees (real A7670 firmware); lon follows lat's format.
-    No fix: all fields empty (8 or 15 commas), or lat = lon = 0.
+
+    None (no fix): every field empty (the manual's 15 commas, a real A7670's 8 commas); mode
+    and counts without a position; lat = lon = 0 (LilyGO's parser treats it as invalid, §1.3);
+    mode 0 or 1 (the NMEA GSA mode behind it: 1 = fix not available, GNSS app note §3.4).
+    (A reply of OK without the line is the caller's no-fix.)
+    A fix without a date (A7670M7_V1.11.1, LilyGO-T-A76XX issue #157: mode, counts and date
+    empty, `,,,,,<lat>,N,<lon>,E,,112414.00,75.9,,,,,,09`) takes its date from `now` (epoch-2000
+    UTC seconds, the wall clock): the instant with the line's time of day nearest to now. With
+    now None it cannot be dated and is None.
+    ValueError (garbage): a non-number where a number belongs, or a value no receiver reports:
+    lat/lon beyond +-90/+-180, alt outside -1000..18000 m or speed above 1000 kn (the CoCom
+    limits), course outside 0..360, HDOP above 99.99, a count above 99, an impossible date/time.
+
+    acc (m): the horizontal error the fix stays within ~95% of the time, 2 DRMS = 2 x HDOP x
+    UERE with a UERE of 5 m (ASSUMED: a single-frequency L1 receiver with broadcast ionosphere
+    corrections has a 1-sigma UERE of about 4-6 m in open sky; multipath in a street canyon
+    shows as the larger HDOP), at least 5 m; 50 m when the line has no HDOP (ASSUMED). One
+    DRMS would be exceeded by a third of the fixes: the watch's accuracy must cover the error.
+    sats: the sum of the satellite counts before lat.
     """
     f = _body(line).split(",")
+    for i in range(len(f)):
+        f[i] = f[i].strip()
     h = -1
     for i in (5, 6, 4):
         if len(f) > i + 2 and f[i] in ("N", "S") and f[i + 2] in ("E", "W"):
@@ -133,16 +201,32 @@ def parse_cgnssinfo(line):
             break
     if h < 0:
         for x in f:
-            if x.strip():
+            if x and not _digits(x):
                 raise ValueError("CGNSSINFO layout: %r" % line)
-        return None  # the empty no-fix forms
+        return None  # the empty no-fix forms (or counts without a position)
+    mode = f[0]
+    if mode:
+        if not _digits(mode) or int(mode) > 3:
+            raise ValueError("CGNSSINFO mode: %r" % line)
+        if int(mode) < 2:
+            return None
+    sats = 0
+    for x in f[1:h - 1]:
+        if x:
+            if not _digits(x) or int(x) > 99:
+                raise ValueError("CGNSSINFO count: %r" % line)
+            sats += int(x)
     lat_s, lon_s = f[h - 1], f[h + 1]
     if not lat_s or not lon_s:
+        if lat_s or lon_s:
+            raise ValueError("CGNSSINFO half a position: %r" % line)
         return None
     if len(lat_s.partition(".")[0]) >= 4:
         lat = udeg_from_ddmm(lat_s, f[h])
         lon = udeg_from_ddmm(lon_s, f[h + 2])
     else:
+        if not _digits(lat_s[:1]) or not _digits(lon_s[:1]):
+            raise ValueError("CGNSSINFO signed position: %r" % line)  # N/S and E/W carry the sign
         lat = udeg_from_decimal(lat_s)
         lon = udeg_from_decimal(lon_s)
         if f[h] == "S":
@@ -150,65 +234,118 @@ def parse_cgnssinfo(line):
         if f[h + 2] == "W":
             lon = -lon
     if lat == 0 and lon == 0:
-        return None  # LilyGO's parser treats 0,0 as no fix (§1.3)
+        return None
     if not (-90000000 <= lat <= 90000000 and -180000000 <= lon <= 180000000):
         raise ValueError("CGNSSINFO position out of range: %r" % line)
-    sats = 0
-    for x in f[1:h - 1]:
-        sats += _int(x)
     rest = f[h + 3:]
     if len(rest) < 8:
         raise ValueError("CGNSSINFO short: %r" % line)
-    date, utc = rest[0], rest[1]
-    if len(date) != 6 or len(utc) < 6 or not date.isdigit() or not utc[:6].isdigit():
-        raise ValueError("CGNSSINFO time: %r" % line)
-    dd, mo, yy = int(date[0:2]), int(date[2:4]), int(date[4:6])
-    hh, mi, ss = int(utc[0:2]), int(utc[2:4]), int(utc[4:6])
-    if not (1 <= mo <= 12 and 1 <= dd <= 31 and hh < 24 and mi < 60 and ss < 61):
-        raise ValueError("CGNSSINFO time: %r" % line)
-    t = clock.from_parts(2000 + yy, mo, dd, hh, mi, ss)
+    t = _cgnss_time(rest[0], rest[1], now, line)
+    if t is None:
+        return None
     alt = _rdiv(_fixed(rest[2], 10), 10)
+    knots100 = _fixed(rest[3], 100)
+    course10 = _fixed(rest[4], 10)
+    hdop = rest[6]
+    hdop100 = _fixed(hdop, 100)
+    if not (_ALT_MIN <= alt <= _ALT_MAX and 0 <= knots100 <= _KNOTS_MAX * 100
+            and 0 <= course10 <= 3600 and 0 <= hdop100 <= 9999):
+        raise ValueError("CGNSSINFO value out of range: %r" % line)
     # knots -> 0.1 km/h: 1 kn = 1.852 km/h, so centi-knots * 1852 / 10000
-    speed = _rdiv(_fixed(rest[3], 100) * 1852, 10000)
-    course = _rdiv(_fixed(rest[4], 10), 10) % 360
-    hdop = rest[6].strip()
-    # Accuracy guess: HDOP x 5 m (a UERE of ~5 m), at least 3 m; 50 m when HDOP is missing.
-    acc = _rdiv(_fixed(hdop, 100) * 5, 100) if hdop else 50
-    if acc < 3:
-        acc = 3
+    speed = _rdiv(knots100 * 1852, 10000)
+    course = _rdiv(course10, 10) % 360
+    acc = _rdiv(hdop100 * _UERE_M * _ACC_SIGMAS, 100) if hdop else _ACC_NO_HDOP
+    if acc < _ACC_MIN:
+        acc = _ACC_MIN
     return Fix(t, lat, lon, True, alt, speed, course, sats, acc, "gnss")
 
 
+def _cgnss_time(date, utc, now, line):
+    """Epoch-2000 seconds of a +CGNSSINFO date (ddmmyy) and UTC (hhmmss[.ss]); a missing date
+    comes from now (None if now is None). ValueError if either is malformed."""
+    if not utc:
+        if date:
+            raise ValueError("CGNSSINFO time: %r" % line)
+        return now  # neither: the fix is now (None if the time is unknown)
+    whole, dot, frac = utc.partition(".")
+    if len(whole) != 6 or not _digits(whole) or (dot and frac and not _digits(frac)):
+        raise ValueError("CGNSSINFO time: %r" % line)
+    hh, mi, ss = int(whole[0:2]), int(whole[2:4]), int(whole[4:6])
+    if not (hh < 24 and mi < 60 and ss < 61):
+        raise ValueError("CGNSSINFO time: %r" % line)
+    if not date:
+        if now is None:
+            return None
+        y, mo, d = clock.to_parts(now)[:3]
+        t = clock.from_parts(y, mo, d, hh, mi, ss)
+        if t - now > 43200:
+            t -= 86400
+        elif now - t > 43200:
+            t += 86400
+        return t
+    if len(date) != 6 or not _digits(date):
+        raise ValueError("CGNSSINFO date: %r" % line)
+    dd, mo, yy = int(date[0:2]), int(date[2:4]), int(date[4:6])
+    if not (1 <= mo <= 12 and 1 <= dd <= _mdays(2000 + yy, mo)):
+        raise ValueError("CGNSSINFO date: %r" % line)
+    return clock.from_parts(2000 + yy, mo, dd, hh, mi, ss)
+
+
 def parse_cpsi(line):
-    """Cell from '+CPSI:' (hardware.md §1.4), None for NO SERVICE or other systems.
+    """Cell from '+CPSI:' (hardware.md §1.4), None for NO SERVICE, other systems or an LTE line
+    without its cell fields. ValueError if a field the Cell needs is not a number or out of
+    range, so nothing odd can reach a frame.
 
     LTE: SysMode,OpMode,MCC-MNC,TAC(hex),SCellID(dec),PCI,Band,EARFCN,DLBW,ULBW,RSRQ,RSRP,RSSI,
-    RSSNR; A76xx gives RSRP raw (dBm = raw - 140); Cat-M/NB modules give dBm directly (< 0).
-    GSM: GSM,OpMode,MCC-MNC,LAC(hex),CellID(dec),ARFCN,RxLev,...; RxLev as dBm if negative,
-    else the 0..63 scale (dBm = rxlev - 110).
+    RSSNR (A76-ATM §4.2.9); the A76xx gives RSRP raw, dBm = raw - 140; Cat-M/NB modules give
+    dBm directly (< 0). GSM: GSM,OpMode,MCC-MNC,LAC(hex),CellID(dec),ARFCN,RxLev,...; RxLev as
+    dBm if negative, else the 0..63 scale (dBm = rxlev - 110).
+    Ranges: MCC and MNC 0..999, LAC/TAC 16 bits, cell id 28 bits (LTE ECI; GSM 16 bits) —
+    Traccar reads LAC/CID as signed 32-bit (watch-protocol.md §6). The signal (Cell.rssi, dBm)
+    is 0, "unknown", when empty or outside what can be reported: RSRP raw 0..97 or -140..-44
+    dBm (3GPP TS 36.133 RSRP_00..RSRP_97), RxLev 0..63 or -120..-40 dBm (ASSUMED bounds round
+    TS 45.008's -110..-48). The RSSI field (raw 255 = unknown in the manual's own example,
+    4294967296 seen as garbage) is never used.
     """
     f = _body(line).split(",")
-    sysmode = f[0].strip()
-    if len(f) < 5 or not (sysmode.startswith("LTE") or sysmode == "GSM"):
+    for i in range(len(f)):
+        f[i] = f[i].strip()
+    sysmode = f[0]
+    gsm = sysmode == "GSM"
+    if len(f) < 5 or not (sysmode.startswith("LTE") or gsm):
         return None
-    mcc_s, _, mnc_s = f[2].partition("-")
+    mcc_s, sep, mnc_s = f[2].partition("-")
+    if not sep or not _digits(mcc_s) or not _digits(mnc_s) or len(mcc_s) > 3 or len(mnc_s) > 3:
+        raise ValueError("CPSI MCC-MNC: %r" % line)
     mcc, mnc = int(mcc_s), int(mnc_s)
-    lac_s = f[3].strip()
+    lac_s = f[3]
     if lac_s[:2] in ("0x", "0X"):
         lac_s = lac_s[2:]
+    if not lac_s or len(lac_s) > 8:
+        raise ValueError("CPSI LAC: %r" % line)
+    for c in lac_s:
+        if c not in "0123456789abcdefABCDEF":
+            raise ValueError("CPSI LAC: %r" % line)
     lac = int(lac_s, 16)
+    if not _digits(f[4]) or len(f[4]) > 10:
+        raise ValueError("CPSI cell id: %r" % line)
     cid = int(f[4])
-    # Traccar reads LAC/CID as signed 32-bit (watch-protocol.md §6); an LTE ECI is 28 bits
-    if not (0 <= mcc < 1000 and 0 <= mnc < 1000 and 0 <= lac < 0x10000 and 0 <= cid < 0x10000000):
+    if lac >= 0x10000 or cid >= (0x10000 if gsm else 0x10000000):
         raise ValueError("CPSI out of range: %r" % line)
     rssi = 0
-    if sysmode == "GSM":
-        if len(f) > 6 and f[6].strip():
-            v = _fixed(f[6].split(" ")[0], 1)
-            rssi = v if v < 0 else v - 110
-    elif len(f) > 11 and f[11].strip():
-        v = int(f[11])
-        rssi = v if v < 0 else v - 140
+    if gsm:
+        if len(f) > 6 and f[6]:
+            v = _sint(f[6].split(" ")[0])
+            if 0 <= v <= _RXLEV_MAX:
+                rssi = v - 110
+            elif _GSM_DBM_MIN <= v <= _GSM_DBM_MAX:
+                rssi = v
+    elif len(f) > 11 and f[11]:
+        v = _sint(f[11])
+        if 0 <= v <= _RSRP_RAW_MAX:
+            rssi = v - 140
+        elif _RSRP_DBM_MIN <= v <= _RSRP_DBM_MAX:
+            rssi = v
     return Cell(mcc, mnc, lac, cid, rssi)
 
 
@@ -355,7 +492,9 @@ class A76xx:
         self.net_up = False
         self.links = [False] * _LINKS  # open TCP links
         self.rx_ready = [False] * _LINKS  # "+CIPRXGET: 1,<link>" seen, not yet read
-        self.gnss_on = False
+        self.gnss_on = False  # powered (AT+CGNSSPWR=1 answered OK)
+        self.gnss_ready = False  # ... and usable: READY came (or the firmware sends none)
+        self.gnss_ready_urc = None  # the firmware sends READY: None until AT+CGNSSPWR? told
         self.sim_state = None
         self.reg_stat = None
         self.net_offset_min = None  # the local time's offset the network gave with AT+CCLK
@@ -391,6 +530,7 @@ class A76xx:
         at.on_urc("+CMTI:", self._urc_cmti)
         at.on_urc("+CMT:", self._urc_cmt, sms_body_len)
         at.on_urc("SMS DONE", self._urc_sms_done)
+        at.on_urc("+CGNSSPWR: READY", self._urc_gnss_ready)  # before _QUIET's "+CGNSSPWR:"
         for p in _QUIET:
             at.on_urc(p, _ignore)
         at.on_hung = self._hung
@@ -664,32 +804,128 @@ class A76xx:
 
     # ---- GNSS (§1.3) --------------------------------------------------------------------------
 
-    async def gnss_power(self, on, timeout_ms=30000):
-        """on: AT+CGNSSPWR=1, then wait for '+CGNSSPWR: READY!' (~9 s on first use while the
-        GNSS firmware loads; LilyGO waits 30 s). Other GNSS commands are only valid after it.
-        off: AT+CGNSSPWR=0."""
+    async def _gnss_detect(self):
+        """Which GNSS firmware: AT+CGNSSPWR? answers four fields (power, AP_Flash, dynamic load,
+        loader; three before 7/3/23) on firmware from 27/9/21 on, which also sends READY, and
+        the power field alone before (A76-ATM §24.2.1 notes 3, 4, 6). Sets gnss_ready_urc once;
+        returns the power field (1: GNSS is on, e.g. left on before an ESP32-only reset), None
+        if the reply did not tell (then asked again next time)."""
+        for line in await self.at.cmd("AT+CGNSSPWR?", 5000, "+CGNSSPWR:"):
+            f = _body(line).split(",")
+            if not _digits(f[0].strip()):
+                continue  # '+CGNSSPWR: READY!' can arrive inside this reply
+            self.gnss_ready_urc = len(f) > 1
+            return int(f[0])
+        self.bad_replies += 1
+        return None
+
+    async def gnss_power(self, on, keep=True, timeout_ms=_GNSS_READY_MS):
+        """on: power GNSS on; True once it can be used, False if READY never came (logged).
+
+        Firmware that sends READY (gnss_ready_urc, detected once with AT+CGNSSPWR?) loads the
+        GNSS firmware at every power-on: '+CGNSSPWR: READY!' ~9 s after the OK, and no GNSS
+        command is valid before it (A76-ATM §24.2.1, §24.2.12, §24.2.15; GNSS dynamic loading
+        app note §3.4). keep: AT+CGNSSPWR=1,1 loads the positioning data the last
+        AT+CGNSSPWR=0,1 stored (AP_Flash fast hot start, §24.2.1); AT+CGNSSPWR=1 starts without
+        it. Older firmware has neither READY nor AP_Flash (its =1,1 is an ERROR): plain =1,
+        usable at once. READY is awaited outside the AT lock, like +NETOPEN: other commands
+        (an SOS) go on meanwhile.
+        off: AT+CGNSSPWR=0,1 stores the positioning data for a hot start next time (keep and
+        the firmware has AP_Flash), AT+CGNSSPWR=0 drops it. Returns None."""
         if not on:
-            await self.at.cmd("AT+CGNSSPWR=0")
+            if self.gnss_ready_urc is None:
+                try:
+                    await self._gnss_detect()
+                except ATError:
+                    pass  # unknown firmware: the plain form, which every firmware takes
+            await self.at.cmd("AT+CGNSSPWR=0,1" if keep and self.gnss_ready_urc else "AT+CGNSSPWR=0")
             self.gnss_on = False
-            return
+            self.gnss_ready = False
+            return None
+        if self.gnss_ready_urc is None:
+            pwr = await self._gnss_detect()
+            if pwr == 1 and not self.gnss_on:
+                # on, but whether READY came is unknown: start it again to know
+                await self.at.cmd("AT+CGNSSPWR=0,1" if keep and self.gnss_ready_urc else "AT+CGNSSPWR=0")
+        flash = keep and self.gnss_ready_urc is not False  # unknown: try AP_Flash (ERROR = old)
         if self.gnss_on:
-            return
-        await self._cmd_urc("AT+CGNSSPWR=1", "+CGNSSPWR: READY", 5000, timeout_ms)
-        self.gnss_on = True
+            return self.gnss_ready
+        if self.gnss_ready_urc is False:
+            await self.at.cmd("AT+CGNSSPWR=1")
+            self.gnss_on = True
+            self.gnss_ready = True
+            return True
+        command = "AT+CGNSSPWR=1,1" if flash else "AT+CGNSSPWR=1"
+        w = self.at.expect("+CGNSSPWR: READY")
+        try:
+            try:
+                await self.at.cmd(command)
+            except ATError:
+                if command == "AT+CGNSSPWR=1" or self.gnss_ready_urc is not None:
+                    raise
+                # detection failed and AP_Flash is refused: firmware before 27/9/21
+                self.gnss_ready_urc = False
+                await self.at.cmd("AT+CGNSSPWR=1")
+                self.gnss_on = True
+                self.gnss_ready = True
+                return True
+            self.gnss_on = True
+            self.gnss_ready = False
+            try:
+                await self.at.wait(w, timeout_ms)
+            except ATTimeout:
+                log.event("error", where="gnss", err="no +CGNSSPWR: READY! in %d ms" % timeout_ms)
+                return False  # powered but unusable (a failed firmware load, app note §4.1)
+            self.gnss_ready = True
+            return True
+        finally:
+            self.at.cancel(w)
+
+    def _urc_gnss_ready(self, line):
+        if self.gnss_on:
+            self.gnss_ready = True  # a READY after gnss_power() gave up waiting
+
+    async def gnss_assist(self, timeout_ms=_AGPS_MS):
+        """Assisted GNSS: AT+CAGPS -> OK, then '+AGPS: success.' or '+AGPS: <code>.' (101 socket,
+        102 server, 103 connect, 104 write, 105 read; A76-ATM §24.2.15). Needs READY and a data
+        connection; the result is awaited outside the AT lock. True on success; False (logged)
+        on a failure code, an ERROR or no result in time."""
+        if not self.gnss_on or not self.gnss_ready:
+            return False
+        try:
+            line = await self._cmd_urc("AT+CAGPS", "+AGPS:", 9000, timeout_ms)
+        except (ATError, ATTimeout) as e:
+            log.event("gnss", what="agps", ok=False, err=repr(e))
+            return False
+        body = _body(line).rstrip(".").strip()
+        if body == "success":
+            log.event("gnss", what="agps", ok=True)
+            return True
+        log.event("gnss", what="agps", ok=False, code=body[:12])
+        return False
 
     async def gnss_fix(self):
-        """Fix from AT+CGNSSINFO, or None without a fix (also when the modem sends only OK)."""
+        """Fix from AT+CGNSSINFO, or None without a fix (also when the modem sends only OK, and
+        for a line that is garbage: counted in bad_replies and logged, never raised)."""
         lines = await self.at.cmd("AT+CGNSSINFO", 5000, "+CGNSSINFO:")
         if not lines:
             return None
         try:
-            return parse_cgnssinfo(lines[0])
+            return parse_cgnssinfo(lines[-1], clock.wall.now())
         except ValueError:
             self.bad_replies += 1
+            log.event("error", where="gnss", err="bad reply: " + lines[-1][:60])
             return None
 
     async def serving_cell(self, urgent=False):
-        """Cell from AT+CPSI? (§1.4), None without service."""
+        """Cell from AT+CPSI? (§1.4), None without service, and for a reply that is garbage
+        (counted in bad_replies and logged, never raised into the reporter).
+
+        Serving cell only: the A76xx has no documented way to list neighbour cells. AT+CPSI?
+        (A76-ATM V1.09 §4.2.9) and AT+CPSITD? (§4.2.10, LTE, 1803S platform) describe the
+        serving cell alone; the manual has no AT+CENG (SIM7000/7080 engineering mode,
+        hardware.md §1.4), AT+CNETSCAN, AT+CCINFO, AT+CELLLOCK or any other cell list
+        (searched: every command in its table of contents)."""
         lines = await self.at.cmd("AT+CPSI?", 5000, "+CPSI:", urgent=urgent)
         if not lines:
             return None
@@ -697,6 +933,7 @@ class A76xx:
             return parse_cpsi(lines[0])
         except (ValueError, IndexError):
             self.bad_replies += 1
+            log.event("error", where="cpsi", err="bad reply: " + lines[0][:60])
             return None
 
     # ---- voice and SMS (§1.5, §1.6) ---------------------------------------------------------

@@ -46,13 +46,14 @@ def test_the_interval_follows_the_guardian(sim, interp):
     times = [t for t, _ in uds(run)]
     walk = [t for t in times if a + 120000 <= t <= b]
     gaps = [y - x for x, y in zip(walk, walk[1:])]
-    # 60 s apart (a report is stamped when its fix arrives or its GNSS window closes: +-22 s)
-    assert len(walk) >= 50 and all(38000 <= g <= 82000 for g in gaps), gaps
+    # 60 s apart (a report is stamped when its fix arrives or its GNSS window closes: the 9 s
+    # GNSS firmware load plus up to 22 s and the AT exchanges, A76-ATM §24.2.1)
+    assert len(walk) >= 50 and all(25000 <= g <= 95000 for g in gaps), gaps
     later = [t for t in times if b + 600000 <= t <= b + 3600000 * 1.5]
     cr = command_at("CR")[0]
     # 300 s apart again; CR reports at once, and the grid starts again from there
     gaps = [y - x for x, y in zip(later, later[1:]) if not x < cr <= y + 30000]
-    assert len(gaps) >= 10 and all(278000 <= g <= 322000 for g in gaps), gaps
+    assert len(gaps) >= 10 and all(265000 <= g <= 335000 for g in gaps), gaps
     # each command was answered with the echo of its name (watch-protocol.md §5)
     ups = [w["data"] for w in run.wire if w["channel"] == "watch" and w["dir"] == "up"]
     for name in ("SILENCETIME", "MESSAGE", "UPLOAD", "CR"):

@@ -1,5 +1,7 @@
 """A76xx driver: parsing of hardware.md §1 formats, power-on, registration, sockets, sleep, RI."""
 import support
+import asyncio
+
 from firmware import clock
 from firmware.compat import sleep_ms, wait_for_ms
 from firmware.drivers import a76xx, events
@@ -48,7 +50,7 @@ def test_cgnssinfo_manual_layout():
     f = a76xx.parse_cgnssinfo(MANUAL)
     assert (f.lat, f.lon) == (31222178, 121354376)  # ddmm.mmmmmm: 31 deg 13.330650 min
     assert f.t == clock.from_parts(2017, 11, 13, 9, 19, 18)
-    assert (f.alt, f.speed, f.course, f.sats, f.acc) == (33, 0, 255, 14, 4)
+    assert (f.alt, f.speed, f.course, f.sats, f.acc) == (33, 0, 255, 14, 8)  # HDOP 0.8: 2 x 0.8 x 5 m
     assert f.valid and f.source == "gnss"
 
 
@@ -56,22 +58,22 @@ def test_cgnssinfo_foreign_layout():
     f = a76xx.parse_cgnssinfo(FOREIGN)
     assert (f.lat, f.lon) == (22655027, 114060058)  # decimal degrees
     assert f.t == clock.from_parts(2024, 8, 23, 6, 39, 56)
-    assert (f.alt, f.speed, f.course, f.sats, f.acc) == (84, 0, 0, 12, 50)
+    assert (f.alt, f.speed, f.course, f.sats, f.acc) == (84, 0, 0, 12, 100)
 
 
 def test_cgnssinfo_domestic_layout():
     f = a76xx.parse_cgnssinfo(DOMESTIC)
     assert (f.lat, f.lon) == (21501234, 114123456)
     assert f.t == clock.from_parts(2024, 9, 2, 9, 41, 45)
-    # 1.403 kn = 2.598 km/h -> 26 tenths; HDOP 6.8 -> 34 m
-    assert (f.alt, f.speed, f.course, f.sats, f.acc) == (-34, 26, 0, 4, 34)
+    # 1.403 kn = 2.598 km/h -> 26 tenths; HDOP 6.8 -> 68 m
+    assert (f.alt, f.speed, f.course, f.sats, f.acc) == (-34, 26, 0, 4, 68)
 
 
 def test_cgnssinfo_hemispheres_and_no_fix():
     f = a76xx.parse_cgnssinfo("+CGNSSINFO: 3,09,,03,00,33.8688,S,151.2093,W,010126,000000.00,5.0,10.0,90.5,"
                               "1.0,0.5,0.8,0")
     assert (f.lat, f.lon) == (-33868800, -151209300)
-    assert f.speed == 185 and f.course == 91 and f.acc == 3  # 10 kn = 18.52 km/h; acc floor 3 m
+    assert f.speed == 185 and f.course == 91 and f.acc == 5  # 10 kn = 18.52 km/h; acc floor 5 m
     assert a76xx.parse_cgnssinfo("+CGNSSINFO: ,,,,,,,,") is None
     assert a76xx.parse_cgnssinfo("+CGNSSINFO: ,,,,,,,,,,,,,,,") is None
     zero = "+CGNSSINFO: 3,09,,03,00,0.0,N,0.0,E,230824,063956.00,83.9,0.0,,1,1,1,0"
@@ -221,11 +223,12 @@ def test_identity_signal_time_cell():
 def test_gnss_power_and_fix():
     async def main():
         u, m = _modem()
-        u.on("AT+CGNSSPWR=1", [(0, OK), (9000, b"\r\n+CGNSSPWR: READY!\r\n")])
+        u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: 0,0,1,0"))
+        u.on("AT+CGNSSPWR=1,1", [(0, OK), (9000, b"\r\n+CGNSSPWR: READY!\r\n")])
         t0 = clock.ticks_ms()
-        await m.gnss_power(True)
+        assert await m.gnss_power(True) is True
         assert 9000 <= clock.ticks_diff(clock.ticks_ms(), t0) < 9100
-        assert m.gnss_on
+        assert m.gnss_on and m.gnss_ready and m.gnss_ready_urc is True
         u.on("AT+CGNSSINFO", OK)  # only OK: no fix yet
         u.on("AT+CGNSSINFO", _reply("+CGNSSINFO: ,,,,,,,,"))
         u.on("AT+CGNSSINFO", _reply(FOREIGN))
@@ -233,10 +236,317 @@ def test_gnss_power_and_fix():
         assert await m.gnss_fix() is None
         f = await m.gnss_fix()
         assert (f.lat, f.lon, f.sats) == (22655027, 114060058, 12)
-        u.on("AT+CGNSSPWR=0", OK)
-        await m.gnss_power(False)
+        u.on("AT+CGNSSPWR=0,1", OK)
+        assert await m.gnss_power(False) is None
         assert not m.gnss_on
-        assert u.commands()[-1] == "AT+CGNSSPWR=0"
+        assert u.written == (b"AT+CGNSSPWR?\rAT+CGNSSPWR=1,1\r" + b"AT+CGNSSINFO\r" * 3 +
+                             b"AT+CGNSSPWR=0,1\r")
+        assert u.unmatched == [] and m.at.garbage == 0
+
+    support.run(main())
+
+
+# ---- GNSS power, READY, AP_Flash, old firmware, assistance (A76-ATM §24.2.1, §24.2.15) ---------
+
+
+def test_gnss_ready_is_awaited_after_every_power_on_without_holding_the_channel():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: 0,0,1,0"))
+        u.on("AT+CGNSSPWR=1,1", [(0, OK), (9000, b"\r\n+CGNSSPWR: READY!\r\n")], times=2)
+        u.on("AT+CSQ", _reply("+CSQ: 20,99"), times=2)
+        u.on("AT+CGNSSPWR=0,1", OK)
+        done = []
+
+        async def other():  # an SOS or a report meanwhile: the channel is free while READY is due
+            await sleep_ms(1000)
+            done.append((await m.csq(), clock.ticks_ms()))
+
+        for _ in range(2):  # the GNSS firmware is loaded at every power-on: 9 s each time
+            t0 = clock.ticks_ms()
+            task = asyncio.create_task(other())
+            assert await m.gnss_power(True) is True
+            await task
+            took = clock.ticks_diff(clock.ticks_ms(), t0)
+            assert 9000 <= took < 9100, took
+            assert done[-1][0] == 20 and clock.ticks_diff(done[-1][1], t0) < 1100
+            if not done[1:]:
+                await m.gnss_power(False)
+        assert u.written == (b"AT+CGNSSPWR?\rAT+CGNSSPWR=1,1\rAT+CSQ\r"  # detected once only
+                             b"AT+CGNSSPWR=0,1\rAT+CGNSSPWR=1,1\rAT+CSQ\r")
+        assert u.unmatched == [] and m.at.garbage == 0
+
+    support.run(main())
+
+
+def test_gnss_keep_false_uses_the_plain_forms():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: 0,1,1,0"))  # 4 fields: READY firmware
+        u.on("AT+CGNSSPWR=1", [(0, OK), (8500, b"\r\n+CGNSSPWR: READY!\r\n")])
+        u.on("AT+CGNSSPWR=0", OK)
+        assert await m.gnss_power(True, keep=False) is True
+        await m.gnss_power(False, keep=False)
+        assert u.written == b"AT+CGNSSPWR?\rAT+CGNSSPWR=1\rAT+CGNSSPWR=0\r"
+
+    support.run(main())
+
+
+def test_gnss_old_firmware_is_detected_once_and_not_waited_for():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: 0"))  # the power field alone: before 27/9/21
+        u.on("AT+CGNSSPWR=1", OK, times=2)
+        u.on("AT+CGNSSPWR=0", OK, times=2)
+        for _ in range(2):
+            t0 = clock.ticks_ms()
+            assert await m.gnss_power(True) is True
+            assert clock.ticks_diff(clock.ticks_ms(), t0) < 100  # no READY to wait for
+            assert m.gnss_ready_urc is False and m.gnss_ready
+            await m.gnss_power(False)  # keep: no AP_Flash on this firmware
+        assert u.written == (b"AT+CGNSSPWR?\r" + b"AT+CGNSSPWR=1\rAT+CGNSSPWR=0\r" * 2)
+        assert u.unmatched == []
+
+    support.run(main())
+
+
+def test_gnss_old_firmware_found_by_its_error_when_detection_fails():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSPWR?", b"\r\nERROR\r\n")
+        await support.araises(ATError, m.gnss_power(True))  # the question itself failed
+        assert m.gnss_ready_urc is None and not m.gnss_on
+        u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: x"))  # an answer that tells nothing
+        u.on("AT+CGNSSPWR=1,1", b"\r\nERROR\r\n")  # AP_Flash refused: old firmware (note 3)
+        u.on("AT+CGNSSPWR=1", OK)
+        assert await m.gnss_power(True) is True
+        assert m.gnss_ready_urc is False and m.bad_replies == 1
+        assert u.commands() == ["AT+CGNSSPWR?", "AT+CGNSSPWR?", "AT+CGNSSPWR=1,1", "AT+CGNSSPWR=1"]
+
+    support.run(main())
+
+
+def test_gnss_off_goes_out_even_when_detection_fails():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSPWR?", b"\r\nERROR\r\n")
+        u.on("AT+CGNSSPWR=0", OK)
+        assert await m.gnss_power(False) is None
+        assert u.written == b"AT+CGNSSPWR?\rAT+CGNSSPWR=0\r"  # the form every firmware takes
+        assert m.gnss_ready_urc is None
+
+    support.run(main())
+
+
+def test_gnss_left_on_before_an_esp32_reset_is_restarted():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: 1,1,1,0"))  # on, READY long gone or not yet
+        u.on("AT+CGNSSPWR=0,1", OK)
+        u.on("AT+CGNSSPWR=1,1", [(0, OK), (9000, b"\r\n+CGNSSPWR: READY!\r\n")])
+        assert await m.gnss_power(True) is True
+        assert u.written == b"AT+CGNSSPWR?\rAT+CGNSSPWR=0,1\rAT+CGNSSPWR=1,1\r"
+
+    support.run(main())
+
+
+def test_gnss_without_ready_gives_false_and_a_late_ready_counts():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: 0,1,1,0"))
+        u.on("AT+CGNSSPWR=1,1", OK)  # the firmware load failed (GNSS-DL app note §4.1)
+        with support.Events() as got:
+            t0 = clock.ticks_ms()
+            assert await m.gnss_power(True) is False
+            assert 12000 <= clock.ticks_diff(clock.ticks_ms(), t0) < 12100
+        assert [k for k, _ in got] == ["error"] and got[0][1]["where"] == "gnss"
+        assert m.gnss_on and not m.gnss_ready
+        assert await m.gnss_power(True) is False  # powered already: nothing sent
+        u.push(b"\r\n+CGNSSPWR: READY!\r\n")
+        await m.at.pump()
+        assert m.gnss_ready and await m.gnss_power(True) is True
+        assert u.commands() == ["AT+CGNSSPWR?", "AT+CGNSSPWR=1,1"] and m.at.garbage == 0
+
+    support.run(main())
+
+
+def _gnss_ready(u, m):
+    u.on("AT+CGNSSPWR?", _reply("+CGNSSPWR: 0,1,1,0"))
+    u.on("AT+CGNSSPWR=1,1", [(0, OK), (9000, b"\r\n+CGNSSPWR: READY!\r\n")])
+
+
+def test_gnss_assist_success_and_failures():
+    async def main():
+        u, m = _modem()
+        assert await m.gnss_assist() is False  # not before READY (§24.2.15): nothing sent
+        assert u.written == b""
+        _gnss_ready(u, m)
+        await m.gnss_power(True)
+        mark = len(u.written)
+        u.on("AT+CAGPS", [(0, OK), (4000, b"\r\n+AGPS: success.\r\n")])
+        u.on("AT+CAGPS", [(0, OK), (1000, b"\r\n+AGPS: 101.\r\n")])  # no data connection
+        u.on("AT+CAGPS", b"\r\nERROR\r\n")
+        u.on("AT+CAGPS", OK)  # and then nothing
+        with support.Events() as got:
+            t0 = clock.ticks_ms()
+            assert await m.gnss_assist() is True
+            assert 4000 <= clock.ticks_diff(clock.ticks_ms(), t0) < 4100
+            assert await m.gnss_assist() is False
+            assert await m.gnss_assist() is False
+            t0 = clock.ticks_ms()
+            assert await m.gnss_assist() is False
+            assert 30000 <= clock.ticks_diff(clock.ticks_ms(), t0) < 30100
+        assert [f["ok"] for _, f in got] == [True, False, False, False]
+        assert got[1][1]["code"] == "101"
+        assert u.written[mark:] == b"AT+CAGPS\r" * 4 and m.at.garbage == 0
+
+    support.run(main())
+
+
+def test_gnss_assist_does_not_hold_the_channel():
+    async def main():
+        u, m = _modem()
+        _gnss_ready(u, m)
+        await m.gnss_power(True)
+        u.on("AT+CAGPS", [(0, OK), (6000, b"\r\n+AGPS: success.\r\n")])
+        u.on("AT+CSQ", _reply("+CSQ: 20,99"))
+        t0 = clock.ticks_ms()
+        task = asyncio.create_task(m.gnss_assist())
+        await sleep_ms(500)
+        assert await m.csq() == 20
+        assert clock.ticks_diff(clock.ticks_ms(), t0) < 700
+        assert await task is True
+
+    support.run(main())
+
+
+# ---- every +CGNSSINFO layout and no-fix form (hardware.md §1.3) ----------------------------------
+
+DATELESS = "+CGNSSINFO: ,,,,,59.9173000,N,10.7646000,E,,112414.00,75.9,,,,,,09"  # issue #157 form
+
+
+def test_cgnssinfo_no_fix_forms():
+    for line in ("+CGNSSINFO: ,,,,,,,,", "+CGNSSINFO: ,,,,,,,,,,,,,,,", "+CGNSSINFO:",
+                 "+CGNSSINFO: ,,,,,,,,,,,,,,,,,", "+CGNSSINFO: 1,03,,,,,,,"):
+        assert a76xx.parse_cgnssinfo(line) is None, line
+    for zero in ("+CGNSSINFO: 3,09,,03,00,0.0000000,N,0.0000000,E,230824,063956.00,83.9,0.0,,1,1,1,0",
+                 MANUAL.replace("3113.330650", "0000.000000").replace("12121.262554", "00000.000000"),
+                 "+CGNSSINFO: 2,04,00,0.000000,N,0.000000,E,020924,094145.00,-34.0,1.403,,6.9,6.8,1.0,03"):
+        assert a76xx.parse_cgnssinfo(zero) is None, zero  # lat = lon = 0: no fix (§1.3)
+    # mode 1: the GSA mode behind it says "fix not available" (GNSS app note §3.4)
+    assert a76xx.parse_cgnssinfo(FOREIGN.replace(": 3,", ": 1,")) is None
+    assert a76xx.parse_cgnssinfo(FOREIGN.replace(": 3,", ": 2,")).lat == 22655027  # 2D fix
+
+
+def test_cgnssinfo_dateless_fix_takes_the_date_from_the_clock():
+    now = clock.from_parts(2026, 9, 14, 11, 20, 0)
+    f = a76xx.parse_cgnssinfo(DATELESS, now)
+    assert f.t == clock.from_parts(2026, 9, 14, 11, 24, 14)
+    assert (f.lat, f.lon, f.alt, f.speed, f.course, f.sats, f.acc) == (59917300, 10764600, 76, 0, 0, 0, 50)
+    # just after midnight UTC the line's 23:59:58 is yesterday's
+    late = DATELESS.replace("112414.00", "235958.00")
+    f = a76xx.parse_cgnssinfo(late, clock.from_parts(2026, 9, 15, 0, 0, 5))
+    assert f.t == clock.from_parts(2026, 9, 14, 23, 59, 58)
+    early = DATELESS.replace("112414.00", "000003.00")
+    f = a76xx.parse_cgnssinfo(early, clock.from_parts(2026, 9, 14, 23, 59, 55))
+    assert f.t == clock.from_parts(2026, 9, 15, 0, 0, 3)
+    assert a76xx.parse_cgnssinfo(DATELESS) is None  # no clock: it cannot be dated
+
+
+def test_cgnssinfo_accuracy_from_hdop():
+    def acc(hdop):
+        return a76xx.parse_cgnssinfo(FOREIGN.replace("10.83,10.01,4.13", "1.0,%s,1.0" % hdop)).acc
+
+    # 2 DRMS = 2 x HDOP x 5 m (UERE ASSUMED), at least 5 m; 50 m without HDOP
+    assert (acc("0.4"), acc("0.6"), acc("1.0"), acc("1.5"), acc("2.01"), acc("6.8"), acc("99.99"),
+            acc("")) == (5, 6, 10, 15, 20, 68, 1000, 50)
+
+
+def test_cgnssinfo_garbage_is_a_value_error():
+    for bad in (
+        "+CGNSSINFO: 3,x,y",
+        FOREIGN.replace("230824", "320824"),  # 32nd
+        FOREIGN.replace("230824", "300224"),  # 30 February
+        FOREIGN.replace("063956.00", "246000.00"),
+        FOREIGN.replace("063956.00", "06395"),
+        FOREIGN.replace("83.9", "83.9.1"),
+        FOREIGN.replace("83.9", "99999"),  # 99 km up
+        FOREIGN.replace("0.000,,", "1500.0,,"),  # 1500 kn
+        FOREIGN.replace("0.000,,", "-1.0,,"),
+        FOREIGN.replace("0.000,,", "0.0,361.0,"),
+        FOREIGN.replace("10.01", "100.5"),  # HDOP
+        FOREIGN.replace("22.6550274", "-22.6550274"),  # a sign as well as N/S
+        FOREIGN.replace("22.6550274", "95.0"),
+        FOREIGN.replace("114.0600586", ""),  # half a position
+        FOREIGN.replace(": 3,09,", ": 3,123,"),
+        FOREIGN.replace(": 3,", ": 7,"),
+        FOREIGN.replace(",063956.00,83.9,0.000,,10.83,10.01,4.13,0", ",063956.00"),
+        MANUAL.replace("3113.330650", "3163.330650"),  # 63 minutes
+    ):
+        support.raises(ValueError, a76xx.parse_cgnssinfo, bad)
+
+
+def test_gnss_fix_turns_garbage_into_none_and_an_event():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CGNSSINFO", _reply(FOREIGN.replace("230824", "3x0824")))
+        u.on("AT+CGNSSINFO", _reply(DATELESS))
+        with support.Events() as got:
+            assert await m.gnss_fix() is None
+        assert m.bad_replies == 1 and got[0][0] == "error" and got[0][1]["where"] == "gnss"
+        w = clock.wall
+        saved = (w._base, w._base_ticks, w._ms, w.source)
+        w.set(clock.from_parts(2026, 9, 14, 11, 24, 0), "network")
+        try:
+            f = await m.gnss_fix()
+        finally:
+            w._base, w._base_ticks, w._ms, w.source = saved
+        assert f.t == clock.from_parts(2026, 9, 14, 11, 24, 14)
+
+    support.run(main())
+
+
+# ---- +CPSI: every value checked before it can reach a frame (hardware.md §1.4) ----------------
+
+
+def _lte(rsrp="67", rssi="255", mccmnc="460-01", tac="0x230A", cid="175499523"):
+    return "+CPSI: LTE,Online,%s,%s,%s,318,EUTRAN-BAND3,1650,5,0,21,%s,%s,19" % (mccmnc, tac, cid, rsrp, rssi)
+
+
+def test_cpsi_signal_outside_the_reportable_range_is_unknown():
+    assert a76xx.parse_cpsi(_lte("0")).rssi == -140
+    assert a76xx.parse_cpsi(_lte("97")).rssi == -43
+    assert a76xx.parse_cpsi(_lte("-44")).rssi == -44
+    assert a76xx.parse_cpsi(_lte("-140")).rssi == -140
+    for rsrp in ("98", "255", "4294967296", "-43", "-141", "-4294967296", ""):
+        assert a76xx.parse_cpsi(_lte(rsrp)).rssi == 0, rsrp
+    assert a76xx.parse_cpsi(_lte("67", "4294967296")).rssi == -73  # the RSSI field is not used
+    gsm = "+CPSI: GSM,Online,242-01,0x0C1F,12401,27 EGSM 900,%s,2110,42-42"
+    assert [a76xx.parse_cpsi(gsm % v).rssi for v in ("40", "63", "64", "-64", "-130", "-30")] == [
+        -70, -47, 0, -64, 0, 0]
+    assert a76xx.parse_cpsi("+CPSI: LTE,Online") is None  # no cell fields
+    assert a76xx.parse_cpsi("+CPSI: WCDMA,Online,001-01,0x1,1,WCDMA IMT 2000,1,1,1,1,1,1,1,1") is None
+
+
+def test_cpsi_garbage_is_a_value_error():
+    for bad in (_lte("x"), _lte("6 7"), _lte(mccmnc="4a0-01"), _lte(mccmnc="46001"), _lte(mccmnc="460-"),
+                _lte(mccmnc="1460-01"), _lte(tac="0xZZ"), _lte(tac=""), _lte(tac="0x10000"),
+                _lte(cid="12a"), _lte(cid="-1"), _lte(cid="268435456"), _lte(cid="1_0"),
+                "+CPSI: GSM,Online,242-01,0x0C1F,65536,27 EGSM 900,-64,2110,42-42",
+                "+CPSI: GSM,Online,242-01,0x0C1F,12401,27 EGSM 900,-6x4,2110,42-42"):
+        support.raises(ValueError, a76xx.parse_cpsi, bad)
+
+
+def test_serving_cell_turns_garbage_into_none_and_an_event():
+    async def main():
+        u, m = _modem()
+        u.on("AT+CPSI?", _reply(_lte(cid="17549952x")))
+        u.on("AT+CPSI?", _reply(_lte("4294967296")))
+        with support.Events() as got:
+            assert await m.serving_cell() is None
+            c = await m.serving_cell()
+        assert m.bad_replies == 1 and [k for k, _ in got] == ["error"] and got[0][1]["where"] == "cpsi"
+        assert (c.mcc, c.mnc, c.lac, c.cid, c.rssi) == (460, 1, 0x230A, 175499523, 0)
 
     support.run(main())
 

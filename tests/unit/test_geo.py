@@ -93,3 +93,16 @@ def test_error_bound_against_a_haversine():
                 got = geo.distance_mm(lat0, 10000000, lat1, lon1) / 1000
                 want = _haversine_m(lat0, 10000000, lat1, lon1, math)
                 assert abs(got - want) <= bound, (lat, km, k, got, want)
+
+
+def test_heading_and_move_agree_with_offset():
+    assert geo.heading_e6(0) == (0, 1000000) and geo.heading_e6(90) == (1000000, 0)
+    assert geo.heading_e6(180) == (0, -1000000) and geo.heading_e6(270) == (-1000000, 0)
+    e, n = geo.heading_e6(45)
+    assert e == n == 707107
+    for lat, lon in ((59923600, 10759200), (70000000, 179999000), (-33868820, -179999990)):
+        for east, north in ((1000000, 0), (0, -250000), (-40000, 30000)):
+            lat2, lon2 = geo.move(lat, lon, east, north)
+            assert -180000000 <= lon2 < 180000000
+            de, dn = geo.offset_mm(lat, lon, lat2, lon2)
+            assert abs(de - east) <= 150 and abs(dn - north) <= 150, (lat, lon, de, dn)

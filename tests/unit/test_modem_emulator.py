@@ -2,9 +2,11 @@
 faults. Driven through a real fake machine.UART and pins on virtual time."""
 import support
 from fakepeer import RecordingServer
+from firmware import clock
 from host_sim import world as W
 from host_sim.fakes import machine as fm
-from host_sim.modem_a76xx import A76xxEmulator, BOOT_MS, TTFF_COLD_MS, TTFF_HOT_MS
+from host_sim.modem_a76xx import (AGPS_BYTES, AGPS_FAIL_MS, AGPS_MS, BOOT_MS, GNSS_LOAD_MS, GNSS_TTFF,
+                                  A76xxEmulator)
 
 VT = support.VT
 H = 3600000
@@ -28,6 +30,7 @@ def scenario(**kw):
             {"mcc": 242, "mnc": 1, "tac": 2010, "cid": 26383618, "lat": 59.9173, "lon": 10.7646, "rsrp": -82},
         ],
         "events": [{"at": "00:30", "do": "no_coverage", "for_s": 300}],
+        "cell_fade_db": 0,  # exact RSRP-derived bytes (CSQ, CPSI) below
     }
     sc.update(kw)
     return sc
@@ -212,8 +215,10 @@ def test_gnss_ready_ttff_and_fix_values():
     r.advance(20)
     assert r.read() == b"\r\n+CGNSSPWR: READY!\r\n"
     t_ready = VT.ms
-    assert r.cmd(b"AT+CGNSSPWR?\r") == b"\r\n+CGNSSPWR: 1,1,1,0\r\n\r\nOK\r\n"
-    r.advance(TTFF_COLD_MS - (VT.ms - t_ready) - 500)
+    assert r.cmd(b"AT+CGNSSPWR?\r") == b"\r\n+CGNSSPWR: 1,0,1,0\r\n\r\nOK\r\n"
+    hot, warm, cold, assisted = GNSS_TTFF["slow"]  # the default: the harsh end
+    assert r.emu.gnss_plan() == ("cold", r.emu.gnss_ready_ms + cold) and t_ready - r.emu.gnss_ready_ms < 20
+    r.advance(cold - (VT.ms - t_ready) - 500)
     assert r.cmd(b"AT+CGNSSINFO\r", 100) == b"\r\n+CGNSSINFO: ,,,,,,,,\r\n\r\nOK\r\n"  # cold start
     r.advance(1000)
     r.u.write(b"AT+CGNSSINFO\r")
@@ -228,18 +233,21 @@ def test_gnss_ready_ttff_and_fix_values():
     assert f[7] == ("%d.%07d" % (g["lon"] // 1000000, g["lon"] % 1000000 * 10)).encode()
     pos = r.world.position_at(t_q)
     assert abs(g["lat"] - pos[0]) < 60 and abs(g["lon"] - pos[1]) < 120
-    assert f[9] == b"130926"  # 22:00:5x UTC on the 13th
-    assert f[10].startswith(b"2200") and f[10].endswith(b".00")
+    assert f[9] == b"130926"  # 22:01:0x UTC on the 13th
+    hms = clock.to_parts(r.world.utc(t_q))[3:]
+    assert f[10] == b"%02d%02d%02d.00" % hms or f[10] == b"%02d%02d%02d.00" % (hms[0], hms[1], hms[2] + 1)
     assert f[12] == b"0.000" and f[13] == b""  # standing still
     assert f[15] == ("%d.%02d" % (g["hdop10"] // 10, g["hdop10"] % 10 * 10)).encode()
-    # power off and on again: READY after 2 s, hot fix 2 s later
-    assert r.cmd(b"AT+CGNSSPWR=0\r") == b"\r\nOK\r\n"
+    # off keeping the data (AP_Flash), on loading it: READY 9 s later again, then a hot fix
+    assert r.cmd(b"AT+CGNSSPWR=0,1\r") == b"\r\nOK\r\n"
     assert r.meter.state["gnss"] == "off"
-    assert r.cmd(b"AT+CGNSSPWR=1\r") == b"\r\nOK\r\n"
-    r.advance(2000)
+    assert r.cmd(b"AT+CGNSSPWR=1,1\r") == b"\r\nOK\r\n"
+    r.advance(GNSS_LOAD_MS - 300)
+    assert r.read() == b""
+    r.advance(100)
     assert r.read() == b"\r\n+CGNSSPWR: READY!\r\n"
-    assert r.cmd(b"AT+CGNSSINFO\r", 100) == b"\r\n+CGNSSINFO: ,,,,,,,,\r\n\r\nOK\r\n"
-    r.advance(TTFF_HOT_MS)
+    assert _no_fix(r.cmd(b"AT+CGNSSINFO\r", 100))
+    r.advance(hot)
     assert len(_fix_fields(r.cmd(b"AT+CGNSSINFO\r", 100))) == 18
 
 
@@ -247,7 +255,7 @@ def test_gnss_indoor_gives_no_fix_and_variants():
     r = Rig(variant="manual")
     r.boot()
     r.cmd(b"AT+CGNSSPWR=1\r")
-    r.advance(9000 + TTFF_COLD_MS)
+    r.advance(9000 + r.emu.ttff_ms[2])
     r.read()
     f = _fix_fields(r.cmd(b"AT+CGNSSINFO\r", 100))
     assert len(f) == 16 and f[0] == b"3"
@@ -261,7 +269,7 @@ def test_gnss_indoor_gives_no_fix_and_variants():
     r = Rig(variant="domestic")
     r.boot()
     r.cmd(b"AT+CGNSSPWR=1\r")
-    r.advance(9000 + TTFF_COLD_MS)
+    r.advance(9000 + r.emu.ttff_ms[2])
     r.read()
     f = _fix_fields(r.cmd(b"AT+CGNSSINFO\r", 100))
     assert len(f) == 16 and f[3].startswith(b"59.917") and f[5].startswith(b"10.76")
@@ -280,6 +288,214 @@ def test_knots_and_walk_fix():
     f = _fix_fields(r.cmd(b"AT+CGNSSINFO\r", 100))
     # 600 m in 10 min = 3.6 km/h = 36 (0.1 km/h) -> 1.944 knots
     assert f[12] == b"1.944" and f[13] == b"0.00", f
+
+
+def _no_fix(reply):
+    """The no-fix answers of a real A7670: the empty line, or only OK (hardware.md §1.3)."""
+    return reply in (b"\r\n+CGNSSINFO: ,,,,,,,,\r\n\r\nOK\r\n", b"\r\nOK\r\n")
+
+
+SKY_ALL_DAY = [{"at": "00:00", "place": "field", "lat": 59.9173, "lon": 10.7646, "sky": "open"}]
+
+
+def _sky_rig(**kw):
+    kw.setdefault("route", SKY_ALL_DAY)
+    kw.setdefault("events", [])
+    r = Rig(**kw)
+    r.boot()
+    return r
+
+
+def _power_on(r, command=b"AT+CGNSSPWR=1,1\r"):
+    """Power GNSS on, wait for READY; returns the ms READY came."""
+    assert r.cmd(command, 50) == b"\r\nOK\r\n"
+    r.advance(GNSS_LOAD_MS)
+    assert r.read() == b"\r\n+CGNSSPWR: READY!\r\n"
+    return r.emu.gnss_ready_ms
+
+
+def _first_fix(r):
+    """Poll AT+CGNSSINFO every 100 ms until a fix; returns the ms of the reply with it."""
+    for _ in range(1000):
+        t = VT.ms
+        reply = r.cmd(b"AT+CGNSSINFO\r", 100)
+        if not _no_fix(reply):
+            assert len(_fix_fields(reply)) == 18
+            return t
+    raise AssertionError("no fix")
+
+
+def test_gnss_ready_9s_after_every_power_on():
+    r = _sky_rig()
+    for command in (b"AT+CGNSSPWR=1\r", b"AT+CGNSSPWR=1,1\r", b"AT+CGNSSPWR=1,0,1\r"):
+        t0 = VT.ms
+        assert r.cmd(command, 50) == b"\r\nOK\r\n"
+        assert r.meter.state["gnss"] == "on"  # on while the firmware loads
+        assert r.cmd(b"AT+CAGPS\r", 50) == b"\r\nERROR\r\n"  # not before READY (§24.2.15)
+        assert r.cmd(b"AT+CGNSSPWR=1\r", 50) == b"\r\nOK\r\n"  # on already: no second load
+        r.advance(t0 + GNSS_LOAD_MS - VT.ms - 1)
+        assert r.read() == b""
+        r.advance(50)
+        assert r.read() == b"\r\n+CGNSSPWR: READY!\r\n"
+        assert 0 <= r.emu.gnss_ready_ms - t0 - GNSS_LOAD_MS <= 20  # plus the OK's own latency
+        r.advance(60000)
+        assert r.read() == b""  # one READY per power-on
+        assert r.cmd(b"AT+CGNSSPWR=0\r", 50) == b"\r\nOK\r\n"
+        assert r.meter.state["gnss"] == "off"
+    assert r.emu.stats()["gnss_powerons"] == 3
+    assert r.cmd(b"AT+CGNSSPWR=?\r") == b"\r\n+CGNSSPWR: (0,1),(0,1),(0,1),(0,1)\r\n\r\nOK\r\n"
+    assert r.cmd(b"AT+CGNSSPWR=2\r") == b"\r\nERROR\r\n"
+    assert r.cmd(b"AT+CGNSSPWR=1,1,1,0,1\r") == b"\r\nERROR\r\n"
+
+
+def test_gnss_hot_start_only_with_ap_flash_and_within_2h():
+    hot, warm, cold, assisted = GNSS_TTFF["slow"]
+    r = _sky_rig()
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("cold", t + cold)  # nothing stored yet
+    assert _first_fix(r) - t in range(cold, cold + 200)
+    assert r.cmd(b"AT+CGNSSPWR=0,1\r") == b"\r\nOK\r\n"  # stores the data
+    t_off = VT.ms
+    assert r.cmd(b"AT+CGNSSPWR?\r") == b"\r\n+CGNSSPWR: 0,1,1,0\r\n\r\nOK\r\n"
+    # =1 (no AP_Flash) starts empty: cold, although the data is stored
+    t = _power_on(r, b"AT+CGNSSPWR=1\r")
+    assert r.emu.gnss_plan() == ("cold", t + cold)
+    r.cmd(b"AT+CGNSSPWR=0\r")  # drops the chip's data; AP_Flash keeps what =0,1 stored
+    # =1,1 within 2 h of the last fix: hot
+    r.advance(t_off + 2 * H - GNSS_LOAD_MS - 1000 - VT.ms)
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("hot", t + hot)
+    assert _first_fix(r) - t in range(hot, hot + 200)
+    r.cmd(b"AT+CGNSSPWR=0,1\r")
+    # a hot fix a minute ago, but plain =0 drops it and plain =1 starts cold
+    r.advance(M)
+    r.cmd(b"AT+CGNSSPWR=1,1\r")
+    r.advance(1000)
+    r.cmd(b"AT+CGNSSPWR=0\r")
+    t = _power_on(r, b"AT+CGNSSPWR=1\r")
+    assert r.emu.gnss_plan()[0] == "cold"
+
+
+def test_gnss_warm_between_2h_and_4h_then_cold():
+    hot, warm, cold, assisted = GNSS_TTFF["slow"]
+    r = _sky_rig()
+    _power_on(r)
+    _first_fix(r)
+    r.cmd(b"AT+CGNSSPWR=0,1\r")
+    t_fix = r.emu.gnss_store[0]
+    r.advance(t_fix + 2 * H + M - VT.ms)  # just over 2 h: warm (GNSS app note §5.1)
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("warm", t + warm)
+    r.cmd(b"AT+CGNSSPWR=0,1\r")  # no fix this time: the stored fix stays the old one
+    assert r.emu.gnss_store[0] == t_fix
+    r.advance(t_fix + 4 * H - GNSS_LOAD_MS - 1000 - VT.ms)
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("warm", t + warm)  # 4 h: GPS ephemeris still valid
+    r.cmd(b"AT+CGNSSPWR=0,1\r")
+    r.advance(2 * M)
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("cold", t + cold)
+    assert _first_fix(r) - t in range(cold, cold + 200)
+
+
+def test_gnss_data_in_ap_flash_survives_a_modem_restart():
+    hot = GNSS_TTFF["slow"][0]
+    r = _sky_rig()
+    _power_on(r)
+    _first_fix(r)
+    r.cmd(b"AT+CGNSSPWR=0,1\r")
+    r.emu.reboot()
+    r.advance(BOOT_MS + 6000)
+    r.read()
+    r.cmd(b"ATE0\r")
+    assert r.cmd(b"AT+CGNSSPWR?\r") == b"\r\n+CGNSSPWR: 0,0,1,0\r\n\r\nOK\r\n"
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("hot", t + hot)
+
+
+def test_agps_needs_data_and_shortens_the_search():
+    hot, warm, cold, assisted = GNSS_TTFF["slow"]
+    r = _sky_rig()
+    t = _power_on(r)
+    # no data connection: OK, then the socket failure (§24.2.15 code 101)
+    assert r.cmd(b"AT+CAGPS\r", 50) == b"\r\nOK\r\n"
+    r.advance(AGPS_FAIL_MS)
+    assert r.read() == b"\r\n+AGPS: 101.\r\n"
+    assert r.emu.agps_downloads == 0 and r.emu.gnss_plan() == ("cold", t + cold)
+    _net_up(r)
+    t_agps = VT.ms
+    assert r.cmd(b"AT+CAGPS\r", 50) == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+CAGPS\r", 50) == b"\r\nERROR\r\n"  # one download at a time (ASSUMED)
+    assert r.meter.state["modem"] == "active"  # the download is radio time
+    r.advance(t_agps + AGPS_MS["slow"] - VT.ms + 50)
+    assert r.read() == b"\r\n+AGPS: success.\r\n"
+    s = r.emu.stats()
+    assert s["agps_downloads"] == 1 and s["agps_bytes"] == AGPS_BYTES
+    kind, at = r.emu.gnss_plan()
+    assert kind == "assisted" and at - r.emu.agps_at_ms == assisted and at < t + cold
+    assert _first_fix(r) - r.emu.agps_at_ms in range(assisted, assisted + 200)
+    # kept in AP_Flash: a start within 2 h of the download is assisted even without a hot start
+    r.cmd(b"AT+CGNSSPWR=0,1\r")
+    r.emu.gnss_store = (None, r.emu.gnss_store[1])  # as if the fix had not been stored
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("assisted", t + assisted)
+    r.cmd(b"AT+CGNSSPWR=0,1\r")
+    r.emu.gnss_store = (None, r.emu.gnss_store[1])
+    r.advance(r.emu.gnss_store[1] + 2 * H - VT.ms + M)  # the assistance is too old now
+    t = _power_on(r)
+    assert r.emu.gnss_plan() == ("cold", t + cold)
+
+
+def test_agps_lost_connection_during_download():
+    r = _sky_rig()
+    _power_on(r)
+    _net_up(r)
+    assert r.cmd(b"AT+CAGPS\r", 50) == b"\r\nOK\r\n"
+    r.emu._lose_network()
+    r.advance(AGPS_MS["slow"] + 100)
+    assert r.read() == b"\r\n+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY\r\n\r\n+AGPS: 105.\r\n"
+    assert r.emu.agps_downloads == 0 and r.emu.agps_at_ms is None
+
+
+def test_gnss_old_firmware_has_no_ready_and_no_ap_flash():
+    cold = GNSS_TTFF["slow"][2]
+    r = _sky_rig(modem={"gnss_firmware": "old"})
+    assert r.cmd(b"AT+CGNSSPWR?\r") == b"\r\n+CGNSSPWR: 0\r\n\r\nOK\r\n"
+    assert r.cmd(b"AT+CGNSSPWR=1,1\r") == b"\r\nERROR\r\n"
+    t0 = VT.ms
+    assert r.cmd(b"AT+CGNSSPWR=1\r", 50) == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+CGNSSPWR?\r") == b"\r\n+CGNSSPWR: 1\r\n\r\nOK\r\n"
+    kind, at = r.emu.gnss_plan()  # usable at once: no loading
+    assert kind == "cold" and at - t0 <= cold + 20
+    r.advance(GNSS_LOAD_MS + 5000)
+    assert r.read() == b""  # no READY, ever
+    assert _first_fix(r) - t0 in range(cold - 200, cold + 200)
+    assert r.cmd(b"AT+CGNSSPWR=0,1\r") == b"\r\nERROR\r\n"
+    assert r.cmd(b"AT+CGNSSPWR=0\r") == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+CGNSSPWR=1\r") == b"\r\nOK\r\n"
+    assert r.emu.gnss_plan()[0] == "cold"  # nothing kept without AP_Flash
+
+
+def test_gnss_ttff_range_options():
+    for how, opts in (("fast", {"emu": {"gnss_ttff": "fast"}}),
+                      ("typical", {"device": {"gnss_ttff": "typical"}}),
+                      ("slow", {})):
+        hot, warm, cold, assisted = GNSS_TTFF[how]
+        r = _sky_rig(**opts)
+        assert r.emu.gnss_ttff == how and r.emu.ttff_ms == (hot, warm, cold, assisted)
+        t = _power_on(r)
+        assert _first_fix(r) - t in range(cold, cold + 200), how
+        r.cmd(b"AT+CGNSSPWR=0,1\r")
+        t = _power_on(r)
+        assert _first_fix(r) - t in range(hot, hot + 200), how
+    assert GNSS_TTFF["fast"] == (1000, 20000, 28000, 3000)
+    assert GNSS_TTFF["slow"] == (5000, 30000, 35000, 10000)
+    for bad in ({"gnss_ttff": "quick"}, {"gnss_firmware": "2019"}):
+        try:
+            Rig(emu=bad)
+        except ValueError:
+            continue
+        raise AssertionError("accepted %r" % bad)
 
 
 def _net_up(r):

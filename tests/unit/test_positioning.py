@@ -19,6 +19,8 @@ class FakeModem:
     """GNSS as the positioning code sees it: gnss_power(on) -> True once READY (the 9 s load
     is the driver's and the emulator's business), gnss_fix() -> the sky's answer."""
 
+    gnss_ready_urc = None  # not asked yet (the driver learns it at the first power-on)
+
     def __init__(self, sky=None):
         self.sky = sky  # fn() -> Fix or None
         self.powered = False
@@ -252,3 +254,17 @@ def test_a_crossing_queues_one_al_with_exactly_one_bit_and_is_kept_over_a_reboot
     assert rep2._check_zones(_fix(HOME[0], HOME[1], T0 + 120))
     al = traccar.decode_position(rep2._al.items[-1])
     assert al["status"] == 0x80000 and al["alarm"] == "geofenceEnter"
+
+
+def test_old_gnss_firmware_keeps_nothing_so_every_start_is_cold():
+    async def main():
+        clock.wall.set(T0, "network")
+        m = FakeModem(_at(*HOME))
+        m.gnss_ready_urc = False
+        p = _pos(m, "pos7")
+        await p.locate(45, CELL, _aps(0), assist_ok=True)
+        clock.wall.set(T0 + 600, "network")
+        await p.locate(45, CELL, _aps(300), assist_ok=True)
+        assert m.assists == 2  # a fix 10 minutes ago, but no AP_Flash: assisted again
+
+    support.run(main())

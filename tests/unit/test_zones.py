@@ -416,3 +416,33 @@ def test_check_raises_only_value_error_on_junk():
             check(value)
         except ValueError:
             pass
+
+
+def test_a_walk_across_the_edge_is_judged_by_half_the_accuracy_a_stand_never():
+    # home: r 150 m. Fixes 20 m outside with accuracy 30 m: undecided for a standing child,
+    # decided for one walking out (4 km/h, course north, away from the centre)
+    w = Watcher([HOME])
+    _feed(w, _at(HOME["lat"], HOME["lon"], 0, 0), 0)  # the first belief: in
+    out20 = _at(HOME["lat"], HOME["lon"], 0, 170)
+    for t in (10, 20, 30):
+        assert w.feed(out20[0], out20[1], 30, t) == []  # standing: 20 < 30, never decided
+    assert w.snapshot() == {"home": "in"}
+    assert w.feed(out20[0], out20[1], 30, 40, 40, 0) == []  # walking out: decided, pending
+    assert w.feed(out20[0], out20[1], 30, 40 + DWELL_S, 40, 0) == [("home", "exit")]
+    # walking back in (course south) 20 m inside: half the accuracy again
+    in20 = _at(HOME["lat"], HOME["lon"], 0, 130)
+    assert w.feed(in20[0], in20[1], 30, 100, 40, 180) == []
+    assert w.feed(in20[0], in20[1], 30, 100 + DWELL_S, 40, 180) == [("home", "enter")]
+    # dawdling (1 km/h, below MOVING_KMH10) out there: the full accuracy is the margin
+    assert w.feed(out20[0], out20[1], 30, 200, 10, 0) == []
+    assert w.feed(out20[0], out20[1], 30, 200 + DWELL_S, 10, 0) == []
+    assert w.snapshot() == {"home": "in"}
+
+
+def test_crossing_acc_table():
+    ca = zones.crossing_acc
+    assert ca("in", -5, 0, 30) == 15  # heading out of a zone believed in
+    assert ca("in", -5, -15, 30) == 30  # heading further in
+    assert ca("out", 12, 2, 30) == 15  # heading into a zone believed out
+    assert ca("out", 12, 22, 30) == 30
+    assert ca(None, 12, 2, 30) == 30  # no belief yet: the full margin
