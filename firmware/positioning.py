@@ -207,16 +207,18 @@ class Positioning:
         return f
 
     # ---- the look ----
-    async def locate(self, cfg_timeout_s, cell=None, aps=None, assist_ok=False):
+    async def locate(self, cfg_timeout_s, cell=None, aps=None, assist_ok=False, walking=False):
         """The best position now: a Fix (see the module docstring for sources), or None if
         the watch has never known where it is. cell: the serving cell now; aps: a scan made
-        just before (None: scan here); assist_ok: the data link is up, so a start that would
-        be cold may ask for assistance (AT+CAGPS) first."""
-        lazy = aps is None and self.tracking  # GNSS on: scan only if it has no fix
+        just before (None: scan here; while tracking only if GNSS finds nothing); assist_ok:
+        the data link is up, so a start that would be cold may ask for assistance (AT+CAGPS)
+        first; walking: the last fix said the child walks: search, and scan only if GNSS
+        finds nothing."""
+        lazy = aps is None and (self.tracking or walking)  # GNSS first: scan only if no fix
         if aps is None and not lazy:
             aps = self.scan()
         now = clock.wall.now()
-        moved = None if lazy else motion(aps, self._here_aps, cell, self._here_cell)
+        moved = True if walking else None if lazy else motion(aps, self._here_aps, cell, self._here_cell)
         h = self.here
         if h is not None and h.source == "gnss" and h.speed >= zones.MOVING_KMH10 and now is not None \
                 and now - h.t <= _MOVING_FOR_S:

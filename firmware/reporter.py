@@ -31,7 +31,9 @@ _CELLS_MAX = const(1)  # the serving cell; the A76xx has no neighbour list (docs
 _STATUS = const(0)
 ZONE_EXIT = const(0x40000)  # bit 18: geofenceExit (watch-protocol.md §6)
 ZONE_ENTER = const(0x80000)  # bit 19: geofenceEnter
-_TRACK_CHECK_MS = const(5000)  # GNSS on near a zone edge: a look every 5 s
+_TRACK_CHECK_MS = const(5000)  # GNSS on near a zone edge: a look every 5 s ...
+_TRACK_WITHIN_S = const(60)  # ... once the edge is this near in walking time; further away
+_APPROACH_MIN_S = const(20)  # a GNSS look (~11 s on) when it has come that near, not sooner
 _TRACK_STILL = const(3)  # looks in a row without motion (or without a fix) that end tracking
 _STILL_NEAR_M = const(1000)  # standing within this of a zone edge: look for motion between reports
 # ... often enough that a crossing is alerted within _ALERT_S: the fingerprint changes once the
@@ -58,11 +60,11 @@ def still_check_s(edge_m, interval_s):
     return max(_STILL_CHECK_MIN_S, s)
 
 
-def reach_m(speed_kmh10, acc_m, horizon_s):
-    """How far the child may get before the next look horizon_s away: its speed (at least a
-    brisk walk), plus the position's accuracy."""
-    mm_s = max(speed_kmh10 * 1000 // 36, WALK_MM_S)
-    return acc_m + mm_s * horizon_s // 1000
+def approach_s(edge_m, speed_kmh10, acc_m):
+    """Seconds before the child could be at a zone edge edge_m away: at its GNSS speed, at
+    least a brisk walk, with the position's accuracy taken off the distance (a pure policy)."""
+    mm_s = max(speed_kmh10 * 1000 // 36, WALK_MM_S)  # 0.1 km/h = 27.8 mm/s
+    return max(0, edge_m - acc_m) * 1000 // mm_s
 
 
 def next_due(now, due, interval_ms):
@@ -99,6 +101,7 @@ class Reporter:
         self._load_zones()
         self._zone_fast_until = None  # ticks: reports every minute after a crossing until then
         self._still_looks = 0  # tracking looks in a row without motion or fix
+        self._approach = False  # the next look is a GNSS look on the way to an edge
         self.crossings = 0
 
     # ---- zones ----
@@ -246,8 +249,9 @@ class Reporter:
         """A look between reports (near a zone edge): a position checked against the zones,
         nothing queued unless a zone was crossed."""
         p = self._pos
-        if p.tracking:  # GNSS on: a scan only if it has no fix
-            fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, None, self._up.connected)
+        if p.tracking or self._approach:  # GNSS (on, or a hot start): a scan only if no fix
+            fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, None, self._up.connected,
+                                 True)
         else:
             aps = p.scan()
             if p.here is not None and not self._moved(aps):
@@ -272,26 +276,35 @@ class Reporter:
         return None if s is None else clock.ticks_add(clock.ticks_ms(), s * 1000)
 
     async def _plan_looks(self, fix):
-        """After a position: keep GNSS tracking with a look every 10 s while the child moves
-        within reach of a zone edge; else Wi-Fi looks for motion while it stands near one;
-        else nothing until the next report."""
+        """After a position, the next look between reports. A child walking toward a zone edge:
+        GNSS stays on with a look every 5 s once the edge is a minute's walk away, before that a
+        GNSS look when it will be. A child standing near an edge: Wi-Fi looks for the walk that
+        starts (still_check_s). Else nothing until the next report."""
         p = self._pos
         zl = self._cfg["zones"]
         edge = zones.nearest_edge_m(zl, fix.lat, fix.lon) if zl else None
         moving = fix.source == "gnss" and fix.speed >= zones.MOVING_KMH10
         if p.tracking:
             self._still_looks = 0 if moving else self._still_looks + 1
-        horizon = self.interval_ms() // 1000
-        near = edge is not None and edge <= reach_m(fix.speed, fix.acc, horizon)
-        if near and (moving or (p.tracking and self._still_looks < _TRACK_STILL)):
-            if not p.tracking:
-                self._still_looks = 0
-            await p.track(True)
-            self.check_due = clock.ticks_add(clock.ticks_ms(), _TRACK_CHECK_MS)
-            return
+        self._approach = False
+        if edge is not None and (moving or (p.tracking and self._still_looks < _TRACK_STILL)):
+            t = approach_s(edge, fix.speed, fix.acc)
+            if t <= _TRACK_WITHIN_S:
+                if not p.tracking:
+                    self._still_looks = 0
+                await p.track(True)
+                self.check_due = clock.ticks_add(clock.ticks_ms(), _TRACK_CHECK_MS)
+                return
+            await p.track(False)
+            self._still_looks = 0
+            if moving:
+                self._approach = True
+                wait = max(_APPROACH_MIN_S, t - _TRACK_WITHIN_S)
+                self.check_due = clock.ticks_add(clock.ticks_ms(), wait * 1000)
+                return
         await p.track(False)
         self._still_looks = 0
-        self.check_due = self._still_plan(fix) if fix.source != "gnss" or not moving else None
+        self.check_due = self._still_plan(fix) if not moving else None
 
     async def run(self):
         """Never returns."""

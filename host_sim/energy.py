@@ -52,6 +52,7 @@ class EnergyMeter:
                        "wifi": "off"}
         self._since = 0
         self.uas = {}  # component -> microamp-milliseconds
+        self.ms_in = {}  # (component, state) -> milliseconds spent in it
 
     def _flush(self):
         now = self._vt.ms
@@ -59,6 +60,7 @@ class EnergyMeter:
         if dt > 0:
             for comp, st in self._state.items():
                 self.uas[comp] = self.uas.get(comp, 0) + CURRENT_UA[(comp, st)] * dt
+                self.ms_in[(comp, st)] = self.ms_in.get((comp, st), 0) + dt
         self._since = now
 
     def set(self, comp, state):
@@ -81,6 +83,11 @@ class EnergyMeter:
         self._flush()
         ms = self._vt.ms
         return self.uas.get(comp, 0) // ms if ms else 0
+
+    def seconds_in(self, comp, state):
+        """Whole seconds spent by a component in a state so far."""
+        self._flush()
+        return self.ms_in.get((comp, state), 0) // 1000
 
     def average_ua(self):
         self._flush()

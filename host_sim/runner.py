@@ -654,6 +654,7 @@ class Sim:
                                      "worst": known[-1] if known else None},
             "zone_alert_latencies_s": lat_s,  # in the order of the true crossings
             "traccar_rows": s.rows,
+            "gnss_on_s": self.meter.seconds_in("gnss", "on"),
         }
 
     def sos_figures(self):
@@ -702,6 +703,16 @@ def print_summary(s):
         s["battery_days_x10"] % 10, s["battery_mah"]))
     print("  problems: %(firmware_errors)d firmware errors logged, %(server_errors)d frames Traccar "
           "would reject, %(boots)d boots" % s)
+    pe = s["position_error_m"]
+    zl = s["zone_alert_latency_s"]
+    src = ", ".join("%s %d" % (k, v) for k, v in sorted(s["reports_by_source"].items()))
+    print("  positions: error p50 %s m, p95 %s m, max %s m; %d reports beyond their stated accuracy; "
+          "by source %s; GNSS on %d s" % (pe["p50"], pe["p95"], pe["max"], s["accuracy_exceeded"], src,
+                                          s["gnss_on_s"]))
+    if s["zone_crossings"]:
+        print("  zones: %d crossings, alerted after %s s (median %s, worst %s), %d missed, %d extra" % (
+            s["zone_crossings"], s["zone_alert_latencies_s"], zl["median"], zl["worst"],
+            s["zone_alerts_missed"], s["zone_alerts_extra"]))
     if s["calls_rejected"] or s["calls_rung"] or s["sms_dropped"] or s["sms_kept"]:
         print("  phone: %(calls_rung)d calls rang, %(calls_rejected)d rejected; %(sms_kept)d SMS kept, "
               "%(sms_dropped)d dropped" % s)

@@ -22,14 +22,17 @@ import compile as mpy  # noqa: E402  (tools/compile.py)
 SCENARIO = "host_sim/scenarios/school_day.json"
 
 
-def simulate(interp, scenario=SCENARIO, device=None):
-    """Run a day; device: changes to the scenario's device (emulator options)."""
-    name = os.path.basename(scenario)[:-5] + ("-" + "-".join(sorted(device)) if device else "")
+def simulate(interp, scenario=SCENARIO, device=None, config=None):
+    """Run a day; device: changes to the scenario's device (emulator options); config: to the
+    watch's settings."""
+    changes = sorted(device or ()) + sorted(config or ())
+    name = os.path.basename(scenario)[:-5] + ("-" + "-".join(changes) if changes else "")
     out = os.path.join(REPO, "out", "bench", name + "-" + interp)
-    if device:
+    if changes:
         with open(os.path.join(REPO, scenario)) as f:
             sc = json.load(f)
-        sc["device"].update(device)
+        sc["device"].update(device or {})
+        sc["config"].update(config or {})
         os.makedirs(out, exist_ok=True)
         scenario = os.path.join(out, "scenario.json")
         with open(scenario, "w") as f:
@@ -70,6 +73,19 @@ def main():
     print("             modem %.2f mA, GNSS %.2f mA, ESP32 %.2f mA, board %.2f mA, Wi-Fi %.2f mA "
           "(%d scans)" % (tuple(s["avg_ua_" + k] / 1000 for k in ("modem", "gnss", "esp32", "board", "wifi"))
                           + (s["wifi_scans"],)))
+    pe, zl = s["position_error_m"], s["zone_alert_latency_s"]
+    print("positions    error p50 %s m, p95 %s m, max %s m; %d of %d reports beyond their stated "
+          "accuracy; by source %s; GNSS on %d s/day" % (
+              pe["p50"], pe["p95"], pe["max"], s["accuracy_exceeded"], s["reports_delivered"],
+              ", ".join("%s %d" % kv for kv in sorted(s["reports_by_source"].items())), s["gnss_on_s"]))
+    print("zones        %d crossings alerted at the server %s s after the child crossed (worst %s), "
+          "%d missed" % (s["zone_crossings"], s["zone_alert_latencies_s"], zl["worst"],
+                         s["zone_alerts_missed"]))
+    nz = simulate("python", config={"zones": []})
+    print("             the same day without zones: %.2f mA (zones cost %.2f mA: looks near the edges, "
+          "%d more Wi-Fi scans, %d s more GNSS)" % (
+              nz["avg_current_ua"] / 1000, (s["avg_current_ua"] - nz["avg_current_ua"]) / 1000,
+              s["wifi_scans"] - nz["wifi_scans"], s["gnss_on_s"] - nz["gnss_on_s"]))
     s = simulate("python", "host_sim/scenarios/sos_park.json")
     print("SOS          alarm at the server %s ms after the press became an SOS, SMS submitted after "
           "%s ms, first call dialled after %s ms, accepted by %s" % (

@@ -81,9 +81,10 @@ def test_still_looks_are_planned_from_the_distance_to_the_edge():
     assert sc(600, 600) == 381
 
 
-def test_reach_is_at_least_a_brisk_walk():
-    assert reporter.reach_m(0, 10, 300) == 10 + 450
-    assert reporter.reach_m(360, 10, 300) == 10 + 3000  # 36 km/h (a bus): 10 m/s
+def test_the_time_to_an_edge_is_at_least_a_brisk_walks():
+    assert reporter.approach_s(460, 0, 10) == 300  # standing still: as if walking 1.5 m/s
+    assert reporter.approach_s(460, 360, 10) == 45  # 36 km/h (a bus): 10 m/s
+    assert reporter.approach_s(20, 40, 30) == 0  # within the accuracy: at the edge now
 
 
 def test_gnss_fix_is_a_valid_report_and_learns_the_place():
