@@ -1,10 +1,11 @@
 """Property test of the modem reply parsers: real +CPSI and +CGNSSINFO lines (hardware.md
 §1.3, §1.4) mutated thousands of times. Whatever a broken or hostile modem prints, the parser
 answers None, an object whose every value is in range (and that watchproto.position turns into
-a frame), or ValueError; nothing else. Mutations come from our own LCG, seeded, so CPython and
+a frame Traccar's decoder accepts whole), or ValueError; nothing else. Wi-Fi scans with hostile
+SSIDs, addresses and signal values likewise end in frames Traccar reads. Mutations come from our own LCG, seeded, so CPython and
 MicroPython run the very same cases (no `random` module needed)."""
 import support  # noqa: F401  (virtual time first)
-from firmware import clock, watchproto
+from firmware import clock, watchproto, wifi
 from firmware.drivers import a76xx
 from firmware.fix import Cell, Fix
 
@@ -94,6 +95,19 @@ def _check_fix(f, line):
 def _frame(fix, cell):
     text = watchproto.position("UD", fix, 50, 80, 0, 0, [cell] if cell else [])
     assert text.startswith("UD,") and "\r" not in text and "\n" not in text
+    return _traccar_reads(text)
+
+
+def _traccar_reads(text):
+    """The content as Traccar decodes it: no exception (an exception closes the connection and
+    the watch sends the frame again forever), a position, every cell and AP read."""
+    from host_sim import traccar
+
+    frame = watchproto.encode("SG", "862000012345674", text)
+    assert watchproto.parse(frame).content.decode() == text
+    p = traccar.decode_position(text)
+    assert not p["network_ignored"], text
+    return p
 
 
 def _run(seeds, parse, check, seed0):
@@ -147,3 +161,32 @@ def test_seed_lines_parse():
     for line in CGNSSINFO[:4]:
         _check_fix(a76xx.parse_cgnssinfo(line, NOW), line)
     assert a76xx.parse_cgnssinfo(CGNSSINFO[4], NOW) is None
+
+
+def test_wifi_scan_fuzz():
+    """Hostile scans (any bytes as SSIDs, odd addresses, out-of-range or non-int signals, junk
+    tuples) -> at most 8 APs, each read back by Traccar with its MAC and signal."""
+    r = Lcg(777)
+    cell = Cell(242, 1, 2010, 26383618, -82)
+    fix = Fix(NOW, 59917300, 10764600, True, 20, 0, 0, 9, 5, "gnss")
+    kept = 0
+    for _ in range(400):
+        entries = []
+        for _ in range(r.below(30)):
+            ssid = bytes([r.below(256) for _ in range(r.below(40))])
+            n = 6 if r.below(8) else r.below(9)
+            bssid = bytes([r.below(256) for _ in range(n)])
+            rssi = (-r.below(140), r.below(50), "x", None, -50.5, True)[r.below(6) if r.below(3) == 0 else 0]
+            entry = (ssid, bssid, r.below(14), rssi, r.below(10), False)
+            if r.below(20) == 0:
+                entry = entry[:r.below(6)]  # a short tuple
+            entries.append(entry)
+        aps = wifi.select(entries)  # malformed entries are dropped, never raised
+        assert len(aps) <= 8
+        kept += len(aps)
+        p = _frame(fix, cell) if not aps else _traccar_reads(
+            watchproto.position("UD", fix, 50, 80, 0, 0, [cell], wifi.block(aps)))
+        assert len(p["wifis"]) == len(aps)
+        for (mac, rssi), ap in zip(p["wifis"], aps):
+            assert mac.replace(":", "") == ap[0] and rssi == ap[1]
+    assert kept > 500  # most random addresses are multicast or locally administered: dropped
