@@ -2,8 +2,9 @@
 §1.3, §1.4) mutated thousands of times. Whatever a broken or hostile modem prints, the parser
 answers None, an object whose every value is in range (and that watchproto.position turns into
 a frame Traccar's decoder accepts whole), or ValueError; nothing else. Wi-Fi scans with hostile
-SSIDs, addresses and signal values likewise end in frames Traccar reads. Mutations come from our own LCG, seeded, so CPython and
-MicroPython run the very same cases (no `random` module needed)."""
+SSIDs, addresses and signal values likewise end in frames Traccar reads. Mutations come from
+our own LCG, seeded, so CPython and MicroPython run the very same cases (no `random` module
+needed)."""
 import support  # noqa: F401  (virtual time first)
 from firmware import clock, watchproto, wifi
 from firmware.drivers import a76xx
