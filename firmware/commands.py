@@ -664,6 +664,7 @@ def _status(new, args):  # STATUS: what a guardian may need to see, never the PI
         "remove=%d" % int(new["remove_alarm"]),
         "reminders=%d" % len(new["reminders"]),
         "sms=%s" % ("on" if new["pin"] else "off"),
+        "zones=%d" % len(new["zones"]),
     ]
     return (), ",".join([_ascii(x, 400) for x in out])
 

@@ -160,6 +160,10 @@ class Positioning:
             self.aps = wifi.scan(self._wlan)
         return self.aps
 
+    def still(self, aps):
+        """Does this scan say the watch stands where it stood at the last position?"""
+        return self.here is not None and motion(aps, self._here_aps, None, None) is False
+
     # ---- GNSS ----
     async def _power(self, on):
         """Receiver on (True once usable, after READY) or off (data kept for a hot start)."""

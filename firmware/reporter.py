@@ -251,10 +251,10 @@ class Reporter:
         p = self._pos
         if p.tracking or self._approach:  # GNSS (on, or a hot start): a scan only if no fix
             fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, None, self._up.connected,
-                                 True)
+                                 walking=True)
         else:
             aps = p.scan()
-            if p.here is not None and not self._moved(aps):
+            if p.still(aps):
                 self.check_due = self._still_plan(p.here)
                 return
             c = await self._cell()
@@ -264,11 +264,6 @@ class Reporter:
                       course=fix.course)
             self._check_zones(fix)
             await self._plan_looks(fix)
-
-    def _moved(self, aps):
-        from firmware.positioning import motion
-
-        return motion(aps, self._pos._here_aps, None, None) is not False
 
     def _still_plan(self, fix):
         edge = zones.nearest_edge_m(self._cfg["zones"], fix.lat, fix.lon)

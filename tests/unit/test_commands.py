@@ -468,6 +468,9 @@ def test_status_reads_back_without_the_pin():
         assert part in res.reply.split(","), (part, res.reply)
     assert PIN not in res.reply
     assert "sms=off" in apply_server(_values(pin=""), "STATUS").reply
+    assert res.reply.endswith(",zones=0")
+    home = {"name": "home", "lat": 59923600, "lon": 10759200, "r": 150}
+    assert apply_server(_values(zones=[home]), "STATUS").reply.endswith(",zones=1")
 
 
 # ---- malformed and hostile -----------------------------------------------------------------------

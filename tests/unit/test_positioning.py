@@ -269,3 +269,30 @@ def test_old_gnss_firmware_keeps_nothing_so_every_start_is_cold():
         assert m.assists == 2  # a fix 10 minutes ago, but no AP_Flash: assisted again
 
     support.run(main())
+
+
+def test_looks_between_reports_near_a_zone_edge():
+    zone = {"name": "home", "lat": HOME[0], "lon": HOME[1], "r": 250}
+
+    async def main():
+        rep, _ = _reporter("rep2", [zone])
+        clock.wall.set(T0, "network")
+        p = rep._pos
+        due = lambda: clock.ticks_diff(rep.check_due, clock.ticks_ms()) // 1000  # noqa: E731
+        # standing at home (a place): Wi-Fi looks for a walk that starts, every 148 s
+        await rep._plan_looks(Fix(T0, HOME[0], HOME[1], False, 0, 0, 0, 0, 30, "place"))
+        assert not p.tracking and due() == 148
+        # walking out, 30 m from the edge: GNSS stays on, a look every 5 s
+        north = 2000  # ~222 m
+        await rep._plan_looks(_fix(HOME[0] + north, HOME[1], T0, acc=10))
+        assert p.tracking and due() == 5
+        # walking 1 km away from the edge: GNSS off, one look when the edge is a minute away
+        far = 11500  # ~1279 m north of the centre: ~1029 m from the edge
+        await rep._plan_looks(_fix(HOME[0] + far, HOME[1], T0, acc=10))
+        assert not p.tracking
+        assert 600 <= due() <= 630  # (1029 - 10) m at 1.5 m/s = 679 s, less the minute
+        # standing far from every edge: nothing until the next report
+        await rep._plan_looks(Fix(T0, HOME[0] + far, HOME[1], False, 0, 0, 0, 0, 30, "place"))
+        assert rep.check_due is None
+
+    support.run(main())
