@@ -282,6 +282,8 @@ class App:
 
     async def _shutdown(self, kind):
         await sleep_ms(1000)
+        if self.positioning is not None:
+            self.positioning.places.flush()  # the refinements since the last save (never raises)
         if kind == "poweroff":
             try:
                 await self.board.modem.at.cmd("AT+CPOF", 9000)  # A76-ATM §3.2.5

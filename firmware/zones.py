@@ -15,6 +15,7 @@ buildings). The belief changes only when the other side is confirmed: two decide
 there DWELL_S apart with none on the believed side between them (undecided ones neither
 confirm nor cancel), or one whose margin |edge| - acc is FAR_M or more. A decided position on
 the believed side cancels a pending change; so a fix jittering across the edge never flaps.
+A GNSS fix walking toward the other side is judged by half its accuracy (crossing_acc).
 The first belief (after boot, or for a new or changed zone) is adopted silently: a watch that
 starts outside its home zone has not left it, and must not say "exit". Watcher.restore()
 carries beliefs over a reboot, so a real exit during a reboot is still told.

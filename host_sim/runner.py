@@ -39,7 +39,7 @@ _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_fail
             "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "modem_unresponsive",
             "watchdog_reset",
             "downlink",
-            "report_skipped", "fatal", "contacts", "button", "call_ringing", "call_rejected",
+            "report_skipped", "zone", "fatal", "contacts", "button", "call_ringing", "call_rejected",
             "call_answered", "call_missed", "call_for_sos", "sms_kept", "sms_dropped", "sos",
             "sos_alarm_queued", "sos_sms", "sos_sms_failed", "sos_call", "sos_call_answered",
             "sos_call_ended", "sos_hangup", "sos_accepted", "sos_unanswered", "sos_cancelled",
