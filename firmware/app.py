@@ -20,6 +20,7 @@ from firmware.control import Control
 from firmware.drivers import events as ev
 from firmware.outbox import Outbox
 from firmware.positioning import Positioning
+from firmware.power import Power
 from firmware.reporter import Reporter
 from firmware.schoolmode import SchoolMode
 from firmware.sos import Sos
@@ -67,6 +68,7 @@ class App:
         self.telephony = None
         self.sos = None
         self.school = None
+        self.power = None
         self.control = None
         self._clock_read = None  # ticks of the last AT+CCLK
         self._subs = {}
@@ -220,6 +222,10 @@ class App:
         pos.busy = lambda: sos.tracking_ms() is not None or m.in_call or tel.ringing or self._buzzing > 0
         self.reporter = Reporter(m, cfg, self.outbox, pos, up, batt, self.alarms, sos.tracking_ms,
                                  self.root)
+        # the low-battery alarm and the critical mode (firmware/power.py): its state from flash
+        # before the first report, so a watch rebooted while critical starts thin
+        self.power = power = Power(cfg, batt, self._alarm, self.root, self.reporter.replan)
+        self.reporter.power = tel.power = pos.power = power
         self.subscribe(ev.DATA, up.on_data)
         self.subscribe(ev.CLOSED, up.on_closed)
         self.subscribe(ev.RING, tel.on_ring)
@@ -233,6 +239,7 @@ class App:
             asyncio.create_task(self._keep("telephony", tel.run)),
             asyncio.create_task(self._keep("sos", sos.run)),
             asyncio.create_task(self._keep("school", self.school.run)),
+            asyncio.create_task(self._keep("power", power.run)),
             asyncio.create_task(self._keep("watchdog", self._watchdog)),
         ]
         if self._sos_early:
@@ -331,8 +338,13 @@ class App:
         starved = False
         while True:
             cfg = self.cfg
-            if watchdog_ok(clock.ticks_ms(), started, self.reporter.progress,
-                           cfg["report_interval_s"] * 1000, cfg["gnss_timeout_s"] * 1000):
+            # the reporter's own plan: a critical battery thins the reports to one an hour
+            # (firmware/power.py), and a report due at once after it was thin counts from there
+            rep = self.reporter
+            iv = rep.interval_ms()
+            if rep.progress is not None and rep.due is not None:
+                iv = max(iv, clock.ticks_diff(rep.due, rep.progress))
+            if watchdog_ok(clock.ticks_ms(), started, rep.progress, iv, cfg["gnss_timeout_s"] * 1000):
                 wdt.feed()
             elif not starved:
                 starved = True

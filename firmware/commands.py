@@ -661,6 +661,7 @@ def _status(new, args):  # STATUS: what a guardian may need to see, never the PI
         "cc=%s" % new["country_code"],
         "sossms=%d" % int(new["sos_sms"]),
         "lowbat=%d" % int(new["lowbat_alarm"]),
+        "lowbatpct=%d" % new["lowbat_pct"],
         "remove=%d" % int(new["remove_alarm"]),
         "reminders=%d" % len(new["reminders"]),
         "sms=%s" % ("on" if new["pin"] else "off"),
@@ -708,6 +709,7 @@ _SERVER = {
     "TZRULE": _tzrule,
     "SOSCANCEL": _action("sos_cancel"),
     "STATUS": _status,
+    "LOWBATLEVEL": _setting_uint("lowbat_pct", 2, "percent"),  # the low-battery alarm's level
     "ZONE": _zone,
     "ZONEDEL": _zonedel,
     "ZONES": _zones_list,
@@ -902,6 +904,11 @@ def _sms_zones(new, args):
     return (), "Zones: %s." % (", ".join(out) or "none")
 
 
+def _sms_lowbat(new, args):  # lowbat,<pct>: LOWBATLEVEL
+    _SERVER["LOWBATLEVEL"](new, args)
+    return (), "OK: low battery alarm at %d%%" % new["lowbat_pct"]
+
+
 def _sms_help(new, args):
     return (), HELP
 
@@ -919,6 +926,7 @@ _SMS = {
     "zone": _sms_zone,
     "zonedel": _sms_zonedel,
     "zones": _sms_zones,
+    "lowbat": _sms_lowbat,
 }
 
 

@@ -63,6 +63,16 @@ DEFAULTS = {
     # Traccar's alarmSos, SOSSMS,0/1 (watch-protocol.md §5): an SOS also texts the SOS contacts.
     "sos_sms": True,
     "lowbat_alarm": True,  # alarmBattery, LOWBAT,0/1: a low-battery alarm to the server
+    # ---- battery (firmware/power.py) ---------------------------------------------------------
+    # LOWBATLEVEL,<pct>: at or below this gauge percentage, once per discharge, an AL with
+    # Traccar's lowBattery bit (when lowbat_alarm is on); armed again once the battery reads 5
+    # points above it.
+    "lowbat_pct": 20,
+    # At or below this (and below lowbat_pct) the watch keeps only SOS, guardians' calls and a
+    # report every critical_report_s at the last known position: no Wi-Fi scans, no GNSS
+    # searches, friends' calls rejected; until the battery reads 5 points above it.
+    "critical_pct": 5,
+    "critical_report_s": 3600,
     # alarmRemove, REMOVE,0/1: the take-off alarm. Stored only: this board has no wrist sensor.
     "remove_alarm": False,
     # alarmClock, REMIND: at most 8 items "HH:MM-S-F" in the vendors' form (S: 1 on, 0 off; F: 1
@@ -97,6 +107,9 @@ _RANGES = {
     "flowers": (0, 99),
     "work_time_min": (0, 1440),
     "places_forget_days": (1, 365),
+    "lowbat_pct": (5, 50),
+    "critical_pct": (1, 20),
+    "critical_report_s": (600, 86400),
 }
 MAX_REMINDERS = 8
 MAX_WORK_WINDOWS = 8
@@ -237,8 +250,18 @@ def check(key, value):
             raise ConfigError(key, "exactly 2 letters or digits")
 
 
+def check_pair(values):
+    """The settings that must agree with each other, when both are in values: critical_pct
+    below lowbat_pct (firmware/power.py)."""
+    if "lowbat_pct" in values and "critical_pct" in values:
+        if values["critical_pct"] >= values["lowbat_pct"]:
+            raise ConfigError("lowbat_pct", "must be above critical_pct (%d), not %d" % (
+                values["critical_pct"], values["lowbat_pct"]))
+
+
 def check_all(values):
-    """Validate a dict of settings (any subset of the keys); raises the first error, in key order."""
+    """Validate a dict of settings (any subset of the keys); raises the first error, in key order,
+    then a disagreeing pair (check_pair)."""
     if not isinstance(values, dict):
         raise ConfigError(None, "settings must be a JSON object")
     for k in values:  # unknown keys first: sorted() would choke on a non-str key
@@ -246,6 +269,7 @@ def check_all(values):
             raise ConfigError(k, "unknown setting")
     for k in sorted(values):
         check(k, values[k])
+    check_pair(values)
 
 
 class Config:
@@ -286,6 +310,14 @@ class Config:
                 good[k] = values[k]
             except ConfigError as e:
                 bad.append(str(e))
+        merged = dict(DEFAULTS)
+        merged.update(good)
+        try:
+            check_pair(merged)
+        except ConfigError as e:  # both back to their defaults, which agree
+            bad.append(str(e))
+            good.pop("lowbat_pct", None)
+            good.pop("critical_pct", None)
         if bad:
             return cls._recover(root, path, good, "bad settings defaulted: " + "; ".join(bad))
         return cls(root, values)
@@ -315,6 +347,9 @@ class Config:
         """Validate every key first, then apply all of them (or none). Returns the sorted list of
         keys whose value changed. Does not save: call save() after."""
         check_all(changes)
+        merged = dict(self._v)
+        merged.update(changes)
+        check_pair(merged)  # a change of one must agree with the other's stored value
         changed = []
         for k in sorted(changes):
             if self._v[k] != changes[k]:

@@ -124,6 +124,9 @@ class Positioning:
         self._on = False  # the receiver is powered
         self.searches = 0  # GNSS power-ons (for the log and the bench)
         self.busy = None  # fn() -> True while a scan must not block the interpreter
+        # firmware/power.py: while the battery is critical no Wi-Fi scan and no GNSS search; a
+        # position is the last one, its accuracy grown
+        self.power = None
 
     # ---- flash ----
     def _load(self):
@@ -154,7 +157,8 @@ class Positioning:
         interpreter, hardware.md §4), the radio off again after. Not while `busy()` (an SOS,
         a call): nothing else runs during a scan, not a buzzer's end, not a key pressed on the
         far end. Then [] and the motion test says "moved": GNSS answers instead."""
-        if self._wlan is None or (self.busy is not None and self.busy()):
+        if self._wlan is None or (self.busy is not None and self.busy()) or \
+                (self.power is not None and self.power.critical):
             self.aps = []
         else:
             self.aps = wifi.scan(self._wlan)
@@ -228,7 +232,8 @@ class Positioning:
                 and now - h.t <= _MOVING_FOR_S:
             moved = True  # walking at the last fix (GNSS speed): still walking, whatever Wi-Fi says
         f = None
-        if self.tracking or moved is not False or self.here is None:
+        if (self.tracking or moved is not False or self.here is None) and \
+                not (self.power is not None and self.power.critical):
             f = await self._gnss(now, cfg_timeout_s, cell, moved, assist_ok)
         if f is not None:
             self._fixed(f, aps or ())

@@ -103,6 +103,7 @@ class Reporter:
         self._still_looks = 0  # tracking looks in a row without motion or fix
         self._approach = False  # the next look is a GNSS look on the way to an edge
         self.crossings = 0
+        self.power = None  # firmware/power.py: while critical, a report every critical_report_s, no looks
 
     # ---- zones ----
     def _load_zones(self):
@@ -147,6 +148,8 @@ class Reporter:
 
     def interval_ms(self):
         ms = self._cfg["report_interval_s"] * 1000
+        if self.power is not None and self.power.critical:  # an SOS's tracking still wins
+            ms = max(ms, self._cfg["critical_report_s"] * 1000)
         fast = self._fast() if self._fast is not None else None
         zf = self._zone_fast_until
         if zf is not None:
@@ -228,10 +231,12 @@ class Reporter:
         return c
 
     async def report_once(self):
-        """Cell, Wi-Fi, position, battery -> one UD on flash, then wake the uplink. The cell and
-        the scan come first: they tell the positioning whether the watch moved."""
-        c = await self._cell()
+        """Wi-Fi, cell, position, battery -> one UD on flash, then wake the uplink. The scan and
+        the cell come first: they tell the positioning whether the watch moved. The scan goes
+        before the modem is woken for the cell, so the modem's awake burst (the cell, the send,
+        the ack) is not held open by the ESP32's 1.7 s of scanning."""
         aps = self._pos.scan()
+        c = await self._cell()
         fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._up.connected)
         if fix is None:
             log.event("report_skipped", why="no position known yet")
@@ -308,6 +313,9 @@ class Reporter:
             now = clock.ticks_ms()
             wait = clock.ticks_diff(self.due, now)
             cd = self.check_due
+            if cd is not None and self.power is not None and self.power.critical:
+                self.check_due = cd = None  # a critical battery: no looks between reports,
+                await self._pos.track(False)  # and GNSS off
             look = cd is not None and clock.ticks_diff(cd, self.due) < 0
             if look:
                 wait = clock.ticks_diff(cd, now)

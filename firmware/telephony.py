@@ -20,7 +20,8 @@ Outgoing calls and SMS go only to listed numbers (send_sms, dial).
 School mode (firmware/school.py decides, firmware/schoolmode.py knows when): in a window a
 friend's call is rejected and a guardian's rings only if `school_guardian_rings`; SMS from
 contacts are kept but held (no buzz) and announced when the window ends; nothing goes out but
-SOS and the answers to guardians' commands. A guardian's SMS that is a command (with the PIN)
+SOS and the answers to guardians' commands. A critical battery (firmware/power.py) rejects
+friends' calls the same way; guardians ring. A guardian's SMS that is a command (with the PIN)
 goes to firmware/control.py and is not kept (it carries the PIN); a command from anyone else
 is dropped unread.
 """
@@ -85,6 +86,7 @@ class Telephony:
         self._ringer = ringer
         self.sos = sos
         self.school = None
+        self.power = None  # firmware/power.py: a critical battery rejects friends' calls
         self.control = None
         self.notify = None  # fn(): a short buzz for a new message
         self._cfg = cfg
@@ -112,13 +114,16 @@ class Telephony:
             return
         quiet = self._quiet()
         rings = self._cfg is not None and self._cfg["school_guardian_rings"]
-        if school.decide_call(quiet, c, rings) == "ring":
+        # a critical battery rejects friends as a window does, and guardians ring (in a window
+        # only as school mode lets them)
+        crit = self.power is not None and self.power.critical
+        if school.decide_call(quiet or crit, c, rings or not quiet) == "ring":
             self.ringing = True
             self._ringer(True)
             log.event("call_ringing", name=c.name)
         else:
             if c is not None:
-                log.event("call_rejected", caller=c.name, why="school")
+                log.event("call_rejected", caller=c.name, why="school" if quiet else "critical")
             else:
                 log.event("call_rejected", caller=mask(number), withheld=not number)
             self._do(("reject",))

@@ -15,6 +15,16 @@ The LK doubles as the heartbeat: Traccar drops a socket idle for 1800 s (§1), s
 out when nothing was acked for heartbeat_s. Every LK is bare (`LK`, no values): Traccar stores a
 position row for an LK that carries values, but not for a bare one (§4). Downlinks that are not
 acks go to the command layer (firmware/control.py). Reconnects back off exponentially.
+
+A broken or hostile server must not drain the battery (issue 8): every downlink byte wakes the
+radio, the modem and the ESP32, and a session lives as long as the server keeps it up. So a
+session is dropped as misbehaving when a frame trickles in (bytes outside a complete frame over
+_TRICKLE_READS reads and _FRAME_MS: slowloris, dripped acks), when a minute brings more than
+_RX_MINUTE_MAX bytes (a flood), when more than _UNASKED_MAX frames in an hour are not the acks
+the watch asked for (commands, unsolicited acks, junk), or when a send goes unacked for the
+second session in a row (the ack timeout bounds the time a session waits for one). Each such
+session in a row doubles a wait of its own before the next connect (bad_backoff: 1 min .. 30
+min), which only a new alarm skips; the reports stay in the outbox until acked, as ever.
 """
 import asyncio
 
@@ -33,6 +43,28 @@ _IDLE_MS = const(3600000)
 # Downlink commands are short text; a server that streams an endless frame must not take the
 # ESP32's heap (Traccar itself allows 32 KiB, watch-protocol.md §2)
 _DOWNLINK_MAX = const(4096)  # no server configured: nothing to do until a report or a config change
+# Misbehaviour (issue 8). A downlink normally arrives whole, in one or two TCP segments a few ms
+# apart, so bytes left outside a complete frame across 3 reads and 10 s are a trickle (a read
+# is a wake of the ESP32 and ~10 s of an awake modem). Reads, not time alone: our own AT
+# channel can delay the read of a frame's second half by the 40 s of an SMS send.
+_FRAME_MS = const(10000)
+_TRICKLE_READS = const(3)
+# A minute carries an ack or two (~30 B each) and rarely a command (<= 4 KiB: _DOWNLINK_MAX);
+# 8 KiB is two of the driver's reads (3 x 1460 B each)
+_RX_MINUTE_MAX = const(8192)
+# Frames the watch did not ask for (it asks for an ack with each LK and AL it sends): a
+# guardian's commands, a few an hour, 12 lets a burst of settings through. Each costs a wake,
+# and some a GNSS search (CR): a server that streams them must not run the battery down
+_UNASKED_MAX = const(12)
+_UNASKED_MS = const(3600000)
+# The wait after a session dropped for misbehaviour, doubling with each in a row: 1, 2, 4 ...
+# 30 min. Reports wait longer once such a server behaves again (at most 30 min); a session
+# every 30 min (a connect, a send, a close and their radio tails) costs ~1 mA while the
+# server misbehaves, less than the report sends it holds back. A session acked after
+# _CLEAN_MS forgets the count.
+_BAD_BACKOFF_MIN_S = const(60)
+_BAD_BACKOFF_MAX_S = const(1800)
+_CLEAN_MS = const(600000)
 
 
 def _splitter():
@@ -44,6 +76,14 @@ def next_backoff(prev_s):
     if prev_s <= 0:
         return _BACKOFF_MIN_S
     return min(_BACKOFF_MAX_S, prev_s * 2)
+
+
+def bad_backoff(strikes):
+    """The wait after the strikes-th session in a row dropped for misbehaviour: 60, 120, 240
+    ... 1800 s (0 for none)."""
+    if strikes <= 0:
+        return 0
+    return min(_BAD_BACKOFF_MAX_S, _BAD_BACKOFF_MIN_S << min(strikes - 1, 5))
 
 
 class Uplink:
@@ -68,6 +108,12 @@ class Uplink:
         self._reading = asyncio.Lock()
         self._alarm_out = asyncio.Event()  # a send carrying alarms has been written
         self.delivered = 0
+        self._got_ack = False  # the LK ack a send waits for came (_ack also wakes on a loss)
+        self._unacked = False  # the last session ended without the ack it waited for
+        self.strikes = 0  # sessions in a row dropped for misbehaviour
+        self._bad_until = None  # ticks before which only a new alarm connects
+        self._alarms_tried = 0  # _alarm_mark() at the last connect
+        self._session()
 
     # ---- called by others ----
     def kick(self):
@@ -101,17 +147,40 @@ class Uplink:
         return len(self._ob) + (len(self._al) if self._al is not None else 0)
 
     # ---- session ----
-    def _lost(self, why):
+    def _session(self):
+        """Per-connection bookkeeping of what the server sends (the misbehaviour bounds)."""
+        self._bad = None  # why this session was dropped as misbehaving
+        self._since = clock.ticks_ms()
+        self._owed = 0  # acks the server owes: one per LK and AL sent
+        self._min_t = self._since  # the current minute's downlink bytes
+        self._min_bytes = 0
+        self._unasked_t = self._since  # the current hour's frames not asked for
+        self._unasked = 0
+        self._partial_t = None  # the first read that left bytes outside a complete frame
+        self._partial_reads = 0
+
+    def _lost(self, why, bad=False):
         self.connected = False
         self._split = _splitter()
         self.backoff_s = next_backoff(self.backoff_s)
-        self._retry_at = clock.ticks_add(clock.ticks_ms(), self.backoff_s * 1000)
-        log.event("disconnect", why=why, retry_s=self.backoff_s)
+        now = clock.ticks_ms()
+        self._retry_at = clock.ticks_add(now, self.backoff_s * 1000)
+        if bad:
+            self.strikes += 1
+            wait_s = max(self.backoff_s, bad_backoff(self.strikes))
+            self._bad_until = clock.ticks_add(now, wait_s * 1000)
+            # the network works (the server answered): a new alarm need not wait for more
+            self._retry_at = clock.ticks_add(now, _BACKOFF_MIN_S * 1000)
+            log.event("disconnect", why=why, retry_s=wait_s, strikes=self.strikes)
+        else:
+            log.event("disconnect", why=why, retry_s=self.backoff_s)
         self._kick.set()  # the sender may be asleep until a heartbeat: let it plan the reconnect
+        self._ack.set()  # ... or waiting for an ack that cannot come now
 
     async def _connect(self):
         cfg = self._cfg
         host, port = cfg["server_host"], cfg["server_port"]
+        self._alarms_tried = self._alarm_mark()
         try:
             await self._m.net_open()
             await self._m.tcp_open(_LINK, host, port, _CONNECT_TIMEOUT_MS)
@@ -123,12 +192,13 @@ class Uplink:
         self.connected = True
         self._split = _splitter()
         self._ack.clear()
+        self._session()
         log.event("connect", host=host, port=port, id=self.device_id)
         return True
 
-    async def _close(self, why):
+    async def _close(self, why, bad=False):
         if self.connected:
-            self._lost(why)
+            self._lost(why, bad)
         try:
             await self._m.tcp_close(_LINK)
         except OSError:
@@ -137,8 +207,21 @@ class Uplink:
     def _may_connect(self):
         if not self._cfg["server_host"]:
             return False
+        now = clock.ticks_ms()
         r = self._retry_at
-        return r is None or clock.ticks_diff(clock.ticks_ms(), r) >= 0
+        if r is not None and clock.ticks_diff(now, r) < 0:
+            return False
+        b = self._bad_until
+        return b is None or clock.ticks_diff(now, b) >= 0 or self._new_alarm()
+
+    def _alarm_mark(self):
+        """Alarms ever queued (acked or dropped + waiting): grows by one with each alarm."""
+        return self._al.acked + len(self._al) if self._al is not None else 0
+
+    def _new_alarm(self):
+        """An alarm queued since the last connect: it goes out despite a misbehaving server's
+        wait (an SOS, a zone crossing; the server stores an AL whatever it does with acks)."""
+        return self._alarm_mark() > self._alarms_tried
 
     def _frame(self, content):
         return watchproto.encode(self._cfg["maker"], self.device_id, content)
@@ -149,23 +232,31 @@ class Uplink:
         289 extra rows a day). Battery and steps travel in the UD/AL frames instead."""
         return self._frame(watchproto.LK)
 
-    async def _send_and_confirm(self, payload, what, urgent=False):
-        """Send frames ending in an LK; True once that LK is acked. urgent: it carries alarms."""
+    async def _send_and_confirm(self, payload, what, urgent=False, acks=1):
+        """Send frames ending in an LK; True once that LK is acked. urgent: it carries alarms;
+        acks: the acks the server owes for them (the LK's and one per AL)."""
         self._ack.clear()
+        self._got_ack = False
+        self._owed += acks
         await self._m.tcp_send(_LINK, payload, urgent=urgent)
         if urgent:
             self._alarm_out.set()
         try:
             await wait_for_ms(self._ack.wait(), _ACK_TIMEOUT_MS)
         except asyncio.TimeoutError:
+            pass
+        if not self._got_ack:
             # The data URC may have been missed (RI pulses merge, light sleep drops UART
-            # bytes): the modem buffers socket data (CIPRXGET mode), so look once before
-            # giving the session up.
+            # bytes), or the server closed after acking: the modem buffers socket data
+            # (CIPRXGET mode), so look once before giving the session up.
             await self._read()
-            if not self._ack.is_set():
-                await self._close("no ack for " + what)
+            if not self._got_ack:
+                # one lost ack may be the network's; two sessions in a row are the server's
+                await self._close("no ack for " + what, self._unacked)
+                self._unacked = True
                 return False
         self.backoff_s = 0
+        self._unacked = False
         return True
 
     async def _deliver(self):
@@ -179,7 +270,7 @@ class Uplink:
             parts = [self._frame(c) for _, c in alarms]
             parts.extend([self._frame(c) for _, c in batch])
             parts.append(self._lk())
-            if not await self._send_and_confirm(b"".join(parts), "reports", bool(alarms)):
+            if not await self._send_and_confirm(b"".join(parts), "reports", bool(alarms), len(alarms) + 1):
                 return False
             if alarms:
                 self._al.ack_through(alarms[-1][0])
@@ -204,7 +295,11 @@ class Uplink:
                 return _IDLE_MS
             if self._retry_at is None:
                 return 0
-            return max(0, clock.ticks_diff(self._retry_at, now))
+            wait = clock.ticks_diff(self._retry_at, now)
+            b = self._bad_until
+            if b is not None and not self._new_alarm():
+                wait = max(wait, clock.ticks_diff(b, now))
+            return max(0, wait)
         if self._last_ack is None:
             return 0
         hb = self._cfg["heartbeat_s"] * 1000
@@ -252,6 +347,8 @@ class Uplink:
         # one reader at a time: tcp_recv may take several AT commands, and two interleaved
         # readers would hand the splitter the chunks out of order
         async with self._reading:
+            if self._bad is not None:
+                return  # dropped for misbehaviour: not one more byte of it
             try:
                 data = await self._m.tcp_recv(_LINK)
             except OSError as e:
@@ -259,6 +356,10 @@ class Uplink:
                 return
             if data:
                 self._on_bytes(data)
+            if self._bad is not None:
+                self._replies = []
+                await self._close(self._bad, True)
+                return
             if self._replies and self.connected:
                 # the echo of each command (watch-protocol.md §5: Traccar files it under an
                 # unknown type and keeps the session): no ack to wait for
@@ -268,20 +369,66 @@ class Uplink:
                 except OSError as e:
                     log.event("error", where="command_reply", err=repr(e))
 
+    def _misbehaving(self, data, frames):
+        """Why this read makes the session misbehaving (module docstring), or None."""
+        now = clock.ticks_ms()
+        if clock.ticks_diff(now, self._min_t) >= 60000:
+            self._min_t = now
+            self._min_bytes = 0
+        self._min_bytes += len(data)
+        if self._min_bytes > _RX_MINUTE_MAX:
+            return "flood: %d bytes in a minute" % self._min_bytes
+        if frames and data[-1] == 0x5D:  # ends with a complete frame's ']'
+            self._partial_t = None
+        elif self._partial_t is None:
+            self._partial_t = now
+            self._partial_reads = 1
+        else:
+            self._partial_reads += 1
+            if self._partial_reads >= _TRICKLE_READS and clock.ticks_diff(now, self._partial_t) >= _FRAME_MS:
+                return "trickle: no complete frame in %d reads" % self._partial_reads
+        return None
+
+    def _unasked_frame(self):
+        """A frame the watch did not ask for; True once there are too many this hour."""
+        now = clock.ticks_ms()
+        if clock.ticks_diff(now, self._unasked_t) >= _UNASKED_MS:
+            self._unasked_t = now
+            self._unasked = 0
+        self._unasked += 1
+        if self._unasked > _UNASKED_MAX:
+            self._bad = "%d frames not asked for in an hour" % self._unasked
+            return True
+        return False
+
     def _on_bytes(self, data):
-        for frame in self._split.feed(data):
+        frames = self._split.feed(data)
+        self._bad = self._misbehaving(data, frames)
+        if self._bad is not None:
+            return
+        for frame in frames:
             try:
                 f = watchproto.parse(frame)
             except ValueError as e:
+                if self._unasked_frame():
+                    return
                 log.event("error", where="downlink", err=repr(e))
                 continue
-            if f.type == "LK":
-                # Only the LK that closes a batch confirms it: Traccar acks an AL as soon as it
-                # reads it, before the frames after it (watch-protocol.md §4).
-                self._last_ack = clock.ticks_ms()
-                self._ack.set()
-            elif f.type == "AL":
-                self._last_ack = clock.ticks_ms()
+            if (f.type == "LK" or f.type == "AL") and self._owed > 0:
+                self._owed -= 1
+                now = clock.ticks_ms()
+                self._last_ack = now
+                if clock.ticks_diff(now, self._since) >= _CLEAN_MS:
+                    self.strikes = 0  # a session that has behaved for a while
+                if f.type == "LK":
+                    # Only the LK that closes a batch confirms it: Traccar acks an AL as soon as
+                    # it reads it, before the frames after it (watch-protocol.md §4).
+                    self._got_ack = True
+                    self._ack.set()
+            elif self._unasked_frame():
+                return
+            elif f.type == "LK" or f.type == "AL":
+                pass  # an ack nothing was sent for
             else:
                 log.event("downlink", type=f.type, content=smscodec.printable(f.content[:120]))
                 if self.on_command is not None:

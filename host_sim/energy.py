@@ -1,67 +1,212 @@
-"""Energy meter: integrates each component's current over virtual time.
+"""Energy meter: integrates each part's current over virtual time, at three ends at once.
 
-Currents in microamps at 3.8 V, each with its source in ../shared/docs/reference/hardware.md.
-Where the datasheet gives no figure the row says ASSUMED and why; replace with measurements.
+Every current is a (low, central, high) triple in microamps drawn from the battery, each row
+citing ../shared/docs/reference/hardware.md (the section; "§3.2 list" is the list "Measured and
+published figures found after the first energy model" at the end of §3.2) and saying whether the
+figure is MEASURED (someone put a meter on the part or the board), PUBLISHED (a datasheet or an
+application note) or ASSUMED (no figure: why this one). Where a figure is unknown both ends of
+its range are modelled: "high" is the harsh end, "low" the kind one, "central" our best
+estimate. The simulation has one timeline: the states (awake, asleep, tail ...) are the same at
+all three ends, only the currents differ (the emulator's timing choices are in
+host_sim/modem_a76xx.py). docs/energy.md has the table, the battery curve and the brown-out.
+
+Parts: "esp32" (the chip, at its 160 MHz clock), "wifi" (its radio, on top of the chip's own
+row), "modem" (the A7670's cellular side), "gnss" (its receiver), "led" (the modem's STATUS
+LED), "board" (everything else: regulators, charger, divider).
+
+Not modelled (docs/energy.md, known gaps): the T-A7670 feeds the modem and the ESP32's regulator
+from a boost converter on battery, so the datasheet rows understate the cell's current by the
+conversion (~15-35 %); the measured rows include it.
 """
 
 CURRENT_UA = {
-    # ESP32 (hardware.md §3.1)
-    ("esp32", "off"): 0,  # battery out (a power cut in a scenario)
-    ("esp32", "sleep"): 800,  # forced light sleep, radio off: 0.8 mA (WROOM)
-    ("esp32", "active"): 20000,  # modem-sleep, CPU on at max speed: 20 mA (WROOM)
-    # Board quiescent: T-A7670 with modem off and ESP32 asleep ~157 uA (§3.1, LGA DeepSleep.ino)
-    # That figure already includes the powered-off modem and the ESP32 in deep sleep, so those
-    # states add nothing here (counting them again would be double).
-    ("board", "on"): 157,
-    ("board", "off"): 0,
-    # A7670 (hardware.md §3.2, A7670-HD)
-    ("modem", "off"): 0,  # <= 20 uA (A7670-HD), inside the board figure above
-    ("modem", "boot"): 23000,  # ASSUMED: as idle (registered, no sleep) while it boots
-    ("modem", "idle"): 23000,  # idle, registered, not sleeping: 23 mA
-    ("modem", "sleep"): 2000,  # DTR/CSCLK sleep, LTE DRX 0.32 s: 2 mA
-    # ASSUMED: average while sending/receiving and in the RRC-connected tail: LTE TX peaks at
-    # 520-620 mA at 23 dBm (A7670-HD) but a watch near a cell transmits far below that.
-    ("modem", "active"): 150000,
+    # ---- ESP32 (hardware.md §3.1, §3.2 list) ----
+    ("esp32", "off"): (0, 0, 0),  # battery out (a power cut, a dead cell)
+    # Deep sleep with RTC memory: 10 uA PUBLISHED (ESP32 datasheet v5.2, §3.2 list); the IDF
+    # MEASURED 5 uA average (§3.1) is the kind end. Part of the board's 157 uA (see "board").
+    ("esp32", "deep"): (5, 10, 10),
+    # Forced light sleep, radio off: 0.8 mA PUBLISHED (WROOM §3.1; datasheet v5.2, §3.2 list); no
+    # range found, so all three ends are the one figure.
+    ("esp32", "sleep"): (800, 800, 800),
+    # Awake (modem-sleep: CPU on, radio off) at 160 MHz, the firmware's clock: 27-44 mA
+    # PUBLISHED (ESP32 datasheet v5.2 table 4-2, §3.2 list; the spread is the CPU's load).
+    # Central ASSUMED the middle: the firmware mostly waits on the UART while awake.
+    ("esp32", "active"): (27000, 35000, 44000),
+    # ---- Wi-Fi radio, on top of the ESP32's row (hardware.md §3.1) ----
+    # WROOM "Wi-Fi/BT RX & listening" 80-90 mA PUBLISHED is the module with its CPU running; less
+    # the CPU's own 20 mA (WROOM "max speed") leaves 60-70 mA for the radio. Central the harsh 70
+    # mA (as before); with the ESP32 row above (27-44 mA, awake during a scan: MicroPython's scan
+    # blocks) the total is 87-114 mA, harsher than the WROOM's 80-90. "on" (STA started, not
+    # scanning) ASSUMED the same: the IDF keeps the receiver on while STA is active and not
+    # connected, also while the ESP32 light-sleeps with the radio on (harsher than a real light
+    # sleep, which powers RF down).
+    ("wifi", "off"): (0, 0, 0),
+    ("wifi", "on"): (60000, 70000, 70000),
+    ("wifi", "scan"): (60000, 70000, 70000),
+    # ---- A7670 (hardware.md §3.2, A7670-HD; at VBAT 3.8 V) ----
+    ("modem", "off"): (0, 0, 0),  # <= 20 uA PUBLISHED (A7670-HD), inside the board figure
+    # Booting (PWRKEY to *ATREADY, then the cell search): ASSUMED at least awake-and-idle: low the
+    # MEASURED idle low end (9 mA), central the PUBLISHED idle 23 mA, high 40 mA (a cell search
+    # keeps the receiver on continuously: the connected-mode low end below).
+    ("modem", "boot"): (9000, 23000, 40000),
+    # Registered, awake, no traffic: 9-15 mA MEASURED on the T-A7670 board with the ESP32 in deep
+    # sleep (LilyGo-Modem-Series #336, LilyGO: "that's about it"; §3.2 list) against 23 mA
+    # PUBLISHED (A7670-HD table 40, §3.2). Central the top of the measured range.
+    ("modem", "idle"): (9000, 15000, 23000),
+    # DTR/CSCLK sleep, registered: 2 mA PUBLISHED at LTE DRX 0.32 s (A7670-HD table 40, §3.2),
+    # the shortest LTE paging cycle, so the harsh end. Networks usually page every 1.28 s, waking
+    # the modem a quarter as often: ASSUMED ~1 mA there (the kind end). Central 1.5 mA ASSUMED: a
+    # floor like the SIM7000's LTE sleep (1.2 mA, §3.2) plus a quarter of the paging share gives
+    # ~1.4 mA, rounded up because the operator's DRX is not known.
+    ("modem", "sleep"): (1000, 1500, 2000),
+    # RRC-connected tail after each transfer until the operator's inactivity timer (~10 s,
+    # Huang et al. MobiSys 2012, §3.2 list; the emulator's TAIL_MS): receiver on, connected-mode
+    # DRX, no data. No A7670 figure: ASSUMED 40-120 mA (above the 23 mA idle, since the receiver
+    # listens to every scheduling opportunity; below the transfer's 150 mA), central 70 mA.
+    ("modem", "tail"): (40000, 70000, 120000),
+    # Sending/receiving (RRC set-up, the data and its acknowledgement): ASSUMED. LTE TX peaks at
+    # 520-620 mA at 23 dBm (A7670-HD, §3.2) but a watch near a cell transmits far below that:
+    # central 150 mA (as before); low 100 mA (SIM7000 Cat-M ~100-115 mA at 10 dBm, §3.2, for a
+    # Cat-1 module whose receiver costs more); high 300 mA (a weak-signal watch indoors sending
+    # near full power about half the time).
+    ("modem", "active"): (100000, 150000, 300000),
     # A call in progress: A7670-HD gives a voice-call current for GSM only (EGSM900 PCL5 320 mA,
-    # DCS1800 PCL0 262 mA, hardware.md §3.2) and none for VoLTE; the higher GSM figure stands in
-    # (ASSUMED: harsher than the 150 mA above, since speech keeps the transmitter busy for minutes).
-    ("modem", "call"): 320000,
-    # GNSS: the A76xx internal GNSS current is not published (§3.3 UNVERIFIED); the L76K figure
-    # (41 mA acquisition and tracking) stands in for it.
-    ("gnss", "on"): 41000,
-    ("gnss", "off"): 0,
-    # Wi-Fi radio (hardware.md §3.1, WROOM "Wi-Fi/BT RX & listening" 80-90 mA: the harsh end).
-    # That is the module's current with its CPU running, and the CPU's 20 mA is the ESP32 row
-    # above (awake during a scan: MicroPython's scan() blocks), so the radio adds 70 mA: 90 mA in
-    # all. A scan listens on each channel in turn; "on" is the STA started but not scanning,
-    # ASSUMED the same (the IDF keeps the receiver on while STA is active and not connected),
-    # also while the ESP32 light-sleeps with the radio on (harsher than a real light sleep,
-    # which powers RF down).
-    ("wifi", "off"): 0,
-    ("wifi", "on"): 70000,
-    ("wifi", "scan"): 70000,
+    # DCS1800 PCL0 262 mA PUBLISHED, §3.2) and none for VoLTE. Central the higher GSM figure (as
+    # before); low 150 mA ASSUMED (VoLTE: connected mode with a voice frame every 20 ms, about the
+    # transfer figure above); high 400 mA ASSUMED (VoLTE at a cell edge, the transmitter near
+    # 23 dBm for part of every frame).
+    ("modem", "call"): (150000, 320000, 400000),
+    # ---- GNSS (hardware.md §3.3, §3.2 list) ----
+    # The A76xx's own GNSS current is not published. Low 30 mA PUBLISHED (SIM7000 tracking,
+    # S7000-HD); central 41 mA PUBLISHED (L76K acquisition and tracking, Seeed); high 56 mA
+    # DERIVED from LilyGO's bench photo of a T-A7670X with GNSS on: 72 mA for the whole board
+    # (LGA examples/Traccar/README.MD, §3.2 list) less the modem kept awake (15 mA, central idle:
+    # it does not sleep while GNSS runs, the emulator's rule), the ESP32 light-sleeping (0.8 mA)
+    # and the board (0.16 mA). SIM7070's 54 mA (§3.3) sits close to it.
+    ("gnss", "off"): (0, 0, 0),
+    ("gnss", "on"): (30000, 41000, 56000),
+    # ---- The modem's STATUS LED (hardware.md §3.2 list) ----
+    # T-A7670 V1.4 schematic: the A7670's STATUS pin (66) drives a red LED through 49.9 ohm to
+    # ground, lit whenever the modem is on (LGA issue #280). STATUS is a 1.8 V output (A7670-HD
+    # table 6 and pin table: 1.8 V DO, high once the module is on) rated 2 mA (DCS=1) or 4 mA
+    # (DCS=0) high-level drive. Unmeasured: ASSUMED from a red LED's knee, ~1.75 V at 1 mA and
+    # 1.8-2.0 V at higher currents: central (1.8 V - 1.75 V) / 49.9 ohm ~ 1 mA; low 0.2 mA (an LED
+    # whose knee sits at the pin's 1.8 V); high 4 mA, the pin's rated drive (a low-Vf LED pulls
+    # what the pin gives).
+    ("led", "off"): (0, 0, 0),
+    ("led", "on"): (200, 1000, 4000),
+    # ---- Board (hardware.md §3.1) ----
+    # The T-A7670 with the modem off and the ESP32 in deep sleep draws ~157 uA MEASURED (LGA
+    # DeepSleep.ino header): DERIVED 147 uA for the board itself (regulators, charger, divider)
+    # plus the ESP32's 10 uA deep sleep (its own row above), so a watch in deep sleep totals the
+    # measured 157 uA. The powered-off modem's <= 20 uA is inside it too (its row is 0).
+    ("board", "on"): (147, 147, 147),
+    ("board", "off"): (0, 0, 0),
 }
 
-BATTERY_MAH = 600  # a kids' watch cell, >= 600 mAh recommended (hardware.md §3.4)
+PARTS = ("modem", "gnss", "esp32", "wifi", "led", "board")
+ENDS = ("low", "central", "high")
+_END = {"low": 0, "central": 1, "high": 2}
+
+# A kids' watch cell: issue 8 asks for 7 days on 800 mAh (hardware.md §3.4: >= 600 mAh advised,
+# 400-800 mAh in comparisons). A scenario's "battery_mah" and "battery_start_pct" change it.
+BATTERY_MAH = 800
+# Open-circuit voltage of a Li-ion cell (LCO/NMC, 4.2 V full) against its state of charge in
+# per mille: a typical published shape (flat 3.7-3.9 V middle, a knee below ~10 %), ASSUMED: no
+# curve of the watch's cell exists. 3.30 V at empty. Deliberately not the firmware's own gauge
+# curve (firmware/drivers/battery.py), so the one cannot hide a bug in the other.
+OCV_MV = ((0, 3300), (50, 3610), (100, 3690), (150, 3710), (200, 3730), (250, 3750), (300, 3770),
+          (350, 3790), (400, 3800), (450, 3820), (500, 3840), (550, 3850), (600, 3870),
+          (650, 3910), (700, 3950), (750, 3980), (800, 4020), (850, 4080), (900, 4110),
+          (950, 4150), (1000, 4200))
+# Internal resistance: ASSUMED ~150 mOhm (a small Li-ion pouch cell, new, at room temperature;
+# it rises as the cell ages and in the cold). The loaded voltage is the OCV less this times the
+# present current: the state's modelled average, not the A7670's 2 A / ~600 mA TX peaks.
+R_INT_MOHM = 150
+# The A7670 needs VBAT >= 3.4 V (A7670-HD table 9, hardware.md §3.4): below it the watch browns out.
+BROWNOUT_MV = 3400
+
+
+def ocv_mv(permille):
+    """Open-circuit voltage (mV) at a state of charge in per mille (clamped to 0..1000)."""
+    t = OCV_MV
+    if permille <= 0:
+        return t[0][1]
+    if permille >= 1000:
+        return t[-1][1]
+    for i in range(1, len(t)):
+        p1, v1 = t[i]
+        if permille <= p1:
+            p0, v0 = t[i - 1]
+            return v0 + (v1 - v0) * (permille - p0) // (p1 - p0)
+    return t[-1][1]
 
 
 class EnergyMeter:
-    def __init__(self, vt):
+    """Integrates every part's current at the three ends at once. The getters without an end
+    (average_ua, average_ua_of, used_uah) answer for "central", as they always did.
+
+    The battery: battery_mah from battery_start_pct; battery_mv() is its voltage under the
+    present load at the battery's end (`end`, default "central"), what the fake ADC reads.
+    check() notes when each end's charge runs out (empty_ms) and, once, calls on_dead(why)
+    ("empty": the cell's charge is used up; "voltage": its loaded voltage fell below
+    BROWNOUT_MV) at the battery's end; set() checks the voltage at once (a rise in current is
+    when it sags), the runner calls check() every few seconds for the slow decline."""
+
+    def __init__(self, vt, battery_mah=BATTERY_MAH, start_pct=100, end="central"):
+        if end not in _END:
+            raise ValueError("end: %r" % end)
+        if battery_mah <= 0 or not 0 < start_pct <= 100:
+            raise ValueError("battery: %r mAh from %r %%" % (battery_mah, start_pct))
         self._vt = vt
         self._state = {"esp32": "active", "board": "on", "modem": "off", "gnss": "off",
-                       "wifi": "off"}
-        self._since = 0
-        self.uas = {}  # component -> microamp-milliseconds
-        self.ms_in = {}  # (component, state) -> milliseconds spent in it
+                       "wifi": "off", "led": "off"}
+        self._since = vt.ms  # averages are over VT ms since 0: a meter starts with the run
+        self.uas = {}  # part -> [low, central, high] microamp-milliseconds
+        self.ms_in = {}  # (part, state) -> milliseconds spent in it
+        self.battery_mah = battery_mah
+        self.start_pct = start_pct
+        self.end = end
+        self._cap = battery_mah * 3600000000  # microamp-milliseconds in a full cell
+        self._start = self._cap * start_pct // 100  # ... and in this one at the start
+        # charge taken from (or, negative, put into) the cell by the scenario, not by the parts:
+        # a day that starts nearly empty, a charger (the runner's {"do": "battery"})
+        self.drained_uah = 0
+        self.empty_ms = [None, None, None]  # when each end's charge ran out (VT ms)
+        self.on_dead = None  # fn(why) at the first brown-out (the runner's)
+        self.dead = None  # None, or (VT ms, why, loaded mV) of the brown-out
 
     def _flush(self):
         now = self._vt.ms
         dt = now - self._since
         if dt > 0:
+            draw = [0, 0, 0]
             for comp, st in self._state.items():
-                self.uas[comp] = self.uas.get(comp, 0) + CURRENT_UA[(comp, st)] * dt
+                c = CURRENT_UA[(comp, st)]
+                acc = self.uas.get(comp)
+                if acc is None:
+                    acc = self.uas[comp] = [0, 0, 0]
+                for i in range(3):
+                    acc[i] += c[i] * dt
+                    draw[i] += c[i]
                 self.ms_in[(comp, st)] = self.ms_in.get((comp, st), 0) + dt
+            for i in range(3):  # the exact moment an end ran out: the current was constant
+                if self.empty_ms[i] is None:
+                    over = -self._left(i)
+                    if over >= 0:
+                        back = over // draw[i] if draw[i] else 0
+                        self.empty_ms[i] = now - (back if back < dt else dt)
         self._since = now
+
+    def _used(self, i):
+        n = 0
+        for acc in self.uas.values():
+            n += acc[i]
+        return n
+
+    def _left(self, i):
+        """Microamp-milliseconds left in the cell at end i (negative: overdrawn)."""
+        return self._start - self._used(i) - self.drained_uah * 3600000
 
     def set(self, comp, state):
         if (comp, state) not in CURRENT_UA:
@@ -69,35 +214,75 @@ class EnergyMeter:
         if self._state.get(comp) != state:
             self._flush()
             self._state[comp] = state
+            if self.on_dead is not None and self.dead is None:
+                self.check()
 
     def state(self, comp):
         return self._state[comp]
 
-    def used_uah(self):
-        """Microamp-hours drawn so far."""
+    def used_uah(self, end="central"):
+        """Microamp-hours the parts drew so far (drained_uah not counted)."""
         self._flush()
-        return sum(self.uas.values()) // 3600000
+        return self._used(_END[end]) // 3600000
 
     def average_ua_of(self, comp):
-        """One component's share of the average current."""
+        """One part's share of the average current (central)."""
+        return self.average_ua_of_at(comp, "central")
+
+    def average_ua_of_at(self, comp, end):
+        """One part's share of the average current at an end: "low", "central" or "high"."""
         self._flush()
         ms = self._vt.ms
-        return self.uas.get(comp, 0) // ms if ms else 0
+        acc = self.uas.get(comp)
+        return acc[_END[end]] // ms if ms and acc else 0
 
     def seconds_in(self, comp, state):
-        """Whole seconds spent by a component in a state so far."""
+        """Whole seconds spent by a part in a state so far."""
         self._flush()
         return self.ms_in.get((comp, state), 0) // 1000
 
     def average_ua(self):
+        return self.average_ua_at("central")
+
+    def average_ua_at(self, end):
+        """Average current since the start at an end: "low", "central" or "high"."""
         self._flush()
         ms = self._vt.ms
-        return sum(self.uas.values()) // ms if ms else 0
+        return self._used(_END[end]) // ms if ms else 0
+
+    def current_ua(self, end="central"):
+        """What every part draws right now, at an end."""
+        i = _END[end]
+        n = 0
+        for comp, st in self._state.items():
+            n += CURRENT_UA[(comp, st)][i]
+        return n
+
+    def charge_permille(self, end=None):
+        """State of charge of the cell in per mille of its capacity (0 once empty)."""
+        self._flush()
+        left = self._left(_END[end or self.end])
+        return left * 1000 // self._cap if left > 0 else 0
 
     def battery_mv(self):
-        """Cell voltage for the fake ADC: linear from 4.15 V full to 3.45 V at empty (a
-        stand-in for a discharge curve; the gauge's own curve turns it into percent)."""
-        left = BATTERY_MAH * 1000 - self.used_uah()
-        if left < 0:
-            left = 0
-        return 3450 + 700 * left // (BATTERY_MAH * 1000)
+        """The cell's voltage under the present load, for the fake ADC: the open-circuit curve at
+        the state of charge, less R_INT_MOHM times the present current (never below 0)."""
+        mv = ocv_mv(self.charge_permille()) - self.current_ua(self.end) * R_INT_MOHM // 1000000
+        return mv if mv > 0 else 0
+
+    def check(self):
+        """Note the ends that ran out; the first time the battery's end is empty or its loaded
+        voltage is below BROWNOUT_MV, record self.dead and call on_dead(why). Returns self.dead."""
+        if self.dead is not None:
+            return self.dead
+        self._flush()
+        why = None
+        if self.empty_ms[_END[self.end]] is not None:
+            why = "empty"
+        elif self.battery_mv() < BROWNOUT_MV:
+            why = "voltage"
+        if why is not None:
+            self.dead = (self._vt.ms, why, self.battery_mv())
+            if self.on_dead is not None:
+                self.on_dead(why)
+        return self.dead

@@ -67,26 +67,57 @@ Choices and assumptions:
   CLOSED UNEXPECTEDLY`, every link gone, network closed; the server's connection objects get
   close() (if they have one).
   The server side: world.connect(host, port, peer, send, close) -> conn; uplink bytes go to
-  conn.receive(data); a device-side close calls conn.close() if present.
+  conn.receive(data); a device-side close calls conn.close() if present. send(data) returns the
+  bytes still waiting in the server's socket: a link holds at most RX_WINDOW unread bytes (on
+  their way or buffered for AT+CIPRXGET: the TCP window it advertises, ASSUMED), the rest waits
+  at the server, off the air, until the host reads (TCP flow control, RFC 793 §3.7).
+* Bytes on air (`air_up`, `air_down`: what the operator counts, issue 8), IPv4 + TCP with the
+  timestamp option as the usual stacks negotiate it: every segment carries TCPIP_HDR 52 bytes
+  (IPv4 20, RFC 791 §3.1; TCP 20, RFC 793 §3.1; timestamps 10 + 2 NOP, RFC 7323 §3), and a
+  segment carries at most SEG_DATA 1448 payload bytes (MSS 1460 for a 1500-byte MTU less the 12
+  of options, RFC 6691 §2). A connect is a SYN up, a SYN-ACK down (SYN_BYTES 60 each: MSS,
+  SACK-permitted, timestamps, window scale, RFC 793 §3.4, RFC 2018 §2, RFC 7323 §2) and an ACK
+  up; a refused one a SYN and a RST (40). A close is the closer's FIN, the other side's FIN+ACK
+  and the last ACK. Received data is acked by a pure ACK for every two segments, or DELACK_MS
+  after a lone one, unless data going the other way carries the ACK first (delayed ACK, RFC
+  1122 §4.2.3.2); a window that opens again after it was full is a window update (RFC 1122
+  §4.2.3.3). A host name costs a DNS lookup at every CIPOPEN (no cache, ASSUMED): the query and
+  its answer with one A record over UDP/IPv4 (28 bytes of headers; RFC 1035 §4.1, RFC 768). An
+  AGPS download counts as one TCP exchange of AGPS_REQUEST up and AGPS_BYTES down. Not counted:
+  retransmissions (the emulated network loses nothing), zero-window probes, TCP keepalives (off),
+  LTE's own headers below IP, SMS and calls (not packet data).
 * Sleep (§1.9): with AT+CSCLK=1 the module sleeps once DTR is high and the UART (both
-  directions) has been idle SLEEP_IDLE_MS; asleep, host bytes are dropped; DTR low wakes it in
-  WAKE_MS. CSCLK=2: sleeps when idle whatever DTR is; the first bytes sent wake it and are lost.
-  A URC wakes it (RI pulse, output, idle timer restarted) (ASSUMED). It never falls asleep while
-  a call exists or a command's result is pending (AT+CMGS): the module sleeps only when idle,
-  "no data transmission, no audio playing, no other AT command running" (A76-SLEEP §2.3).
+  directions) has been idle SLEEP_IDLE_MS 15 s: A76-SLEEP §2 says "about 10 to 20 seconds" from
+  working to sleep; the middle, 5 s harsher than the 10 s used before (the constructor's
+  sleep_idle_ms, or the scenario's "modem"/"device" key, sets either end). Asleep, host bytes are
+  dropped; DTR low wakes it in WAKE_MS. CSCLK=2: sleeps when idle whatever DTR is; the first bytes
+  sent wake it and are lost. A URC wakes it (RI pulse, output, idle timer restarted) (ASSUMED).
+  It never falls asleep while a call exists, a command's result is pending (AT+CMGS) or the radio
+  is connected (active or its tail, see Energy): the module sleeps only when idle, "no data
+  transmission, no audio playing, no other AT command running" (A76-SLEEP §2.3); nor while its
+  GNSS is powered (LilyGO's bench photo of a T-A7670X with GNSS on shows 72 mA for the whole
+  board against 2 mA for a SIM7670G board running the same sketch, hardware.md §3.2 list: the
+  A7670 does not sleep while its GNSS runs). Once GNSS is off the idle timer counts as usual.
 * RI: idle high; with AT+CFGRI=1 every URC pulls it low for 60 ms, an SMS URC (+CMTI, +CMT) for
   RI_SMS_MS 120 ms (the A76-ATM §10.2.10 <SMS_time> default). With CFGRI=0 neither moves RI: the
   AT manual lists SMS among CFGRI's users, while A76-SLEEP §3.2 says an SMS pulls RI low even with
   CFGRI=0 — the harsher reading is kept. A ringing call holds RI low RING_LOW_MS 5900 ms and high
   100 ms per 6 s RING period whatever AT+CFGRI says (A76-SLEEP §3.2: "always valid"); RI goes and
   stays high when the ringing stops.
-* Energy: meter.set("modem", off|boot|idle|sleep|active|call) on every change. "active" means
-  radio activity, not UART chatter: for ACTIVE_MS after registering, NETOPEN, CIPOPEN, CIPSEND,
-  CIPCLOSE, every downlink packet, a text received, and from Ctrl-Z until ACTIVE_MS after +CMGS.
-  AT commands alone keep it "idle" (awake, 23 mA) — counting them as radio time would charge
-  ~150 mA for each status poll. A call being set up or ringing (dialing, alerting, incoming) is
-  "active" (connected-mode signalling), a call in progress "call", and the radio stays "active"
-  ACTIVE_MS after a call the network saw ends. meter.set("gnss", on|off).
+* Energy (host_sim/energy.py has the currents): meter.set("modem", off|boot|idle|sleep|tail|
+  active|call) on every change. "active" means radio activity, not UART chatter: for ACTIVE_MS
+  after registering, NETOPEN, CIPOPEN, CIPSEND, CIPCLOSE, every downlink packet, a text
+  received, and from Ctrl-Z until ACTIVE_MS after +CMGS (an AGPS download: its time + ACTIVE_MS).
+  After every such burst the link stays RRC-connected for TAIL_MS 10 s, the "tail", until the
+  operator's inactivity timer releases it (typically ~10 s, Huang et al. MobiSys 2012,
+  hardware.md §3.2 list; ASSUMED for the watch's operator), then "idle" or "sleep": a burst
+  within the tail starts a new one. AT commands alone keep it "idle" (awake) — counting them as
+  radio time would charge each status poll. A call being set up or ringing (dialing, alerting,
+  incoming) is "active" (connected-mode signalling), a call in progress "call", and a call the
+  network saw ends with ACTIVE_MS "active" and the tail. Priority: call > active > tail > sleep >
+  idle. meter.set("gnss", on|off); meter.set("led", on|off): the board's STATUS LED, lit from
+  *ATREADY (STATUS goes high when the module is on, A7670-HD Ton(status) 11.2 s, ~0.1 s after
+  Ton(uart)) until power off, asleep or not.
 * Latencies come from our own LCG seeded with the IMEI, identical on CPython and MicroPython.
 
 Voice (§1.6; A76-ATM §2.2.1-2.2.3, §7.2.1, §7.2.2, §7.2.6, §7.2.10). One call at a time (call
@@ -174,7 +205,7 @@ REG_MS = 4000  # *ATREADY -> registered, if there is coverage (ASSUMED: 3-5 s)
 REREG_MS = 3000  # coverage back -> registered again (ASSUMED)
 PRESS_ON_MS = 50  # Ton: PWRKEY low >= 50 ms powers on (A7670-HD)
 PRESS_OFF_MS = 2500  # PWRKEY low >= 2.5 s powers off (A7670-HD)
-SLEEP_IDLE_MS = 10000  # idle UART before DTR sleep: "~10-20 s" (§1.9)
+SLEEP_IDLE_MS = 15000  # idle UART before DTR sleep: "about 10 to 20 s" (§1.9, A76-SLEEP §2)
 WAKE_MS = 50  # DTR low -> UART usable (ASSUMED)
 GNSS_LOAD_MS = 9000  # every GNSS power-on loads its firmware ~9 s (GNSS-DL §3.2, §3.4; A76-ATM §24.2.1)
 # Time to first fix, ms from the later of READY and open sky: (hot, warm, cold, assisted).
@@ -192,10 +223,21 @@ WARM_WINDOW_MS = 4 * 3600 * 1000  # warm up to 4 h: GPS ephemeris validity (GNSS
 AGPS_VALID_MS = 2 * 3600 * 1000  # ASSUMED: BDS ephemeris 2 h, update hourly (GNSS-DL §4.6)
 AGPS_MS = {"fast": 2000, "typical": 4000, "slow": 8000}  # ASSUMED download; §24.2.15 max 9000 ms
 AGPS_FAIL_MS = 1000  # ASSUMED: +AGPS: 101. when no socket can be opened
-AGPS_BYTES = 4096  # ASSUMED ~4 kB on air per download (ephemeris of ~30 satellites)
+AGPS_BYTES = 4096  # ASSUMED ~4 kB of payload per download (ephemeris of ~30 satellites)
+AGPS_REQUEST = 200  # ASSUMED bytes of the download's request
+AGPS_HOST = "agps.server.example"  # ASSUMED: a name of this length is looked up per download
+RX_WINDOW = 16384  # ASSUMED unread bytes a link holds (lwIP's default window is 4 x MSS: harsher)
+MSS = 1460  # 1500-byte MTU less 40 bytes of IPv4 and TCP headers (RFC 879, RFC 6691)
+TCPIP_HDR = 52  # IPv4 20 (RFC 791) + TCP 20 (RFC 793) + timestamps 10 + 2 NOP (RFC 7323 §3)
+SEG_DATA = MSS - 12  # payload per segment with the timestamp option (RFC 6691 §2)
+SYN_BYTES = 60  # SYN, SYN-ACK: + MSS 4, SACK-permitted 2, timestamps 10, window scale 3, NOP 1
+RST_BYTES = 40  # a RST carries no options
+UDP_IP_HDR = 28  # IPv4 20 + UDP 8 (RFC 768)
+DELACK_MS = 200  # delayed ACK timer (RFC 1122 §4.2.3.2: < 500 ms; 200 ms is common)
 RI_URC_MS = 60  # RI low for a URC (§1.9)
 RI_SMS_MS = 120  # RI low for an SMS (§1.9)
-ACTIVE_MS = 2000  # radio "active" tail after each radio operation (ASSUMED)
+ACTIVE_MS = 2000  # radio "active" after each radio operation: set-up, data, ack (ASSUMED)
+TAIL_MS = 10000  # then RRC-connected until the inactivity timer: ~10 s (§3.2 list, ASSUMED)
 RING_PERIOD_MS = 6000  # RING every six seconds while unanswered (A76-ATM §2.2.2)
 RING_LOW_MS = 5900  # RI low 5900 ms, high 100 ms per ring period (§1.9, A76-SLEEP §3.2)
 ANSWER_MS = (150, 250)  # ATA -> VOICE CALL: BEGIN, "about 200 ms" (ASSUMED)
@@ -259,6 +301,13 @@ class _Link:
         self.notified = False  # +CIPRXGET: 1 sent and not read yet
         self.up_free = 0  # network FIFOs: packets keep their order
         self.down_free = 0
+        self.backlog = bytearray()  # written by the server, waiting for the window (not on air)
+        self.inflight = 0  # bytes on their way down, not yet in rx
+        self.blocked = False  # the window was full: reading sends a window update
+        self.owed = 0  # segments the modem received and has not acked
+        self.srv_owed = 0  # segments the server received and has not acked
+        self.ack_timer = False  # a delayed ACK is due (modem side)
+        self.srv_ack_timer = False  # ... (server side)
 
 
 def _args(text):
@@ -424,7 +473,8 @@ class _Sms:
 
 class A76xxEmulator:
     def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign", remote_end="both",
-                 sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, gnss_firmware=None):
+                 sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, gnss_firmware=None,
+                 sleep_idle_ms=None):
         if variant not in ("foreign", "manual", "domestic"):
             raise ValueError("variant: %r" % variant)
         if gnss_ttff is None:
@@ -435,6 +485,11 @@ class A76xxEmulator:
             raise ValueError("gnss_ttff: %r" % gnss_ttff)
         if gnss_firmware not in ("new", "old"):
             raise ValueError("gnss_firmware: %r" % gnss_firmware)
+        if sleep_idle_ms is None:
+            sleep_idle_ms = _scenario_option(world, "sleep_idle_ms", SLEEP_IDLE_MS)
+        if not 10000 <= sleep_idle_ms <= 20000:  # the application note's range
+            raise ValueError("sleep_idle_ms: %r (A76-SLEEP §2: 10-20 s)" % sleep_idle_ms)
+        self.sleep_idle_ms = sleep_idle_ms
         self.gnss_ttff = gnss_ttff
         self.gnss_firmware = gnss_firmware
         self.ttff_ms = GNSS_TTFF[gnss_ttff]  # (hot, warm, cold, assisted)
@@ -443,6 +498,8 @@ class A76xxEmulator:
         self.gnss_powerons = 0
         self.agps_downloads = 0
         self.agps_bytes = 0
+        self.air_up = 0  # bytes on air with IP/TCP/UDP overhead (module docstring)
+        self.air_down = 0
         if remote_end not in ("both", "end", "no_carrier"):
             raise ValueError("remote_end: %r" % remote_end)
         if sms_capacity < 1 or sms_capacity > 255:
@@ -492,6 +549,7 @@ class A76xxEmulator:
         self._mute_until = 0
         self._meter_modem = None
         self._meter_gnss = None
+        self._meter_led = None
         self._sleep_ev = None
         self._ri_until = 0
         self._reset_settings()
@@ -556,6 +614,7 @@ class A76xxEmulator:
         self._dm = None  # data mode: [link, remaining, buffer]
         self._last_io = self.vt.ms
         self._active_until = 0
+        self._tail_until = 0  # RRC-connected until then (TAIL_MS after the last burst)
         for k in _PHONE_DEFAULTS:  # voice and SMS settings
             setattr(self, k, _PHONE_DEFAULTS[k])
         self.sms_ready = False  # SMS DONE
@@ -713,16 +772,21 @@ class A76xxEmulator:
             if gen == self._gen:
                 self._try_sleep()
 
-        self._sleep_ev = self.vt.at(self._last_io + SLEEP_IDLE_MS, check)
+        due = self._last_io + self.sleep_idle_ms
+        if due < self._tail_until:  # the link released first (a later burst re-arms it)
+            due = self._tail_until
+        self._sleep_ev = self.vt.at(due, check)
 
     def _try_sleep(self):
         if self.state != "on" or self.asleep or self._dm is not None or self._sdm is not None:
             return
         if self.call is not None or self._busy:  # audio, or a command running (A76-SLEEP §2.3);
             return  # the call's last URC or the command's result arms the idle timer again
+        if self.gnss_on:  # the A7670 stays awake while its GNSS runs (§3.2 list); the command
+            return  # that powers it off is UART activity, which arms the idle timer again
         if self.csclk == 0 or (self.csclk == 1 and not self._dtr_high()):
             return
-        if self.vt.ms - self._last_io < SLEEP_IDLE_MS:
+        if self.vt.ms - self._last_io < self.sleep_idle_ms or self.vt.ms < self._tail_until:
             self._arm_sleep()
             return
         self.asleep = True
@@ -730,12 +794,16 @@ class A76xxEmulator:
 
     # ---- energy ----
     def _radio(self, ms=ACTIVE_MS):
-        """Radio traffic now: the modem is 'active' for the next ms (at least)."""
+        """Radio traffic now: the modem is 'active' for the next ms (at least), then in the
+        RRC-connected 'tail' for TAIL_MS more."""
         until = self.vt.ms + ms
         if until > self._active_until:
             self._active_until = until
+        if until + TAIL_MS > self._tail_until:
+            self._tail_until = until + TAIL_MS
         self._meter()
         self._later(ms, self._meter)
+        self._later(ms + TAIL_MS, self._meter)
 
     def _meter(self):
         if self.meter is None:
@@ -748,6 +816,8 @@ class A76xxEmulator:
             st = "call"  # speech both ways
         elif self.vt.ms < self._active_until or self.call is not None:
             st = "active"  # radio traffic, or a call being set up or ringing
+        elif self.vt.ms < self._tail_until:
+            st = "tail"  # RRC-connected until the operator's inactivity timer
         elif self.asleep:
             st = "sleep"
         else:
@@ -759,6 +829,10 @@ class A76xxEmulator:
         if g != self._meter_gnss:
             self._meter_gnss = g
             self.meter.set("gnss", g)
+        led = "on" if self.state == "on" else "off"  # STATUS high once the module is on
+        if led != self._meter_led:
+            self._meter_led = led
+            self.meter.set("led", led)
 
     # ================================================================ output
     def _out(self, data, delay, urc=False, ri_ms=RI_URC_MS, gen=0):
@@ -1067,12 +1141,13 @@ class A76xxEmulator:
             err = 1
         else:
             lk.ip = self.world.resolve(lk.host)
+            self._air_dns(lk.host, lk.ip is not None)
             if lk.ip is None:
                 err = 11
             else:
 
                 def send(data, lk=lk):
-                    self._net_down(lk, bytes(data))
+                    return self._net_down(lk, bytes(data))
 
                 def close(lk=lk):
                     self._net_closed(lk)
@@ -1083,8 +1158,10 @@ class A76xxEmulator:
                 conn = self.world.connect(lk.host, lk.port, peer, send, close)
                 if conn is None:
                     err = 4
+                    self._air(SYN_BYTES, RST_BYTES)
                 else:
                     lk.conn = conn
+                    self._air(SYN_BYTES + TCPIP_HDR, SYN_BYTES)
         self._radio()
         if err:
             lk.state = "closed"
@@ -1092,9 +1169,28 @@ class A76xxEmulator:
         self._urc("+CIPOPEN: %d,%d" % (lk.n, err))
 
     def _net_down(self, lk, data):
-        """The server sent data: it reaches the modem after network latency, in order. Half the
-        time a message is split in two TCP segments a few ms apart (TCP keeps no message
-        boundaries), so the firmware's reassembly of partial frames is exercised."""
+        """The server wrote data: it goes on air as far as the link's window allows, the rest
+        waits at the server. Returns the bytes waiting there."""
+        lk.backlog += data
+        self._pump_down(lk)
+        return len(lk.backlog)
+
+    def _pump_down(self, lk):
+        """What the window takes reaches the modem after network latency, in order. Half the
+        time a write arrives in two pieces a few ms apart (TCP keeps no message boundaries), so
+        the firmware's reassembly of partial frames is exercised; on air it is segmented at the
+        MSS like any write."""
+        room = RX_WINDOW - lk.inflight - len(lk.rx)
+        if not lk.backlog or room <= 0:
+            lk.blocked = lk.blocked or bool(lk.backlog)
+            return
+        if len(lk.backlog) <= room:
+            data, lk.backlog = bytes(lk.backlog), bytearray()
+        else:
+            data, lk.backlog = bytes(lk.backlog[:room]), lk.backlog[room:]
+            lk.blocked = True
+        lk.srv_owed = 0  # the server's ACK rides on its data
+        lk.inflight += len(data)
         due = self.vt.ms + self._rand(50, 150)
         if due < lk.down_free:
             due = lk.down_free
@@ -1102,14 +1198,73 @@ class A76xxEmulator:
         if len(data) > 8 and self._rand(0, 1):
             cut = self._rand(1, len(data) - 1)
             parts = [data[:cut], data[cut:]]
+        segs = _segments(len(data))
+        self._air(0, len(data) + segs * TCPIP_HDR)
         for part in parts:
             lk.down_free = due
-            self._later(due - self.vt.ms, lambda p=part: self._rx(lk, p))
+            self._later(due - self.vt.ms, lambda p=part, n=segs: self._rx(lk, p, n))
+            segs = 0  # counted with the first piece
             due += self._rand(5, 40)
 
-    def _rx(self, lk, data):
+    # ---- bytes on air (module docstring) ----
+    def _air(self, up, down):
+        self.air_up += up
+        self.air_down += down
+
+    def _air_dns(self, host, found):
+        """A lookup of host (nothing for a dotted IP): the query, the answer with one A record
+        (RFC 1035 §4.1: header 12, the name in labels len + 2, type and class 4; the record a
+        name pointer 2, type 2, class 2, TTL 4, length 2, address 4)."""
+        parts = host.split(".")
+        if len(parts) == 4 and all(p.isdigit() for p in parts):
+            return
+        q = 12 + len(host) + 2 + 4
+        self._air(UDP_IP_HDR + q, UDP_IP_HDR + q + (16 if found else 0))
+
+    def _air_exchange(self, host, up, down):
+        """One short TCP connection's bytes: lookup, handshake, a request, a reply acked every
+        second segment, the close."""
+        self._air_dns(host, True)
+        su, sd = _segments(up), _segments(down)
+        self._air(SYN_BYTES + TCPIP_HDR + up + su * TCPIP_HDR + (sd + 1) // 2 * TCPIP_HDR + 2 * TCPIP_HDR,
+                  SYN_BYTES + down + sd * TCPIP_HDR + TCPIP_HDR)
+
+    def _ack_rx(self, lk, segs, server):
+        """segs segments arrived at the modem (server False) or at the server (True): a pure
+        ACK for every two, a delayed one for a lone segment unless data carries it first."""
+        owed = (lk.srv_owed if server else lk.owed) + segs
+        pure = owed // 2 * TCPIP_HDR
+        owed %= 2
+        if server:
+            lk.srv_owed = owed
+            self._air(0, pure)
+            if owed and not lk.srv_ack_timer:
+                lk.srv_ack_timer = True
+                self._later(DELACK_MS, lambda: self._delack(lk, True))
+        else:
+            lk.owed = owed
+            self._air(pure, 0)
+            if owed and not lk.ack_timer:
+                lk.ack_timer = True
+                self._later(DELACK_MS, lambda: self._delack(lk, False))
+
+    def _delack(self, lk, server):
+        if server:
+            lk.srv_ack_timer = False
+            if lk.srv_owed and lk.state == "open":
+                lk.srv_owed = 0
+                self._air(0, TCPIP_HDR)
+        else:
+            lk.ack_timer = False
+            if lk.owed and lk.state == "open":
+                lk.owed = 0
+                self._air(TCPIP_HDR, 0)
+
+    def _rx(self, lk, data, segs):
+        lk.inflight -= len(data)
         if self.links[lk.n] is not lk or lk.state != "open":
             return
+        self._ack_rx(lk, segs, False)
         self._radio()
         if self.rx_mode == 1:
             lk.rx += data
@@ -1135,6 +1290,9 @@ class A76xxEmulator:
                 return
             lk.state = "closed"
             lk.conn = None
+            lk.owed = 0  # the FIN+ACK carries it
+            self._air(TCPIP_HDR, 2 * TCPIP_HDR)  # FIN down, FIN+ACK up, ACK down
+            self._radio()
             self._urc("+IPCLOSE: %d,1" % lk.n)
 
         self._later(due - self.vt.ms, arrive)
@@ -1147,6 +1305,9 @@ class A76xxEmulator:
         self._out(b"\r\nOK\r\n", self._rand(5, 30))
         self._urc("+CIPSEND: %d,%d,%d" % (n, len(data), len(data)), self._rand(20, 60))
         self._radio()
+        segs = _segments(len(data))
+        lk.owed = 0  # the modem's ACK rides on its data
+        self._air(len(data) + segs * TCPIP_HDR, 0)
         due = self.vt.ms + self._rand(50, 150)
         if due < lk.up_free:
             due = lk.up_free
@@ -1155,7 +1316,9 @@ class A76xxEmulator:
         def arrive():
             c = lk.conn
             if c is not None and lk.state == "open" and self.world.coverage_at():
+                lk.srv_owed += segs  # before receive(): a reply written there carries the ACK
                 c.receive(data)
+                self._ack_rx(lk, 0, True)
 
         self._later(due - self.vt.ms, arrive)
 
@@ -1652,7 +1815,13 @@ class A76xxEmulator:
                 "urcs": self.urcs, "boots": self.boots, "calls_in": self.calls_in,
                 "calls_out": self.calls_out, "sms_in": self.sms_in, "sms_out": self.sms_out,
                 "sms_stored": self.sms_used(), "gnss_powerons": self.gnss_powerons,
-                "agps_downloads": self.agps_downloads, "agps_bytes": self.agps_bytes}
+                "agps_downloads": self.agps_downloads, "agps_bytes": self.agps_bytes,
+                "air_up": self.air_up, "air_down": self.air_down}
+
+
+def _segments(n):
+    """TCP segments for n payload bytes."""
+    return (n + SEG_DATA - 1) // SEG_DATA
 
 
 def _scenario_option(world, key, default):
@@ -2017,6 +2186,7 @@ def _h_cagps(e, kind, args):
         e._agps_busy = False
         e.agps_downloads += 1
         e.agps_bytes += AGPS_BYTES
+        e._air_exchange(AGPS_HOST, AGPS_REQUEST, AGPS_BYTES)
         if e.gnss_on and gg == e._gnss_gen:
             e.agps_at_ms = e.vt.ms
         e._urc("+AGPS: success.")
@@ -2197,6 +2367,11 @@ def _h_ciprxget(e, kind, args):
         e._resp += data
         if not lk.rx:
             lk.notified = False
+        if data and lk.blocked and lk.state == "open":
+            lk.blocked = False  # the window opens again: a window update, then more comes
+            e._air(TCPIP_HDR, 0)
+            e._radio()
+            e._pump_down(lk)
         return None
     return _ERROR
 
@@ -2218,6 +2393,7 @@ def _h_cipclose(e, kind, args):
         lk.state = "closed"
         e._conn_close(lk)
         e._radio()
+        e._air(2 * TCPIP_HDR, TCPIP_HDR)  # FIN up (it carries any ACK owed), FIN+ACK down, ACK up
     e._urc_after("+CIPCLOSE: %d,0" % n, e._rand(20, 80))
     return None
 

@@ -8,8 +8,11 @@ the scenario's faults, and writes (ARCHITECTURE.md §5):
                 the watch protocol, and the calls and SMS the emulated network carried
   summary.json  the figures
 and prints a readable timeline (local time of the scenario). Scenario events are faults, and
-{"do": "press", "for_ms": ...}: the SOS button held (with contact bounce at the start).
+{"do": "press", "for_ms": ...}: the SOS button held (with contact bounce at the start), and
+{"do": "battery", "pct": N}: the cell drained (or charged) to where the gauge reads N%.
 "server_commands": [{"at", "data"}] are queued at the server like Traccar's commands.
+"battery_mah" (800), "battery_start_pct" (100) and "battery_end" ("central") set the cell; when
+it browns out the run ends there, with "died_at" in summary.json (docs/energy.md).
 """
 import json
 import sys
@@ -28,13 +31,15 @@ from firmware import clock, fsutil, geo, log, zones  # noqa: E402
 from firmware.app import App  # noqa: E402
 from firmware.compat import sleep_ms  # noqa: E402
 from firmware.config import Config  # noqa: E402
-from host_sim.energy import BATTERY_MAH, EnergyMeter  # noqa: E402
+from firmware.drivers.battery import percent_from_mv  # noqa: E402
+from host_sim.energy import BATTERY_MAH, ENDS, PARTS, EnergyMeter  # noqa: E402
 from host_sim.modem_a76xx import SMS_SLOW_ONE_IN, A76xxEmulator  # noqa: E402
 from host_sim import traccar  # noqa: E402
 from host_sim.traccar import WatchServer  # noqa: E402
 from host_sim.world import World, offset_ms  # noqa: E402
 
 VT = vtime.VT
+BATTERY_CHECK_MS = 10000  # how often the runner looks at the cell between changes of state
 _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_failed", "disconnect",
             "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "modem_unresponsive",
             "watchdog_reset",
@@ -45,7 +50,11 @@ _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_fail
             "sos_call_ended", "sos_hangup", "sos_accepted", "sos_unanswered", "sos_cancelled",
             "sos_answer_callback", "alarm_delivered", "command", "command_applied", "command_refused",
             "school_mode", "message", "messages_released", "shutdown", "deep_sleep", "voice_message",
-            "factory_settings")
+            "factory_settings", "battery_low", "battery_critical", "battery_ok",
+            "brownout")
+
+
+_WEEKDAYS = ("Sat", "Sun", "Mon", "Tue", "Wed", "Thu", "Fri")  # 2000-01-01 was a Saturday
 
 
 def _jstr(s):
@@ -111,6 +120,12 @@ class Recorder:
         tz_s = self.tz_s if self.tz_at is None else self.tz_at(VT.ms) * 60
         t = self.start + VT.ms // 1000 + tz_s
         return "%02d:%02d:%02d" % clock.to_parts(t)[3:6]
+
+    def local_at(self, ms):
+        """'Thu 14:32' in the scenario's local time at VT ms."""
+        tz_s = self.tz_s if self.tz_at is None else self.tz_at(ms) * 60
+        t = self.start + ms // 1000 + tz_s
+        return "%s %02d:%02d" % (_WEEKDAYS[t // 86400 % 7], t // 3600 % 24, t // 60 % 60)
 
     def event(self, kind, fields):
         if kind == "sos_accepted":
@@ -191,7 +206,15 @@ class Sim:
         VT.reset()
         machine.WIRING.reset()
         self.world = World(scenario, VT)
-        self.meter = EnergyMeter(VT)
+        # the cell (docs/energy.md): "battery_mah" (default 800), "battery_start_pct" (100) and
+        # "battery_end", the end of the energy model whose charge drains it (default "central")
+        self.meter = EnergyMeter(VT, scenario.get("battery_mah", BATTERY_MAH),
+                                 scenario.get("battery_start_pct", 100),
+                                 scenario.get("battery_end", "central"))
+        self.meter.on_dead = self._on_dead
+        self.died = None  # (VT ms, why, loaded mV) once the cell browned out
+        self._main_task = None
+        VT.after(BATTERY_CHECK_MS, self._battery_check)
         network.WIRING_SCAN = self.world.wifi_at  # what WLAN.scan() hears, at the scan's end
         network.METER = self.meter
         network.SCANS = 0
@@ -200,7 +223,7 @@ class Sim:
         srv = scenario["server"]
         self.device_id = scenario.get("config", {}).get("device_id") or dev["imei"]
         # Traccar closes a socket idle for 1800 s (watch-protocol.md §1): checked every minute
-        self.server = WatchServer(devices=set([self.device_id]), now_ms=clock.ticks_ms)
+        self.server = WatchServer(devices=set([self.device_id]), now_ms=clock.ticks_ms, after=VT.after)
         self._idle_check()
         self.world.add_server(srv["host"], srv["ip"], srv["port"], self.server)
         self.rec = Recorder(out_dir, self.world.utc(0), scenario.get("tz_offset_min", 0), echo,
@@ -287,6 +310,27 @@ class Sim:
         self.server.check_idle()
         VT.after(60000, self._idle_check)
 
+    # ---- the battery running down ----
+    def _battery_check(self):
+        """The cell's slow decline between the meter's own checks (each change of state checks
+        the loaded voltage at once); a world event, so the firmware sees nothing of it."""
+        if self.meter.check() is None:
+            VT.after(BATTERY_CHECK_MS, self._battery_check)
+
+    def _on_dead(self, why):
+        """The cell browned out (the meter calls this from wherever the current changed: a
+        firmware task, an emulator callback, the idle hook): the power cut runs as a task of its
+        own, as the watchdog's reset does, then the run ends (the world does not go on dead)."""
+        self.died = self.meter.dead
+        log.event("brownout", why=why, mv=self.died[2], left_permille=self.meter.charge_permille())
+        self._death_task = asyncio.create_task(self._brown_out())
+
+    async def _brown_out(self):
+        self.power_cut()
+        await self.unwind()
+        if self._main_task is not None and not self._main_task.done():
+            self._main_task.cancel()
+
     # ---- the board's idle hook, simulated ----
     def _lightsleep(self, ms):
         """machine.lightsleep(ms) as on the ESP32: only the timer or the ext0 pin (RI low)
@@ -342,6 +386,8 @@ class Sim:
             fsutil.atomic_write(self.flash + "/lastfix.csv", line.encode())
 
     def boot(self, cause=machine.PWRON_RESET):
+        if self.died is not None:
+            return  # a flat cell starts nothing (a reset or a press that was under way)
         self.boots += 1
         self.meter.set("board", "on")
         self.meter.set("esp32", "active")
@@ -395,7 +441,7 @@ class Sim:
         log.event("deep_sleep")
         self._stop_firmware()
         await self.unwind()
-        self.meter.set("esp32", "off")  # the board figure includes the ESP32's deep sleep
+        self.meter.set("esp32", "deep")  # RTC memory kept; the SOS button (ext1) wakes it
 
     def power_cut(self):
         """Battery out: every task stops where it is, the modem loses power; flash stays."""
@@ -408,6 +454,8 @@ class Sim:
         do = ev["do"]
         if do == "press":
             return self._press(ev.get("for_ms", 300))
+        if do == "battery":
+            return self._battery(ev["pct"])
         log.event("fault", do=do, for_s=ev.get("for_s", 0))
         if do == "modem_reboot":
             self.emu.reboot()
@@ -429,6 +477,12 @@ class Sim:
             VT.after(ev.get("for_s", 600) * 1000, lambda: self.server.set_down(False))
         elif do == "server_garbage":
             self.server.inject(ev.get("data", "garbage]]\r\n[SG*x").encode())
+        elif do == "server_mode":
+            # a broken or hostile server (host_sim/traccar.py MODES) for for_s, then normal
+            log.event("world", do="server_mode", mode=ev["mode"])
+            self.server.set_mode(ev["mode"])
+            if ev.get("for_s"):
+                VT.after(ev["for_s"] * 1000, lambda: self.server.set_mode("normal"))
         elif do in ("no_coverage",):
             pass  # the world and the emulator handle coverage windows themselves
         elif do != "reboot":
@@ -446,6 +500,28 @@ class Sim:
 
         VT.after(50, check)
 
+    def _battery(self, pct):
+        """{"do": "battery", "pct": N}: the cell from now on as if drained (or charged) to where
+        the watch's gauge reads N%: an offset to the meter's used charge, which the fake ADC's
+        voltage comes from (a day that starts nearly empty, a charger). The currents and the
+        averages stay the meter's own."""
+        m = self.meter
+        used = m.used_uah(m.end)  # the meter's own count, at the end that drains the cell
+        start = m.battery_mah * 1000 * m.start_pct // 100
+        lo, hi = start - m.battery_mah * 1000 - used, start - used  # the cell full .. empty
+        while lo < hi:  # the smallest offset at which the gauge reads N or less
+            mid = (lo + hi) // 2
+            m.drained_uah = mid
+            if percent_from_mv(m.battery_mv()) <= pct:
+                hi = mid
+            else:
+                lo = mid + 1
+        m.drained_uah = lo
+        got = percent_from_mv(m.battery_mv())
+        log.event("world", do="battery", pct=pct, got=got, offset_uah=lo)
+        if got != pct:
+            raise ValueError("battery: the gauge reads %d%%, not %d%%" % (got, pct))
+
     def _press(self, for_ms):
         """The SOS button held for for_ms; the contact bounces twice at the start (which the
         firmware must not take for presses of their own). A watch in deep sleep starts."""
@@ -462,6 +538,18 @@ class Sim:
         VT.after(for_ms, lambda: b.drive(1))
 
     async def main(self):
+        self._main_task = asyncio.current_task()
+        try:
+            await self._scenario()
+        except asyncio.CancelledError:
+            if self.died is None:
+                raise
+        if self.died is None:
+            self.power_cut()
+        await self.unwind()
+
+    async def _scenario(self):
+        """The scenario's events in order, then its end (a brown-out cancels this)."""
         self.boot()
         events = sorted(self.sc.get("events", []), key=lambda e: offset_ms(e["at"]))
         end = self.sc["duration_s"] * 1000
@@ -470,7 +558,7 @@ class Sim:
             if at >= end:
                 break
             if at > VT.ms:
-                await sleep_ms(at - VT.ms)
+                await _sleep_long(at - VT.ms)
             if ev["do"] == "reboot":
                 self.fault(ev)
                 self.power_cut()
@@ -480,9 +568,7 @@ class Sim:
             else:
                 self.fault(ev)
         if end > VT.ms:
-            await sleep_ms(end - VT.ms)
-        self.power_cut()
-        await self.unwind()
+            await _sleep_long(end - VT.ms)
 
     async def unwind(self):
         """Let cancelled firmware tasks finish unwinding (CPython needs a few loop turns)."""
@@ -538,11 +624,16 @@ class Sim:
             "server_connections": s.connections,
             "bytes_up": s.bytes_up,
             "bytes_down": s.bytes_down,
+            # what the operator counts: with IP/TCP/UDP headers, handshakes, ACKs, DNS, AGPS
+            # (host_sim/modem_a76xx.py docstring); per day: averaged over the simulated days
+            "air_bytes_up": self.emu.air_up,
+            "air_bytes_down": self.emu.air_down,
+            "air_bytes_per_day": (self.emu.air_up + self.emu.air_down) * 86400 // max(1, VT.ms // 1000),
             "firmware_errors": c.get("error", 0),
             "outbox_left": len(self.app.outbox) if self.app and self.app.outbox else 0,
             "avg_current_ua": avg_ua,
-            "battery_mah": BATTERY_MAH,
-            "battery_days_x10": (BATTERY_MAH * 1000 * 10 // avg_ua // 24) if avg_ua else 0,
+            "battery_mah": self.meter.battery_mah,
+            "battery_days_x10": (self.meter.battery_mah * 1000 * 10 // avg_ua // 24) if avg_ua else 0,
             "modem_commands": self.emu.commands,
             "uart_bytes_lost_in_sleep": self.uart_lost,
             "at_garbage": self.at_garbage,
@@ -552,6 +643,7 @@ class Sim:
             "avg_ua_esp32": self.meter.average_ua_of("esp32"),
             "avg_ua_board": self.meter.average_ua_of("board"),
             "avg_ua_wifi": self.meter.average_ua_of("wifi"),
+            "avg_ua_led": self.meter.average_ua_of("led"),
             "wifi_scans": network.SCANS,
             "wake_spins": self.wake_spins,
             "ringer_ms": self.ringer_ms,
@@ -560,12 +652,51 @@ class Sim:
             "sms_dropped": c.get("sms_dropped", 0),
             "sms_kept": c.get("sms_kept", 0),
         }
+        out.update(self.battery_figures())
         out.update(self.sos_figures())
         out.update(self.position_figures())
         if self.echo:
             print_summary(out)
         return out
 
+
+    def battery_figures(self):
+        """The energy model at its three ends (docs/energy.md) and the cell: the average current
+        and the days a full cell lasts at that average, each part's share, when each end's charge
+        ran out (None: not in this run), and the brown-out that ended the run, if any."""
+        m = self.meter
+        cap = m.battery_mah * 1000
+        avg = {}
+        days = {}
+        empty = {}
+        empty_local = {}
+        for i in range(len(ENDS)):
+            e = ENDS[i]
+            avg[e] = m.average_ua_at(e)
+            days[e] = cap * 10 // avg[e] // 24 if avg[e] else 0
+            t = m.empty_ms[i]
+            empty[e] = self.rec.iso(t) if t is not None else None
+            empty_local[e] = self.rec.local_at(t) if t is not None else None
+        parts = {}
+        for p in PARTS:
+            parts[p] = [m.average_ua_of_at(p, e) for e in ENDS]
+        d = self.died
+        return {
+            "avg_current_ua_ends": avg,
+            "battery_days_x10_ends": days,
+            "avg_ua_parts": parts,  # part -> [low, central, high]
+            "battery_start_pct": m.start_pct,
+            "battery_end": m.end,
+            "battery_left_permille": m.charge_permille(),
+            "battery_mv_at_end": m.battery_mv(),
+            "battery_empty_at": empty,
+            "battery_empty_local": empty_local,
+            "died_at": self.rec.iso(d[0]) if d else None,
+            "died_after_h_x10": d[0] // 360000 if d else None,
+            "died_local": self.rec.local_at(d[0]) if d else None,
+            "died_why": d[1] if d else None,
+            "died_mv": d[2] if d else None,
+        }
 
     def write_people(self):
         """people.jsonl: what each person experienced (their phone's log), and calls and texts
@@ -585,15 +716,22 @@ class Sim:
 
     def zone_crossings(self):
         """The true crossings of the configured zones: [(VT ms, zone name, "exit"|"enter")],
-        from the world's route sampled every second (inside: edge <= 0)."""
+        from the world's route sampled every second (inside: edge <= 0), up to the end of the
+        run (a cell that browned out ends it: docs/energy.md)."""
         zl = (self.sc.get("config") or {}).get("zones") or []
         out = []
         if not zl:
             return out
         inside = {}
         end = self.world.duration_s * 1000
+        if self.died is not None and VT.ms < end:
+            end = VT.ms
+        last = None
         for ms in range(0, end + 1, 1000):
             lat, lon = self.world.position_at(ms)[:2]
+            if (lat, lon) == last:
+                continue  # standing still: nothing crosses (a week is mostly that)
+            last = (lat, lon)
             for z in zl:
                 now_in = zones.edge_m(z, lat, lon) <= 0
                 was = inside.get(z["name"])
@@ -690,6 +828,18 @@ class Sim:
         return out
 
 
+async def _sleep_long(ms):
+    """sleep_ms for any length: MicroPython's asyncio orders timers by ticks_diff, valid below
+    2**29 ms (6.2 days: a week-long sleep would count as long past); longer ones go in steps."""
+    while ms > 0:
+        step = ms if ms < _MAX_SLEEP_MS else _MAX_SLEEP_MS
+        await sleep_ms(step)
+        ms -= step
+
+
+_MAX_SLEEP_MS = (1 << 29) - 1
+
+
 def print_summary(s):
     print("")
     print("  %(scenario)s on %(interpreter)s: %(sim_seconds)d simulated s in %(wall_seconds)s s "
@@ -701,6 +851,22 @@ def print_summary(s):
     print("  power: %d.%02d mA average -> %d.%d days on %d mAh" % (
         s["avg_current_ua"] // 1000, s["avg_current_ua"] % 1000 // 10, s["battery_days_x10"] // 10,
         s["battery_days_x10"] % 10, s["battery_mah"]))
+    ends = s["avg_current_ua_ends"]
+    days = s["battery_days_x10_ends"]
+    print("         energy model's ends: low %d.%02d mA (%d.%d days), high %d.%02d mA (%d.%d days); "
+          "docs/energy.md" % (ends["low"] // 1000, ends["low"] % 1000 // 10, days["low"] // 10,
+                              days["low"] % 10, ends["high"] // 1000, ends["high"] % 1000 // 10,
+                              days["high"] // 10, days["high"] % 10))
+    if s["died_at"]:
+        print("  battery: the watch died %s (%s), %d.%d h after the start: %s at %d mV (%s end, %d mAh "
+              "from %d %%)" % (s["died_local"], s["died_at"], s["died_after_h_x10"] // 10,
+                               s["died_after_h_x10"] % 10, "flat" if s["died_why"] == "empty" else
+                               "loaded voltage below the modem's minimum", s["died_mv"], s["battery_end"],
+                               s["battery_mah"], s["battery_start_pct"]))
+    else:
+        print("  battery: %d.%d %% left at the end (%d mV at rest), %s end, %d mAh from %d %%" % (
+            s["battery_left_permille"] // 10, s["battery_left_permille"] % 10, s["battery_mv_at_end"],
+            s["battery_end"], s["battery_mah"], s["battery_start_pct"]))
     print("  problems: %(firmware_errors)d firmware errors logged, %(server_errors)d frames Traccar "
           "would reject, %(boots)d boots" % s)
     pe = s["position_error_m"]

@@ -8,11 +8,32 @@ datetime: dates go through firmware.clock).
 
 Traccar's way with bad input is kept on purpose: any exception while decoding closes the
 connection (§1), and the frames still unread in that stream are lost with it.
+
+Misbehaviour modes (issue 8: a broken or hostile server must not drain the watch's battery),
+switched on by the scenario for a while (`set_mode`). The decoder keeps running as Traccar's in
+every mode (positions are stored); only what the server writes changes:
+  slowloris  replies and commands as usual (so the session never times out), and from the
+             connect on one byte every SLOW_MS of a frame that never ends: the frames written
+             meanwhile cut into it, and the rest reads as bytes outside any frame
+  drip_acks  replies held, then written one byte at a time: the bytes queued when the first
+             goes out are spread so the last leaves DRIP_BY_MS after the reply was due, just
+             under the firmware's 30 s ack timeout
+  flood      replies and commands as usual, amid endless unknown-command frames written as fast
+             as the link takes them: the network's send() returns the bytes still waiting for
+             the receiver's TCP window, and the flood tops that up every FLOOD_TICK_MS
+  never_ack  reads and stores everything, writes nothing (commands stay queued)
 """
 from firmware import clock
 
 MAX_FRAME = 32 * 1024  # BaseProtocol.MAX_FRAME_LENGTH_LARGE (§2)
 IDLE_TIMEOUT_MS = 1800 * 1000  # server.timeout default (§1)
+MODES = ("normal", "slowloris", "drip_acks", "flood", "never_ack")
+SLOW_MS = 5000  # slowloris: a byte every 5 s
+DRIP_DELAY_MS = 14000  # drip_acks: the first byte of a reply 14 s after it was due ...
+DRIP_BY_MS = 28000  # ... and the last 28 s after (+ 50-150 ms on the network): < 30 s
+FLOOD_TICK_MS = 100
+FLOOD_LOW = 4096  # flood: written while fewer bytes than this wait for the window
+_MUTE = ("never_ack",)  # modes in which the server writes no reply or command
 _I32_MIN = -(1 << 31)
 _I32_MAX = (1 << 31) - 1
 _DIGITS = "0123456789"
@@ -300,6 +321,10 @@ class Conn:
         self._scan = 0
         self._depth = 0
         self._busy = False
+        self._drip = bytearray()  # drip_acks: bytes written one at a time
+        self._drip_step = 0
+        self._ticking = False  # a slowloris or flood timer runs for this connection
+        self._n = 0  # slowloris bytes / flood frames written
 
     def _frame_end(self):
         """WatchFrameDecoder: +1 per `[`, -1 per `]`; the frame ends at the first byte after the
@@ -351,10 +376,70 @@ class Conn:
             self._busy = False
 
     def _tx(self, data):
-        if self.alive:
-            self.server.bytes_down += len(data)
-            self.server._wire("down", self.peer, data)
-            self._send(data)
+        if not self.alive:
+            return
+        if self._drip or self.server.mode == "drip_acks":
+            if not self._drip:
+                self.server.after(DRIP_DELAY_MS, self._drip_next)
+                self._drip_step = 0
+            self._drip.extend(data)
+            return
+        self._write(data)
+
+    def _write(self, data):
+        """Onto the network; returns the bytes still waiting for the receiver's window (or
+        whatever the network's send returns)."""
+        self.server.bytes_down += len(data)
+        self.server._wire("down", self.peer, data)
+        return self._send(data)
+
+    def _drip_next(self):
+        """drip_acks: the next byte; in another mode the rest at once."""
+        if not self.alive or not self._drip:
+            self._drip = bytearray()
+            return
+        if self.server.mode != "drip_acks":
+            data, self._drip = bytes(self._drip), bytearray()
+            self._write(data)
+            return
+        if not self._drip_step:  # spread what is queued now over DRIP_BY_MS - DRIP_DELAY_MS
+            self._drip_step = max(50, (DRIP_BY_MS - DRIP_DELAY_MS) // len(self._drip))
+        b = bytes(self._drip[:1])
+        self._drip = self._drip[1:]
+        self._write(b)
+        if self._drip:
+            self.server.after(self._drip_step, self._drip_next)
+
+    def _start(self):
+        """The timer of a slowloris or flood mode, if one should run and none does."""
+        mode = self.server.mode
+        if self.alive and not self._ticking and mode in ("slowloris", "flood"):
+            self._ticking = True
+            self.server.after(SLOW_MS if mode == "slowloris" else FLOOD_TICK_MS, self._tick)
+
+    def _tick(self):
+        srv = self.server
+        self._ticking = False
+        if not self.alive:
+            return
+        dev = self.device or srv._any_device()
+        if srv.mode == "slowloris":
+            head = _to_ascii("[SG*%s*0400*MESSAGE," % dev)
+            self._write(head[self._n:self._n + 1] if self._n < len(head) else b"0")
+            self._n += 1
+        elif srv.mode == "flood":
+            waiting = 0
+            while isinstance(waiting, int) and waiting < FLOOD_LOW and self.alive:
+                frames = []
+                for _ in range(32):
+                    self._n += 1
+                    content = "PING,%d" % self._n
+                    frames.append("[%s*%s*%04x*%s]" % (srv._maker(self), dev, len(content), content))
+                srv.flood_frames += 32
+                waiting = self._write(_to_ascii("".join(frames)))
+        else:
+            return
+        self._start()
 
     def _fail(self, why):
         self.server.errors.append("%s %s: %s" % (self.peer, self.device or "-", why))
@@ -388,12 +473,15 @@ class WatchServer:
     frame) and every reply or command sent ("down"); channel is "watch".
     """
 
-    def __init__(self, devices=None, now_ms=None, idle_timeout_ms=IDLE_TIMEOUT_MS):
+    def __init__(self, devices=None, now_ms=None, idle_timeout_ms=IDLE_TIMEOUT_MS, after=None):
         self.devices = devices
         self.now_ms = now_ms
         self.idle_timeout_ms = idle_timeout_ms
+        self.after = after  # after(ms, fn): the timers of the misbehaviour modes
         self.wire = None
         self.down = False
+        self.mode = "normal"
+        self.flood_frames = 0
         self.conns = []  # live connections
         self.queued = {}  # uniqueId -> [content] waiting for the device's next uplink (§5)
         self._bound = {}  # uniqueId -> Conn (the device session's channel)
@@ -422,7 +510,27 @@ class WatchServer:
         c = Conn(self, peer, send, close)
         self.connections += 1
         self.conns.append(c)
+        c._start()
         return c
+
+    def set_mode(self, mode):
+        """Misbehave (see the module docstring) from now on, or "normal" again."""
+        if mode not in MODES:
+            raise ValueError("server mode: %r" % mode)
+        if mode != "normal" and self.after is None:
+            raise ValueError("server mode %r needs after(ms, fn)" % mode)
+        self.mode = mode
+        for c in list(self.conns):
+            c._start()
+            if mode != "drip_acks" and c._drip:
+                c._drip_next()  # the rest of a dripped reply at once
+
+    def _any_device(self):
+        return sorted(self.devices)[0] if self.devices else "0"
+
+    def _maker(self, c):
+        m = c.maker or "CS"
+        return "SG" if m == "3G" else m
 
     def set_down(self, flag):
         """True: close every connection and refuse new ones; False: accept again."""
@@ -450,7 +558,7 @@ class WatchServer:
         """A downlink command (str, or bytes already escaped): sent now if the device has a live
         connection, else on its next uplink frame (§5)."""
         c = self._bound.get(dev_id)
-        if c is not None and c.alive:
+        if c is not None and c.alive and self.mode not in _MUTE:
             self._command(c, dev_id, content)
         else:
             self.queued.setdefault(dev_id, []).append(content)
@@ -477,14 +585,14 @@ class WatchServer:
             s = "[%s*%s*%04x*%s]" % (c.maker, dev, len(content), content)
         else:
             s = "[%s*%s*%s*%04x*%s]" % (c.maker, dev, index, len(content), content)
+        if self.mode in _MUTE:
+            return
         self.acks_sent += 1
         c._tx(_to_ascii(s))
 
     def _command(self, c, dev, content):
         """WatchProtocolEncoder: 3G becomes SG, index 0001 if the connection uses indexes (§5)."""
-        maker = c.maker or "CS"
-        if maker == "3G":
-            maker = "SG"
+        maker = self._maker(c)
         head = "[%s*%s*%s" % (maker, dev, "0001*" if c.has_index else "")
         if isinstance(content, str):
             content = content.replace("{uniqueId}", dev)
@@ -497,7 +605,7 @@ class WatchServer:
     def _flush(self, c):
         """onMessageEvent -> sendQueuedCommands, for the device bound to this connection."""
         dev = c.device
-        if dev is None or not c.alive:
+        if dev is None or not c.alive or self.mode in _MUTE:
             return
         pending = self.queued.pop(dev, None)
         while pending and c.alive:

@@ -5,7 +5,8 @@ reports and bytes up/down per simulated day, average current and battery days fr
 model (host_sim/energy.py cites each current); for the SOS day (sos_park) the alert latencies
 (alarm at the server, each SMS submitted, first call dialled) and what the SOS day costs; for
 the calls day the phone's figures; the firmware's heap on MicroPython (tools/heap.py) and the
-size of the compiled firmware.
+size of the compiled firmware. Energy at the model's three ends, per part, and the week on one
+charge (host_sim/scenarios/week.json): when the cell browns out.
 """
 import json
 import os
@@ -73,6 +74,38 @@ def main():
     print("             modem %.2f mA, GNSS %.2f mA, ESP32 %.2f mA, board %.2f mA, Wi-Fi %.2f mA "
           "(%d scans)" % (tuple(s["avg_ua_" + k] / 1000 for k in ("modem", "gnss", "esp32", "board", "wifi"))
                           + (s["wifi_scans"],)))
+    e, d = s["avg_current_ua_ends"], s["battery_days_x10_ends"]
+    print("             at the model's three ends (docs/energy.md): %s" % ", ".join(
+        "%s %.2f mA -> %.1f days" % (k, e[k] / 1000, d[k] / 10) for k in ("low", "central", "high")))
+    for part in ("modem", "gnss", "esp32", "wifi", "led", "board"):
+        lo, mid, hi = s["avg_ua_parts"][part]
+        print("             %-6s %6.2f / %6.2f / %6.2f mA (low / central / high)" % (
+            part, lo / 1000, mid / 1000, hi / 1000))
+    # bytes on air, everything counted (IP/TCP headers, handshakes, ACKs, DNS, AGPS: the
+    # docstring of host_sim/modem_a76xx.py), against the SIM's fair use and the goal (issue 8)
+    air, per_day = s["air_bytes_per_day"], 86400 / s["sim_seconds"]
+    print("data         %d bytes/day on air (%d up, %d down) for %d of payload; x30 = %.1f MB/month "
+          "of the SIM's 150 MB fair use (PepCall) = %.1f %%; goal <= 200 KB/day: %s" % (
+              air, s["air_bytes_up"] * per_day, s["air_bytes_down"] * per_day,
+              (s["bytes_up"] + s["bytes_down"]) * per_day, air * 30 / 1e6, air * 30 / 1.5e6,
+              "met" if air <= 200000 else "MISSED"))
+    for mode in ("slowloris", "drip_acks", "flood", "never_ack"):  # issue 8: <= 1.5x the day
+        h = simulate("python", "host_sim/scenarios/hostile_%s.json" % mode)
+        print("hostile      %-9s server 07:00-19:00: %.2f mA average (%.2fx the school day's %.2f mA), "
+              "%d connections, %d bytes/day on air, %d reports still queued" % (
+                  mode, h["avg_current_ua"] / 1000, h["avg_current_ua"] / s["avg_current_ua"],
+                  s["avg_current_ua"] / 1000, h["server_connections"], h["air_bytes_per_day"],
+                  h["outbox_left"]))
+    w = simulate("python", "host_sim/scenarios/week.json")
+    if w["died_at"]:
+        print("week         on one %d mAh charge the watch dies %s (%s), %.1f h after Monday 00:00 "
+              "(%s, %d mV; %.2f mA average); the harsh end's charge was gone %s" % (
+                  w["battery_mah"], w["died_local"], w["died_at"], w["died_after_h_x10"] / 10,
+                  w["died_why"], w["died_mv"], w["avg_current_ua"] / 1000,
+                  w["battery_empty_local"]["high"] or "not at all"))
+    else:
+        print("week         on one %d mAh charge: %.1f %% left on Sunday night (%.2f mA average)" % (
+            w["battery_mah"], w["battery_left_permille"] / 10, w["avg_current_ua"] / 1000))
     pe, zl = s["position_error_m"], s["zone_alert_latency_s"]
     print("positions    error p50 %s m, p95 %s m, max %s m; %d of %d reports beyond their stated "
           "accuracy; by source %s; GNSS on %d s/day" % (

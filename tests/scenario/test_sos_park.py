@@ -176,9 +176,11 @@ def test_sms_text_has_link_accuracy_age_battery_and_matches_the_alarm(sim, inter
         lat, lon, acc, age = m.group(1), m.group(2), int(m.group(3)), m.group(4)
         b = BATTERY.search(text)
         assert b, text
-        # the alarm at the server shows the same place as the link, and the same battery
+        # the alarm at the server shows the same place as the link, and the same battery: each
+        # reads the cell under its own load (docs/energy.md: 150 mOhm; the radio sending the AL
+        # draws ~140 mA more, ~20 mV, 2-3 % on the gauge near full)
         assert (deg5(al["lat"]), deg5(al["lon"])) == (lat, lon), (al_content, text)
-        assert abs(al["battery"] - int(b.group(1))) <= 1 and 0 < al["battery"] <= 100
+        assert abs(al["battery"] - int(b.group(1))) <= 3 and 0 < al["battery"] <= 100
         assert int(al_content.rsplit(",", 1)[1]) == acc  # the alarm's accuracy field
         # the position is the last one known before the SOS (a fresh GNSS fix, or a place
         # learned there from one), with its accuracy and its age

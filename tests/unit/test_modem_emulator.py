@@ -6,7 +6,7 @@ from firmware import clock
 from host_sim import world as W
 from host_sim.fakes import machine as fm
 from host_sim.modem_a76xx import (AGPS_BYTES, AGPS_FAIL_MS, AGPS_MS, BOOT_MS, GNSS_LOAD_MS, GNSS_TTFF,
-                                  A76xxEmulator)
+                                  SLEEP_IDLE_MS, TAIL_MS, A76xxEmulator)
 
 VT = support.VT
 H = 3600000
@@ -532,6 +532,8 @@ def test_socket_buffer_mode_exact_bytes():
     assert r.read() == b"\r\n+CIPRXGET: 1,0\r\n"
     assert r.meter.state["modem"] == "active"
     r.advance(3000)
+    assert r.meter.state["modem"] == "tail"  # RRC-connected until the inactivity timer
+    r.advance(TAIL_MS)
     assert r.meter.state["modem"] == "idle"
     assert r.cmd(b"AT+CIPCLOSE=0\r") == b"\r\nOK\r\n\r\n+CIPCLOSE: 0,0\r\n"
     assert r.server.conns[0].closed
@@ -589,7 +591,7 @@ def test_sleep_drops_bytes_until_dtr_low_and_ri_pulses():
     r.advance(20000)
     assert not r.emu.asleep  # DTR is low: stays awake
     r.dtr.value(1)
-    r.advance(10500)
+    r.advance(SLEEP_IDLE_MS + 500)
     assert r.emu.asleep and r.meter.state["modem"] == "sleep"
     before = r.emu.dropped_bytes
     assert r.cmd(b"AT\r") == b""
@@ -600,7 +602,7 @@ def test_sleep_drops_bytes_until_dtr_low_and_ri_pulses():
     assert r.cmd(b"AT\r") == b"\r\nOK\r\n"
     # a URC while asleep: RI low for 60 ms, then high again
     r.dtr.value(1)
-    r.advance(11000)
+    r.advance(SLEEP_IDLE_MS + 1000)
     assert r.emu.asleep
     _ = r.falls[:]
     r.emu._urc("+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY")
@@ -652,3 +654,217 @@ def test_power_cut_garbage_and_mute():
     assert r.cmd(b"AT\r", 20000) == b""
     s = r.emu.stats()
     assert s["commands"] >= 2 and s["dropped_bytes"] >= 6 and s["bytes_to_host"] > 0
+
+
+def _modem_states(r, since):
+    """The modem's meter states from VT ms `since` on: [(ms after since, state)], without the
+    ones that lasted no time (two changes in the same ms)."""
+    st = [(t - since, st) for t, comp, st in r.meter.log if comp == "modem" and t >= since]
+    return [st[i] for i in range(len(st)) if i + 1 == len(st) or st[i + 1][0] != st[i][0]]
+
+
+def test_no_sleep_while_gnss_is_on():
+    # LilyGO's bench photo: a T-A7670X with GNSS on draws 72 mA for the whole board, a SIM7670G
+    # board 2 mA (hardware.md §3.2 list): the A7670 does not sleep while its GNSS runs
+    r = Rig()
+    r.boot()
+    r.advance(TAIL_MS)  # registration's radio tail over
+    assert r.cmd(b"AT+CSCLK=1\r") == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+CGNSSPWR=1\r") == b"\r\nOK\r\n"
+    r.dtr.value(1)
+    r.advance(4 * SLEEP_IDLE_MS)  # UART silent (but for READY), DTR high: awake all along
+    assert r.read() == b"\r\n+CGNSSPWR: READY!\r\n"
+    assert not r.emu.asleep and r.meter.state["modem"] == "idle" and r.meter.state["gnss"] == "on"
+    r.dtr.value(0)
+    assert r.cmd(b"AT+CGNSSPWR=0\r") == b"\r\nOK\r\n"
+    t_off = VT.ms
+    r.dtr.value(1)
+    r.advance(SLEEP_IDLE_MS - 300)
+    assert not r.emu.asleep  # the command was UART activity: the idle time counts from it
+    r.advance(400)
+    assert r.emu.asleep and r.meter.state["modem"] == "sleep" and r.meter.state["gnss"] == "off"
+    assert VT.ms - t_off >= SLEEP_IDLE_MS
+
+
+def test_radio_tail_after_each_transfer_then_idle_or_sleep():
+    # after each burst the link stays RRC-connected TAIL_MS (the operator's inactivity timer,
+    # ~10 s, hardware.md §3.2 list) before the modem is idle; a burst in the tail restarts it;
+    # DTR sleep waits for the tail to end
+    from host_sim.modem_a76xx import ACTIVE_MS
+
+    r = Rig()
+    r.server = RecordingServer(ack=b"[ACK]")
+    r.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, r.server)
+    r.boot()
+    assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"
+    _net_up(r)
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
+    r.advance(ACTIVE_MS + TAIL_MS)
+    assert r.meter.state["modem"] == "idle"
+    t0 = VT.ms
+    assert r.cmd(b"AT+CIPSEND=0,4\r", 50) == b"\r\n> "
+    r.u.write(b"[LK]")
+    r.advance(ACTIVE_MS + TAIL_MS + 1000)
+    st = _modem_states(r, t0)
+    # CIPSEND's burst, the server's ack (another burst within it), then the tail, then idle
+    assert [s for _, s in st] == ["active", "tail", "idle"], st
+    t_tail, t_idle = st[1][0], st[2][0]
+    assert ACTIVE_MS <= t_tail < ACTIVE_MS + 500 and t_idle - t_tail == TAIL_MS, st
+    # the same with DTR sleep allowed: it comes SLEEP_IDLE_MS after the last UART byte, and
+    # never inside the tail
+    r.read()
+    assert r.cmd(b"AT+CSCLK=1\r") == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+CIPSEND=0,4\r", 50) == b"\r\n> "
+    t1 = VT.ms
+    r.u.write(b"[LK]")
+    r.dtr.value(1)
+    r.advance(SLEEP_IDLE_MS + ACTIVE_MS + TAIL_MS)
+    st = _modem_states(r, t1)
+    assert [s for _, s in st] == ["active", "tail", "idle", "sleep"], st
+    assert st[3][0] >= st[2][0] and st[3][0] >= SLEEP_IDLE_MS - 100 and r.emu.asleep
+
+
+def test_a_tail_longer_than_the_idle_timer_holds_sleep_off():
+    # a radio burst with no UART traffic at all (a downlink the host has not read yet, in
+    # buffer mode the +CIPRXGET URC is the only byte): sleep waits for the link's release
+    from host_sim.modem_a76xx import ACTIVE_MS
+
+    r = Rig(emu={"sleep_idle_ms": 10000})
+    r.boot()
+    assert r.cmd(b"AT+CSCLK=1\r") == b"\r\nOK\r\n"
+    r.dtr.value(1)
+    r.advance(5000)
+    t0 = VT.ms
+    r.emu._radio(9000)  # a long transfer (an AGPS download is one)
+    r.advance(9000 + TAIL_MS + 100)
+    st = _modem_states(r, t0)
+    assert [s for _, s in st] == ["active", "tail", "sleep"], st
+    assert st[2][0] == 9000 + TAIL_MS  # 10 s idle reached long before: the tail decides
+    assert ACTIVE_MS < 9000
+
+
+def test_status_led_lit_while_the_modem_is_on_asleep_or_not():
+    # T-A7670 V1.4: STATUS drives a red LED (49.9 ohm); STATUS is high once the module is on
+    r = Rig()
+    assert r.meter.state["led"] == "off"
+    r.press()
+    r.advance(BOOT_MS - 200)
+    assert r.meter.state["modem"] == "boot" and r.meter.state["led"] == "off"
+    r.advance(6000)
+    assert r.meter.state["led"] == "on"
+    r.read()
+    assert r.cmd(b"AT+CSCLK=1\r") == b"AT+CSCLK=1\r\r\nOK\r\n"
+    r.dtr.value(1)
+    r.advance(SLEEP_IDLE_MS + TAIL_MS)
+    assert r.emu.asleep and r.meter.state["led"] == "on"
+    r.emu.power_cut()
+    assert r.meter.state["led"] == "off" and r.meter.state["modem"] == "off"
+
+
+def test_sleep_idle_time_within_the_application_notes_range():
+    # A76-SLEEP §2: "about 10 to 20 seconds"; 15 s by default, either end on request
+    for ms in (9999, 20001):
+        support.raises(ValueError, Rig, emu={"sleep_idle_ms": ms})
+    r = Rig(emu={"sleep_idle_ms": 20000})
+    r.boot()
+    r.advance(TAIL_MS)
+    assert r.cmd(b"AT+CSCLK=1\r") == b"\r\nOK\r\n"
+    r.dtr.value(1)
+    r.advance(19500)
+    assert not r.emu.asleep
+    r.advance(700)
+    assert r.emu.asleep
+
+
+# ---- bytes on air (issue 8): IPv4 + TCP with timestamps, 52 bytes a segment ----
+HDR = 52  # IPv4 20 (RFC 791) + TCP 20 (RFC 793) + timestamp option 10 + 2 NOP (RFC 7323)
+SYN = 60  # SYN and SYN-ACK: + MSS 4, SACK-permitted 2, timestamps 10, window scale 3, NOP 1
+
+
+def _air(r):
+    return r.emu.air_up, r.emu.air_down
+
+
+def test_air_bytes_of_a_connect_a_send_its_ack_and_a_close():
+    r = Rig()
+    ack = b"[SG*862000012345674*0002*LK]"
+    r.server = RecordingServer(ack=ack)
+    r.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, r.server)
+    r.boot()
+    assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"
+    _net_up(r)
+    assert _air(r) == (0, 0)  # AT commands and opening the data network carry no user data
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
+    # DNS over UDP/IPv4 (28): query = header 12 + "tracker.trygg.test" in labels (18 + 2) +
+    # type and class 4; the answer repeats it and adds one A record of 16 (RFC 1035 §4.1)
+    q = 12 + 20 + 4
+    dns_up, dns_down = 28 + q, 28 + q + 16
+    assert _air(r) == (dns_up + SYN + HDR, dns_down + SYN)  # SYN, SYN-ACK, ACK
+    n = 200
+    assert r.cmd(b"AT+CIPSEND=0,%d\r" % n, 50) == b"\r\n> "
+    r.u.write(b"U" * n)
+    r.advance(1000)  # sent; the server's ack came back carrying its ACK; ours left 200 ms later
+    assert r.server.conns[0].got == b"U" * n
+    up, down = _air(r)
+    assert (up, down) == (dns_up + SYN + HDR + n + HDR + HDR, dns_down + SYN + len(ack) + HDR)
+    assert r.cmd(b"AT+CIPRXGET=2,0,100\r").endswith(ack + b"\r\nOK\r\n")
+    assert _air(r) == (up, down)  # reading the modem's buffer is no traffic
+    assert r.cmd(b"AT+CIPCLOSE=0\r") == b"\r\nOK\r\n\r\n+CIPCLOSE: 0,0\r\n"
+    assert _air(r) == (up + 2 * HDR, down + HDR)  # FIN, FIN+ACK, ACK
+    # 228 payload bytes took 628 more on air: DNS 144, handshake and close 328, and 52 for each
+    # of the data segment, the ack's segment and the pure ACK of it
+    assert r.emu.air_up + r.emu.air_down == n + len(ack) + 628
+    assert r.emu.stats()["air_up"] == r.emu.air_up
+
+
+def test_air_bytes_segment_at_the_mss_and_ack_every_second_segment():
+    r = Rig()
+    r.boot()
+    assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"
+    _net_up(r)
+    r.cmd(b'AT+CIPOPEN=0,"TCP","192.0.2.10",5093\r', 500)  # an address: no DNS
+    assert _air(r) == (SYN + HDR, SYN)
+    c = r.server.conns[0]
+    c.send(b"d" * 3000)  # 1448 + 1448 + 104 payload bytes (MSS 1460 less 12 of options)
+    r.advance(1000)
+    # three segments down; the modem acks the first two at once, the third 200 ms later
+    assert _air(r) == (SYN + HDR + 2 * HDR, SYN + 3000 + 3 * HDR)
+    c.close_cb()  # the server closes: FIN down, FIN+ACK up, ACK down
+    r.advance(300)
+    assert _air(r) == (SYN + HDR + 3 * HDR, SYN + 3000 + 5 * HDR)
+
+
+def test_a_full_window_keeps_the_servers_bytes_off_the_air():
+    from host_sim.modem_a76xx import RX_WINDOW
+
+    r = Rig()
+    r.boot()
+    assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"
+    _net_up(r)
+    r.cmd(b'AT+CIPOPEN=0,"TCP","192.0.2.10",5093\r', 500)
+    c = r.server.conns[0]
+    assert c.send(b"f" * (RX_WINDOW + 1000)) == 1000  # waiting at the server for the window
+    r.advance(1000)
+    r.read()
+    assert r.cmd(b"AT+CIPRXGET=4,0\r") == b"\r\n+CIPRXGET: 4,0,%d\r\n\r\nOK\r\n" % RX_WINDOW
+    up, down = _air(r)
+    assert down == SYN + RX_WINDOW + 12 * HDR  # 16384 bytes = 12 segments; the rest not sent
+    r.cmd(b"AT+CIPRXGET=2,0,1460\r")  # reading opens the window: an update up, the rest down
+    r.advance(1000)
+    assert r.emu.air_down == down + 1000 + HDR
+    assert r.cmd(b"AT+CIPRXGET=4,0\r") == b"\r\n+CIPRXGET: 4,0,%d\r\n\r\nOK\r\n" % (RX_WINDOW - 1460 + 1000)
+    assert r.emu.air_up > up
+
+
+def test_an_agps_download_counts_on_air():
+    r = Rig()
+    r.boot()
+    _net_up(r)
+    r.cmd(b"AT+CGNSSPWR=1,1\r")
+    r.advance(GNSS_LOAD_MS + 500)
+    r.read()
+    before = r.emu.air_up + r.emu.air_down
+    assert r.cmd(b"AT+CAGPS\r") == b"\r\nOK\r\n"
+    r.advance(AGPS_MS["slow"] + 500)
+    assert r.read() == b"\r\n+AGPS: success.\r\n"
+    assert r.emu.air_up + r.emu.air_down - before > AGPS_BYTES + 4 * HDR

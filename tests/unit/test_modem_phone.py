@@ -3,7 +3,7 @@ bytes on the wire, RI patterns, what each person's log and the wire log record."
 import support
 from test_modem_emulator import Rig
 from host_sim import phones
-from host_sim.modem_a76xx import SLEEP_IDLE_MS
+from host_sim.modem_a76xx import SLEEP_IDLE_MS, TAIL_MS
 
 VT = support.VT
 M = 60000
@@ -152,8 +152,10 @@ def test_ata_voice_call_begin_and_end_with_clcc_urcs():
     assert r.cmd(b"ATA\r") == b"\r\nNO CARRIER\r\n"
     assert r.events(MAMMA) == [("rang", ""), ("watch_answered", ""), ("hung_up", "30")]
     assert r.wire() == [("down", MAMMA, b"ring"), ("up", MAMMA, b"answer"), ("down", MAMMA, b"hangup")]
-    assert r.meter.state["modem"] == "active"  # the network releases the call: connected tail
+    assert r.meter.state["modem"] == "active"  # the network releases the call ...
     r.advance(3000)
+    assert r.meter.state["modem"] == "tail"  # ... then the link stays connected TAIL_MS
+    r.advance(TAIL_MS)
     assert r.meter.state["modem"] == "idle"
 
 

@@ -228,3 +228,143 @@ def test_alarms_go_first_even_behind_hundreds_of_reports():
         assert not await up.alarm_written(1500)
 
     support.run(main())
+
+
+# ---- a broken or hostile server must not drain the battery (issue 8) ----
+
+
+def _tricklers(m, every_ms, data):
+    """The server's side of the fake socket: `data` one byte every every_ms, for ever."""
+    state = {"i": 0}
+
+    def tick():
+        m._rx += data[state["i"] % len(data):state["i"] % len(data) + 1]
+        state["i"] += 1
+        m._cb(0)
+        support.VT.after(every_ms, tick)
+
+    support.VT.after(every_ms, tick)
+
+
+def _disconnects(events):
+    return [f for k, f in events if k == "disconnect"]
+
+
+def _recording():
+    from firmware import log
+
+    events = []
+    log.set_sink(lambda kind, fields: events.append((kind, fields)))
+    return events
+
+
+def test_bad_backoff_doubles_from_a_minute_to_half_an_hour():
+    assert [uplink.bad_backoff(n) for n in (0, 1, 2, 3, 4, 5, 6, 7, 1000)] == [
+        0, 60, 120, 240, 480, 960, 1800, 1800, 1800]
+
+
+def test_a_trickling_server_is_dropped_and_waited_out():
+    async def main():
+        from firmware import log
+
+        events = _recording()
+        m, cfg, ob = _setup("up-trickle")
+        ob.put("UD,first")
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb = up.on_data
+        _tricklers(m, 5000, b"[SG*1*0400*MESSAGE,0000000000")  # slowloris: never a whole frame
+        await _run(up, 30000)
+        assert len(ob) == 0  # the ack came whole before the trickle: delivered
+        bad = _disconnects(events)
+        assert len(bad) == 1 and bad[0]["why"].startswith("trickle") and bad[0]["strikes"] == 1
+        assert bad[0]["retry_s"] == 60 and up.strikes == 1
+        opens = m.opens  # dropped at 15 s: the third read of the trickle, 10 s after the first
+        await _run(up, 25000)
+        ob.put("UD,second")
+        up.kick()
+        await _run(up, 1000)
+        assert m.opens == opens and len(ob) == 1  # within the minute: no session for a report
+        await _run(up, 40000)
+        assert m.opens == opens + 1 and len(ob) == 0  # after it: delivered (and dropped again)
+        assert up.strikes == 2 and _disconnects(events)[-1]["retry_s"] == 120
+        log.set_sink(None)
+
+    support.run(main())
+
+
+def test_a_flood_of_commands_is_cut_off_after_twelve():
+    async def main():
+        events = _recording()
+        m, cfg, ob = _setup("up-flood")
+        applied = []
+
+        def on_command(f):
+            applied.append(f.content)
+            return watchproto.encode("SG", ID, "PING")
+
+        up = uplink.Uplink(m, cfg, ob, ID, on_command=on_command)
+        m._cb = up.on_data
+        await _run(up, 2000)  # connected, heartbeat acked
+        m._rx += b"".join(watchproto.encode("SG", ID, "PING,%d" % i) for i in range(40))
+        m._cb(0)
+        await _run(up, 2000)
+        assert len(applied) == 12  # the thirteenth frame nobody asked for ends the session
+        assert [f["why"] for f in _disconnects(events)] == ["13 frames not asked for in an hour"]
+        assert not [s for s in m.sent if b"PING" in s]  # no replies to a flood
+        from firmware import log
+
+        log.set_sink(None)
+
+    support.run(main())
+
+
+def test_a_flood_of_bytes_is_cut_off_within_a_minute():
+    async def main():
+        events = _recording()
+        m, cfg, ob = _setup("up-bytes")
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb = up.on_data
+        await _run(up, 2000)
+        for _ in range(3):  # 3 x 4000 bytes of garbage outside any frame
+            m._rx += b"x" * 4000
+            m._cb(0)
+            await _run(up, 500)
+        bad = _disconnects(events)
+        assert len(bad) == 1 and bad[0]["why"] == "flood: 12028 bytes in a minute"  # and the ack
+        from firmware import log
+
+        log.set_sink(None)
+
+    support.run(main())
+
+
+def test_unacked_sessions_count_from_the_second_and_a_new_alarm_skips_the_wait():
+    async def main():
+        events = _recording()
+        m, cfg, ob = _setup("up-noack")
+        root = ob.dir.rsplit("/", 1)[0]
+        al = Outbox(root, 64, 16, "alarms")
+        m.ack = False
+        ob.put("UD,waiting")
+        up = uplink.Uplink(m, cfg, ob, ID, al)
+        m._cb = up.on_data
+        await _run(up, 70000)  # two sessions of 30 s without an ack
+        d = _disconnects(events)
+        assert [x.get("strikes") for x in d] == [None, 1]  # one lost ack may be the network's
+        assert d[1]["retry_s"] == 60
+        opens = m.opens
+        al.put("AL,sos")
+        up.kick()
+        await _run(up, 6000)  # an alarm queued since: it goes at once (after 5 s), ...
+        assert m.opens == opens + 1 and b"AL,sos" in m.sent[-1]
+        await _run(up, 60000)  # ... once: unacked again, the next wait holds
+        assert m.opens == opens + 1
+        assert len(al) == 1 and len(ob) == 1  # nothing acked, nothing lost
+        m.ack = True
+        await _run(up, 1900000)  # the server behaves again: everything goes after the wait
+        assert len(al) == 0 and len(ob) == 0
+        from firmware import log
+
+        log.set_sink(None)
+
+    support.run(main())

@@ -1,0 +1,185 @@
+"""The energy meter at its three ends, the cell's discharge curve and brown-out, and a run that a
+flat cell ends (host_sim/energy.py, host_sim/runner.py; docs/energy.md)."""
+import json
+import sys
+
+import support
+from firmware import log
+from host_sim import energy
+from host_sim.energy import BROWNOUT_MV, CURRENT_UA, R_INT_MOHM, EnergyMeter, ocv_mv
+
+H = 3600000
+
+
+class Clock:
+    def __init__(self):
+        self.ms = 0
+
+
+def _draw(states, i):
+    return sum(CURRENT_UA[(c, s)][i] for c, s in states.items())
+
+
+def test_every_row_is_low_central_high_in_whole_microamps():
+    for key, row in CURRENT_UA.items():
+        assert len(row) == 3 and all(isinstance(x, int) and x >= 0 for x in row), key
+        assert row[0] <= row[1] <= row[2], key
+    for part in energy.PARTS:
+        assert (part, "off") in CURRENT_UA
+    # the rows issue 8 names (hardware.md §3.2 list)
+    assert CURRENT_UA[("modem", "idle")] == (9000, 15000, 23000)
+    assert CURRENT_UA[("esp32", "active")] == (27000, 35000, 44000)
+    assert CURRENT_UA[("modem", "tail")][0] > CURRENT_UA[("modem", "idle")][2]
+    assert energy.BATTERY_MAH == 800
+
+
+def test_meter_integrates_the_three_ends_at_once():
+    c = Clock()
+    m = EnergyMeter(c)
+    states = {"esp32": "active", "board": "on", "modem": "off", "gnss": "off", "wifi": "off",
+              "led": "off"}
+    c.ms = H  # an hour awake, modem off
+    m.set("modem", "idle")
+    m.set("led", "on")
+    states.update(modem="idle", led="on")
+    c.ms = 2 * H  # an hour with the modem idle and its LED lit
+    first = {"esp32": "active", "board": "on", "modem": "off", "gnss": "off", "wifi": "off", "led": "off"}
+    for i in range(3):
+        end = energy.ENDS[i]
+        want = (_draw(first, i) + _draw(states, i)) // 2
+        assert m.average_ua_at(end) == want, end
+        assert m.average_ua_of_at("modem", end) == CURRENT_UA[("modem", "idle")][i] // 2
+        assert m.average_ua_of_at("esp32", end) == CURRENT_UA[("esp32", "active")][i]
+        assert m.used_uah(end) == _draw(first, i) + _draw(states, i)
+    # the old getters answer for the central end
+    assert m.average_ua() == m.average_ua_at("central")
+    assert m.average_ua_of("led") == 500 and m.average_ua_of("gnss") == 0
+    assert m.used_uah() == m.used_uah("central")
+    assert m.seconds_in("modem", "idle") == 3600 and m.seconds_in("modem", "off") == 3600
+    assert m.average_ua_at("low") < m.average_ua_at("central") < m.average_ua_at("high")
+    assert m.current_ua("high") == _draw(states, 2)
+    support.raises(ValueError, m.set, "modem", "dozing")
+    support.raises(KeyError, m.average_ua_at, "typical")
+
+
+def test_discharge_curve_is_monotonic_from_full_to_empty():
+    assert ocv_mv(1000) == 4200 and ocv_mv(0) == 3300
+    assert ocv_mv(2000) == 4200 and ocv_mv(-5) == 3300  # clamped
+    prev = ocv_mv(0)
+    for p in range(1, 1001):
+        v = ocv_mv(p)
+        assert v >= prev, p
+        prev = v
+    assert ocv_mv(50) > ocv_mv(0) + 200  # the knee below ~10 %
+    assert 3700 <= ocv_mv(500) <= 3900  # the flat middle
+    assert BROWNOUT_MV == 3400 and ocv_mv(0) < BROWNOUT_MV < ocv_mv(50)
+
+
+def test_battery_voltage_is_ocv_less_the_ir_drop_of_the_present_current():
+    c = Clock()
+    m = EnergyMeter(c)
+    m.set("esp32", "sleep")
+    rest = m.current_ua()
+    assert m.battery_mv() == 4200 - rest * R_INT_MOHM // 1000000
+    m.set("modem", "call")
+    m.set("esp32", "active")
+    load = m.current_ua()
+    assert load > 300000
+    assert m.battery_mv() == 4200 - load * R_INT_MOHM // 1000000  # ~53 mV under a call
+    assert 4200 - m.battery_mv() >= 50
+    # half a cell: the curve's middle; from a start at 50 % the same
+    m2 = EnergyMeter(Clock(), 800, 50)
+    m2.set("esp32", "deep")
+    m2.set("board", "off")
+    assert m2.charge_permille() == 500 and m2.battery_mv() == ocv_mv(500)
+    m2.drained_uah = 400000 - 40000  # the scenario drains it to 5 %
+    assert m2.charge_permille() == 50 and m2.battery_mv() == ocv_mv(50)
+    m2.drained_uah = -400000  # ... or charges it full
+    assert m2.battery_mv() == 4200
+    support.raises(ValueError, EnergyMeter, c, 0)
+    support.raises(ValueError, EnergyMeter, c, 800, 0)
+    support.raises(ValueError, EnergyMeter, c, 800, 100, "typical")
+
+
+def test_each_end_runs_out_at_its_own_exact_time():
+    c = Clock()
+    m = EnergyMeter(c, 10)  # 10 mAh
+    m.set("modem", "idle")
+    dead = []
+    m.on_dead = dead.append
+    c.ms = 48 * H
+    assert m.check() is not None and dead  # long flat by now
+    for i in range(3):
+        want = 10 * 1000 * H // _draw({"esp32": "active", "board": "on", "modem": "idle", "gnss": "off",
+                                        "wifi": "off", "led": "off"}, i)
+        assert abs(m.empty_ms[i] - want) <= 1, (i, m.empty_ms[i], want)
+    assert m.empty_ms[2] < m.empty_ms[1] < m.empty_ms[0]  # the harsh end first
+    assert m.charge_permille() == 0
+    assert dead == ["empty"] and m.dead[1] == "empty"
+    m.check()
+    assert dead == ["empty"]  # once
+
+
+def test_a_rise_in_current_browns_out_a_nearly_empty_cell():
+    c = Clock()
+    m = EnergyMeter(c, 800, 2)  # 2 %: OCV ~3.42 V
+    m.set("esp32", "sleep")
+    m.set("modem", "sleep")
+    dead = []
+    m.on_dead = dead.append
+    m.check()
+    assert dead == [] and m.battery_mv() > BROWNOUT_MV
+    m.set("modem", "tail")  # 70 mA: still above 3.4 V
+    assert dead == [] and m.battery_mv() > BROWNOUT_MV
+    c.ms = 1000
+    m.set("esp32", "active")
+    m.set("modem", "call")  # 320 mA and the ESP32: more than 50 mV down
+    assert dead == ["voltage"] and m.dead[2] < BROWNOUT_MV and m.dead[0] == 1000
+
+
+def test_a_flat_cell_ends_the_run_and_stops_the_firmware():
+    # a 1 mAh cell: the watch boots, the modem starts, and a minute or two later it browns out
+    from host_sim import runner
+
+    with open("host_sim/scenarios/school_day.json") as f:
+        sc = json.load(f)
+    sc["duration_s"] = 3600
+    sc["battery_mah"] = 1
+    saved = dict((k, sys.modules.get(k)) for k in ("machine", "network", "esp32"))
+    sink = log._sink
+    try:
+        sim = runner.Sim(sc, support.tmpdir("flat"), echo=False)
+        s = sim.run()
+    finally:
+        log.set_sink(sink)
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    died, board, tasks, emu_state = sim.died, sim.board, sim.app.tasks + [sim.app_task], sim.emu.state
+    esp32, modem = sim.meter.state("esp32"), sim.meter.state("modem")
+    _release()
+    assert died is not None and s["died_why"] == "voltage"
+    assert s["died_at"] is not None and s["died_at"].startswith("2026-09-13T22:0")
+    assert s["died_after_h_x10"] <= 1 and s["died_mv"] < BROWNOUT_MV
+    assert 15 < s["sim_seconds"] < 600  # the run ended there, not at the scenario's hour
+    assert board is None and all(t.done() for t in tasks)
+    assert emu_state == "off" and s["boots"] == 1
+    assert esp32 == "off" and modem == "off"
+    assert s["battery_left_permille"] < 30
+
+
+def _release():
+    """Drop what still points at the finished run (the world's events, the fake pins and radio),
+    so the MicroPython unit run's later tests have their heap back."""
+    import gc
+
+    from host_sim.fakes import machine, network
+
+    support.VT.reset()
+    machine.WIRING.reset()
+    network.WIRING_SCAN = None
+    network.METER = None
+    network.power_off()
+    gc.collect()
