@@ -92,6 +92,11 @@ DEFAULTS = {
     # Learned places (Wi-Fi fingerprints seen at GNSS fixes, kept on the watch only) not seen
     # for this many days are forgotten.
     "places_forget_days": 30,
+    # While the watch stands at a known place, reports may wait this long to be sent together
+    # (900: three every 15 minutes); 0 sends each at once. Alarms, SOS and replies never wait,
+    # and a moving child's reports go at once (reporter.hold_ms). At most 900 s, so a held
+    # batch stands in for the heartbeat within Traccar's 1800 s idle timeout.
+    "batch_s": 0,
 }
 
 # (min, max) for the integer keys, both inclusive.
@@ -107,6 +112,7 @@ _RANGES = {
     "flowers": (0, 99),
     "work_time_min": (0, 1440),
     "places_forget_days": (1, 365),
+    "batch_s": (0, 900),
     "lowbat_pct": (5, 50),
     "critical_pct": (1, 20),
     "critical_report_s": (600, 86400),

@@ -23,6 +23,9 @@ from firmware.fix import Fix
 _POLL_MS = const(1000)  # A76xx computes a fix once a second
 _EPHEMERIS_S = const(4 * 3600)  # GPS ephemeris holds 4 h (GNSS dynamic loading app note §4.6)
 _HOT_S = const(2 * 3600)  # a hot start only within 2 h of the last fix (GNSS app note §5.1)
+# assistance data is kept with the receiver's (AP_Flash) and SIMCom recommends a new download
+# hourly (GNSS dynamic loading app note §4.6): not more often, whatever the searches find
+_ASSIST_EVERY_S = const(3600)
 _SAVE_EVERY_S = const(1800)  # persist the last fix at most this often (flash wear) ...
 _SAVE_MOVE_UDEG = const(1000)  # ... unless it moved more than ~100 m
 _COLD_FAILS = const(3)  # failed searches in a row before backing off ...
@@ -124,6 +127,8 @@ class Positioning:
         self._on = False  # the receiver is powered
         self.searches = 0  # GNSS power-ons (for the log and the bench)
         self.busy = None  # fn() -> True while a scan must not block the interpreter
+        self.moved = None  # what the last look said: moved (True), still (False), cannot tell
+        self._assisted_t = None  # when AT+CAGPS last succeeded
         # firmware/power.py: while the battery is critical no Wi-Fi scan and no GNSS search; a
         # position is the last one, its accuracy grown
         self.power = None
@@ -197,7 +202,8 @@ class Positioning:
                 return None
             if assist:
                 try:
-                    await m.gnss_assist()
+                    if await m.gnss_assist():
+                        self._assisted_t = clock.wall.now()
                 except OSError as e:
                     log.event("error", where="agps", err=repr(e))
         start = clock.ticks_ms()
@@ -231,6 +237,7 @@ class Positioning:
         if h is not None and h.source == "gnss" and h.speed >= zones.MOVING_KMH10 and now is not None \
                 and now - h.t <= _MOVING_FOR_S:
             moved = True  # walking at the last fix (GNSS speed): still walking, whatever Wi-Fi says
+        self.moved = moved
         f = None
         if (self.tracking or moved is not False or self.here is None) and \
                 not (self.power is not None and self.power.critical):
@@ -272,7 +279,9 @@ class Positioning:
         else:
             budget = fix_timeout_s(now, last_t if keeps else None, self.last_failed, cfg_timeout_s)
         cold = not keeps or last_t is None or now is None or now - last_t > _HOT_S
-        f = await self._search(budget, assist_ok and cold)
+        a = self._assisted_t
+        fresh = keeps and a is not None and now is not None and 0 <= now - a < _ASSIST_EVERY_S
+        f = await self._search(budget, assist_ok and cold and not fresh)
         if f is None:
             self.last_failed = True
             if stale:

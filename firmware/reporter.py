@@ -237,7 +237,7 @@ class Reporter:
         the ack) is not held open by the ESP32's 1.7 s of scanning."""
         aps = self._pos.scan()
         c = await self._cell()
-        fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._up.connected)
+        fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._m.net_up)
         if fix is None:
             log.event("report_skipped", why="no position known yet")
             return None
@@ -246,16 +246,30 @@ class Reporter:
         seq = self._ob.put(self._content("UD", fix, _STATUS, cells[:_CELLS_MAX], aps))
         log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,
                   acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=len(aps))
-        self._up.kick()
+        self._up.kick(self.hold_ms(fix))
         await self._plan_looks(fix)
         return seq
+
+    def hold_ms(self, fix):
+        """How long this report may wait to go with the next ones (None: send now). Only while
+        the watch stands where it stood (a learned place or the last position, Wi-Fi and cell
+        unchanged) and nothing runs faster than the configured interval (an SOS, a zone
+        crossing): then `batch_s`, so a guardian's view lags at most that. Every transfer
+        costs the modem ~25 s awake and a 10 s radio tail (docs/energy.md): three reports in
+        one transfer cost a third."""
+        b = self._cfg["batch_s"]
+        if not b or fix.source == "gnss" or self._pos.moved is not False or self._pos.tracking:
+            return None
+        if self.interval_ms() < self._cfg["report_interval_s"] * 1000:
+            return None
+        return b * 1000
 
     async def check_once(self):
         """A look between reports (near a zone edge): a position checked against the zones,
         nothing queued unless a zone was crossed."""
         p = self._pos
         if p.tracking or self._approach:  # GNSS (on, or a hot start): a scan only if no fix
-            fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, None, self._up.connected,
+            fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, None, self._m.net_up,
                                  walking=True)
         else:
             aps = p.scan()
@@ -263,7 +277,7 @@ class Reporter:
                 self.check_due = self._still_plan(p.here)
                 return
             c = await self._cell()
-            fix = await p.locate(self._cfg["gnss_timeout_s"], c, aps, self._up.connected)
+            fix = await p.locate(self._cfg["gnss_timeout_s"], c, aps, self._m.net_up)
         if fix is not None:
             log.event("look", src=fix.source, lat=fix.lat, lon=fix.lon, acc=fix.acc, speed=fix.speed,
                       course=fix.course)

@@ -92,6 +92,7 @@ class Uplink:
         reply frame (bytes) or None, for every downlink that is not an ack (firmware/control.py)."""
         self.on_command = on_command
         self._replies = []
+        self._hold_until = None  # ticks: queued reports may wait until then (kick(hold_ms))
         self._m = modem
         self._cfg = cfg
         self._ob = outbox
@@ -116,9 +117,31 @@ class Uplink:
         self._session()
 
     # ---- called by others ----
-    def kick(self):
-        """New report queued: deliver it now."""
+    def kick(self, hold_ms=None):
+        """New report queued: deliver it now; or, with hold_ms, it may wait that long to go with
+        the next ones (a watch standing at a known place, `batch_s`). An earlier deadline is
+        kept; any kick without hold_ms (an alarm, a moving child) sends everything at once."""
+        if hold_ms is None:
+            self._hold_until = None
+        else:
+            until = clock.ticks_add(clock.ticks_ms(), hold_ms)
+            h = self._hold_until
+            if h is None or clock.ticks_diff(until, h) < 0:
+                self._hold_until = until
         self._kick.set()
+
+    def _held(self):
+        """Reports wait for their batch: no alarm queued, and the batch's deadline not passed."""
+        h = self._hold_until
+        if h is None or (self._al is not None and len(self._al)):
+            return False
+        if clock.ticks_diff(clock.ticks_ms(), h) >= 0:
+            self._hold_until = None
+            return False
+        return True
+
+    def _sendable(self):
+        return self.queued() and not self._held()
 
     def on_data(self, link, _=None):
         """Router: the modem holds bytes for a socket (or may: it asks after every RI wake)."""
@@ -303,7 +326,13 @@ class Uplink:
         if self._last_ack is None:
             return 0
         hb = self._cfg["heartbeat_s"] * 1000
-        return max(0, hb - clock.ticks_diff(now, self._last_ack))
+        wait = hb - clock.ticks_diff(now, self._last_ack)
+        h = self._hold_until
+        if h is not None and self.queued():
+            # held reports go at their deadline, and stand in for the heartbeat until then
+            # (batch_s is below Traccar's 1800 s idle timeout, config.py)
+            wait = clock.ticks_diff(h, now)
+        return max(0, wait)
 
     async def run_sender(self):
         """Keep the session up, deliver reports, send heartbeats. Never returns."""
@@ -319,16 +348,16 @@ class Uplink:
                     # can only reach a watch that holds a session
                     await self._connect()
                 if self.connected:
-                    if self.queued():
+                    if self._sendable():
                         await self._deliver()
-                    elif self._heartbeat_due():
+                    elif self._heartbeat_due() and not (self._held() and self.queued()):
                         if await self._send_and_confirm(self._lk(), "heartbeat"):
                             log.event("heartbeat")
             except OSError as e:
                 log.event("error", where="uplink", err=repr(e))
                 await self._close("error")
             self._kick.clear()
-            if self.connected and self.queued():
+            if self.connected and self._sendable():
                 continue  # more to send (each pass awaited the modem: no busy loop)
             try:
                 await wait_for_ms(self._kick.wait(), self._ms_until_due())

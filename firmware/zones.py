@@ -15,7 +15,8 @@ buildings). The belief changes only when the other side is confirmed: two decide
 there DWELL_S apart with none on the believed side between them (undecided ones neither
 confirm nor cancel), or one whose margin |edge| - acc is FAR_M or more. A decided position on
 the believed side cancels a pending change; so a fix jittering across the edge never flaps.
-A GNSS fix walking toward the other side is judged by half its accuracy (crossing_acc).
+A GNSS fix walking toward the other side is judged by half its accuracy and a 5 s dwell
+(crossing_acc, DWELL_WALK_S: two consecutive looks near an edge).
 The first belief (after boot, or for a new or changed zone) is adopted silently: a watch that
 starts outside its home zone has not left it, and must not say "exit". Watcher.restore()
 carries beliefs over a reboot, so a real exit during a reboot is still told.
@@ -32,6 +33,7 @@ VERTICES_MAX = const(32)
 SPAN_MAX_M = const(50000)  # a polygon's bounding box side; geo.py's error stays under a few m
 ACC_MIN_M = const(10)
 DWELL_S = const(8)  # two fixes this far apart: a walk past the edge, not one jump of the fix
+DWELL_WALK_S = const(5)  # ... or this far apart for a child walking across (crossing_acc)
 FAR_M = const(25)  # a fix this far beyond its accuracy is believed at once
 MOVING_KMH10 = const(20)  # 2 km/h: slower is standing (crossing_acc)
 _AHEAD_MM = const(10000)  # where the course leads: the edge 10 m ahead
@@ -210,7 +212,7 @@ def nearest_edge_m(zones, lat, lon):
 # ---- decisions ------------------------------------------------------------------------------------
 
 
-def step(state, edge, acc_m, t_s):
+def step(state, edge, acc_m, t_s, dwell_s=DWELL_S):
     """One position against one zone: (state, edge in m, accuracy in m, time in s) -> (state,
     None | "exit" | "enter"). Start from UNKNOWN. A time earlier than the pending side's first
     (the clock was set back) starts the wait again rather than never ending it."""
@@ -227,7 +229,7 @@ def step(state, edge, acc_m, t_s):
     if abs(edge) - acc < FAR_M:
         if pending != side or t_s < since:
             return (belief, side, t_s), None
-        if t_s - since < DWELL_S:
+        if t_s - since < dwell_s:
             return state, None
     if belief == IN:
         return (OUT, None, 0), "exit"
@@ -287,7 +289,7 @@ class Watcher:
             acc = acc_m
             if ahead is not None:
                 acc = crossing_acc(self._states[i][0], edge, edge_m(z, ahead[0], ahead[1]), acc_m)
-            s, ev = step(self._states[i], edge, acc, t_s)
+            s, ev = step(self._states[i], edge, acc, t_s, DWELL_WALK_S if acc < acc_m else DWELL_S)
             self._states[i] = s
             if ev:
                 events.append((z["name"], ev))

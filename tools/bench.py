@@ -81,6 +81,19 @@ def main():
         lo, mid, hi = s["avg_ua_parts"][part]
         print("             %-6s %6.2f / %6.2f / %6.2f mA (low / central / high)" % (
             part, lo / 1000, mid / 1000, hi / 1000))
+    for label, path, cfg in (("sick day", "host_sim/scenarios/sick_day.json", None),
+                             ("weekend", "host_sim/scenarios/weekend_walks.json", None),
+                             ("batched", SCENARIO, {"batch_s": 900})):
+        o = simulate("python", path, config=cfg)
+        e, d = o["avg_current_ua_ends"], o["battery_days_x10_ends"]
+        what = {"sick day": "at home all day (sick_day.json)",
+                "weekend": "long walks, the tram to the forest (weekend_walks.json)",
+                "batched": "the school day, reports batched while standing (batch_s 900)"}[label]
+        print("%-12s %s: %s" % (label, what, ", ".join(
+            "%s %.2f mA -> %.1f days" % (k, e[k] / 1000, d[k] / 10) for k in ("low", "central", "high"))))
+        print("             central per part: %s; zone alerts after %s s" % (", ".join(
+            "%s %.2f" % (part, o["avg_ua_parts"][part][1] / 1000)
+            for part in ("modem", "gnss", "esp32", "wifi", "led", "board")), o["zone_alert_latencies_s"]))
     # bytes on air, everything counted (IP/TCP headers, handshakes, ACKs, DNS, AGPS: the
     # docstring of host_sim/modem_a76xx.py), against the SIM's fair use and the goal (issue 8)
     air, per_day = s["air_bytes_per_day"], 86400 / s["sim_seconds"]

@@ -20,6 +20,7 @@ class FakeModem:
     is the driver's and the emulator's business), gnss_fix() -> the sky's answer."""
 
     gnss_ready_urc = None  # not asked yet (the driver learns it at the first power-on)
+    net_up = True  # the data link (AT+NETOPEN) is up
 
     def __init__(self, sky=None):
         self.sky = sky  # fn() -> Fix or None
@@ -163,6 +164,11 @@ def test_a_cold_start_asks_for_assistance_when_the_link_is_up():
         clock.wall.set(T0 + 3 * 3600, "network")
         await p.locate(45, CELL, _aps(600), assist_ok=False)
         assert m.assists == 1  # no data link: no assistance
+        m.sky = None  # indoors: searches fail, the start stays cold ...
+        for i in range(4):
+            clock.wall.set(T0 + 6 * 3600 + 300 * i, "network")
+            await p.locate(45, CELL, _aps(900 + 100 * i), assist_ok=True)
+        assert m.assists == 2  # ... but the assistance is fetched once an hour, not every look
 
     support.run(main())
 
@@ -296,3 +302,18 @@ def test_looks_between_reports_near_a_zone_edge():
         assert rep.check_due is None
 
     support.run(main())
+
+
+def test_reports_wait_for_their_batch_only_while_the_watch_stands():
+    rep, _ = _reporter("rep3", [])
+    place = Fix(T0, HOME[0], HOME[1], False, 0, 0, 0, 0, 30, "place")
+    rep._pos.moved = False
+    assert rep.hold_ms(place) is None  # batch_s 0 (the default): every report at once
+    rep._cfg["batch_s"] = 900
+    assert rep.hold_ms(place) == 900000
+    assert rep.hold_ms(_fix(HOME[0], HOME[1], T0)) is None  # a fresh fix: the child moves
+    rep._pos.moved = None  # cannot tell
+    assert rep.hold_ms(place) is None
+    rep._pos.moved = False
+    rep._zone_fast_until = clock.ticks_add(clock.ticks_ms(), 60000)  # just crossed a zone edge
+    assert rep.hold_ms(place) is None

@@ -368,3 +368,39 @@ def test_unacked_sessions_count_from_the_second_and_a_new_alarm_skips_the_wait()
         log.set_sink(None)
 
     support.run(main())
+
+
+def test_held_reports_go_together_at_their_deadline_and_an_alarm_takes_them_at_once():
+    from firmware.outbox import Outbox as Box
+
+    async def main():
+        import asyncio
+
+        m, cfg, ob = _setup("uphold")
+        al = Box(support.tmpdir("uphold-al"), 64, name="alarms")
+        up = uplink.Uplink(m, cfg, ob, ID, al)
+        m._cb = up.on_data
+        tasks = [asyncio.create_task(up.run_sender()), asyncio.create_task(up.run_receiver())]
+        await sleep_ms(5000)  # connected, the first LK acked
+        sends = len(m.sent)
+        for i in range(3):  # three reports five minutes apart, each allowed to wait 15 minutes
+            ob.put("UD,held%d" % i)
+            up.kick(900000)
+            await sleep_ms(300000)
+        assert len(m.sent) == sends and len(ob) == 3  # all held, and no heartbeat meanwhile
+        await sleep_ms(5000)  # the first one's deadline: all three in one send
+        assert len(m.sent) == sends + 1 and len(ob) == 0
+        assert all(b"held%d" % i in m.sent[-1] for i in range(3))
+        ob.put("UD,next")
+        up.kick(900000)
+        await sleep_ms(1000)
+        assert len(ob) == 1
+        al.put("AL,alarm")  # an alarm never waits, and takes the held report along
+        up.kick()
+        await sleep_ms(2000)
+        assert len(ob) == 0 and len(al) == 0 and b"AL,alarm" in m.sent[-1] and b"UD,next" in m.sent[-1]
+        for t in tasks:
+            t.cancel()
+        await sleep_ms(1)
+
+    support.run(main())

@@ -428,7 +428,9 @@ def test_a_walk_across_the_edge_is_judged_by_half_the_accuracy_a_stand_never():
         assert w.feed(out20[0], out20[1], 30, t) == []  # standing: 20 < 30, never decided
     assert w.snapshot() == {"home": "in"}
     assert w.feed(out20[0], out20[1], 30, 40, 40, 0) == []  # walking out: decided, pending
-    assert w.feed(out20[0], out20[1], 30, 40 + DWELL_S, 40, 0) == [("home", "exit")]
+    assert zones.DWELL_WALK_S < DWELL_S
+    assert w.feed(out20[0], out20[1], 30, 40 + zones.DWELL_WALK_S - 1, 40, 0) == []
+    assert w.feed(out20[0], out20[1], 30, 40 + zones.DWELL_WALK_S, 40, 0) == [("home", "exit")]
     # walking back in (course south) 20 m inside: half the accuracy again
     in20 = _at(HOME["lat"], HOME["lon"], 0, 130)
     assert w.feed(in20[0], in20[1], 30, 100, 40, 180) == []
