@@ -133,8 +133,8 @@ class Uplink:
     def _held(self):
         """Reports wait for their batch: no alarm queued, and the batch's deadline not passed."""
         h = self._hold_until
-        if h is None or (self._al is not None and len(self._al)):
-            return False
+        if h is None or (self._al is not None and len(self._al)) or self._last_ack is None:
+            return False  # a new session's first send goes at once (it also binds the session)
         if clock.ticks_diff(clock.ticks_ms(), h) >= 0:
             self._hold_until = None
             return False

@@ -404,3 +404,19 @@ def test_held_reports_go_together_at_their_deadline_and_an_alarm_takes_them_at_o
         await sleep_ms(1)
 
     support.run(main())
+
+
+def test_a_new_session_sends_held_reports_at_once():
+    # after a reboot (no ack yet on this session) held reports go with the first send: it also
+    # binds the session at the server; before this the sender spun waiting for a heartbeat
+    # it never sent
+    async def main():
+        m, cfg, ob = _setup("uphold2")
+        ob.put("UD,held")
+        up = uplink.Uplink(m, cfg, ob, ID)
+        up.kick(900000)
+        m._cb = up.on_data
+        await _run(up, 5000)
+        assert len(ob) == 0 and b"UD,held" in m.sent[0]
+
+    support.run(main())
