@@ -25,7 +25,7 @@ $(VENV)/.stamp: requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos; PY=micropython); files in out/sim
+sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos, sick_day, weekend_walks, week, low_battery, hostile_*; PY=micropython); files in out/sim
 ifeq ($(PY),micropython)
 	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=64M -m host_sim run $(SCENARIO) $(OUT)
 else

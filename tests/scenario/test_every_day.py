@@ -3,7 +3,8 @@ import pytest
 
 # each day, and the fewest wire frames it has (a guard against comparing two empty runs)
 DAYS = {"school_day": 800, "faults_day": 800, "sos_park": 800, "calls_day": 800, "boot_sos": 50,
-        "guardian_day": 800, "school_dst": 1000}
+        "guardian_day": 800, "school_dst": 1000, "sick_day": 500, "weekend_walks": 500,
+        "low_battery": 100}
 
 
 @pytest.mark.parametrize("scenario", sorted(DAYS))

@@ -45,6 +45,21 @@ def test_every_zone_crossing_is_alerted_within_a_minute(sim, interp):
 
 
 @pytest.mark.parametrize("interp", INTERPRETERS)
+def test_the_weekend_walks_cross_home_four_times_each_alerted_within_a_minute(sim, interp):
+    s = sim("weekend_walks", interp).summary
+    assert s["zone_crossings"] == 4 and s["zone_alerts_missed"] == 0 and s["zone_alerts_extra"] == 0
+    assert s["zone_alert_latency_s"]["worst"] <= 60, s["zone_alert_latencies_s"]
+    assert s["position_error_m"]["p95"] <= 50 and s["accuracy_exceeded"] * 20 <= s["reports_delivered"]
+
+
+def test_a_sick_day_at_home_never_searches_the_sky_in_vain(sim):
+    # standing still indoors all day: Wi-Fi says so, and GNSS is tried only at the start
+    s = sim("sick_day", "python").summary
+    assert s["gnss_on_s"] <= 120, s["gnss_on_s"]
+    assert s["position_error_m"]["max"] <= 50
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
 def test_no_more_rows_in_traccar_than_reports(sim, interp):
     run = sim("school_day", interp)
     s = run.summary
