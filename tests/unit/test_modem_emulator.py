@@ -504,13 +504,20 @@ def _net_up(r):
     assert r.cmd(b"AT+NETOPEN\r") == b"\r\n+IP ERROR: Network is already opened\r\n\r\nERROR\r\n"
 
 
-def test_socket_buffer_mode_exact_bytes():
+def _buffered_link(ack=b"[ACK]"):
+    """A booted modem with a server that answers ack, in buffer mode with the network open:
+    the Rig, ready for AT+CIPOPEN."""
     r = Rig()
-    r.server = RecordingServer(ack=b"[ACK]")
+    r.server = RecordingServer(ack=ack)
     r.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, r.server)
     r.boot()
     assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"
     _net_up(r)
+    return r
+
+
+def test_socket_buffer_mode_exact_bytes():
+    r = _buffered_link()
     assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
     assert len(r.server.conns) == 1
     assert r.cmd(b"AT+CIPSEND=0,10\r", 50) == b"\r\n> "
@@ -692,12 +699,7 @@ def test_radio_tail_after_each_transfer_then_idle_or_sleep():
     # DTR sleep waits for the tail to end
     from host_sim.modem_a76xx import ACTIVE_MS
 
-    r = Rig()
-    r.server = RecordingServer(ack=b"[ACK]")
-    r.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, r.server)
-    r.boot()
-    assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"
-    _net_up(r)
+    r = _buffered_link()
     assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
     r.advance(ACTIVE_MS + TAIL_MS)
     assert r.meter.state["modem"] == "idle"
@@ -786,13 +788,8 @@ def _air(r):
 
 
 def test_air_bytes_of_a_connect_a_send_its_ack_and_a_close():
-    r = Rig()
     ack = b"[SG*862000012345674*0002*LK]"
-    r.server = RecordingServer(ack=ack)
-    r.world.add_server("tracker.trygg.test", "192.0.2.10", 5093, r.server)
-    r.boot()
-    assert r.cmd(b"AT+CIPRXGET=1\r") == b"\r\nOK\r\n"
-    _net_up(r)
+    r = _buffered_link(ack)
     assert _air(r) == (0, 0)  # AT commands and opening the data network carry no user data
     assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
     # DNS over UDP/IPv4 (28): query = header 12 + "tracker.trygg.test" in labels (18 + 2) +
