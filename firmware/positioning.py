@@ -125,7 +125,6 @@ class Positioning:
         self._fail_cell = None
         self.tracking = False  # GNSS kept on between looks (a zone edge is near)
         self._on = False  # the receiver is powered
-        self.searches = 0  # GNSS power-ons (for the log and the bench)
         self.busy = None  # fn() -> True while a scan must not block the interpreter
         self.moved = None  # what the last look said: moved (True), still (False), cannot tell
         self._assisted_t = None  # when AT+CAGPS last succeeded
@@ -196,7 +195,6 @@ class Positioning:
         power off again unless tracking. None if no fix."""
         m = self._modem
         if not self._on:
-            self.searches += 1
             if not await self._power(True):
                 await self._power(False)
                 return None

@@ -10,13 +10,15 @@ Alarms (AL) are built here too, from what is known now (no GNSS wait: an SOS mus
 45 s for a fix) and queued in the alarm outbox, which the uplink sends before any report.
 
 Safe zones (firmware/zones.py) are checked at every position. Between reports the reporter
-looks more often where a crossing could otherwise be late: while the child moves within reach
-of a zone edge GNSS stays on and a look comes every 10 s; while it stands near an edge a Wi-Fi
-scan looks for motion often enough that a walk to the edge is seen in time (still_check_s). A
+looks more often where a crossing could otherwise be late: while the child walks within a
+minute of a zone edge GNSS stays on and a look comes every 5 s (further away, one GNSS look
+when it will be that near); while it stands near an edge a Wi-Fi scan looks for motion often
+enough that a walk to the edge is seen in time (still_check_s). A
 crossing queues an AL with exactly one bit (18 exit, 19 enter) at once, then a report every
 minute for 5 minutes.
 """
 import asyncio
+import json
 
 from firmware import clock, fsutil, log, watchproto, wifi, zones
 from firmware.compat import const, wait_for_ms
@@ -102,7 +104,7 @@ class Reporter:
         self._zone_fast_until = None  # ticks: reports every minute after a crossing until then
         self._still_looks = 0  # tracking looks in a row without motion or fix
         self._approach = False  # the next look is a GNSS look on the way to an edge
-        self.crossings = 0
+        self.walking = False  # the last fix said the child walks (_check_zones)
         self.power = None  # firmware/power.py: while critical, a report every critical_report_s, no looks
 
     # ---- zones ----
@@ -110,8 +112,6 @@ class Reporter:
         if self._zpath is None:
             return
         try:
-            import json
-
             d = json.loads(fsutil.read_bytes(self._zpath) or b"{}")
             if isinstance(d, dict):
                 self.zones.restore(d)
@@ -120,8 +120,6 @@ class Reporter:
 
     def _save_zones(self):
         if self._zpath is not None:
-            import json
-
             fsutil.atomic_write(self._zpath, json.dumps(self.zones.snapshot()))
 
     def zones_changed(self):
@@ -132,12 +130,15 @@ class Reporter:
         self._hurry.set()
 
     def _check_zones(self, fix):
-        """Feed a position to the zone watcher; an AL for each crossing. True if any."""
-        if fix is None or not self._cfg["zones"] or fix.source == "last":
+        """Feed a position to the zone watcher; an AL for each crossing. True if any. Also
+        decides whether the child walks (a fresh fix's speed, zones.walking)."""
+        if fix is None:
+            return False
+        self.walking = fix.source == "gnss" and zones.walking(fix.speed, self.walking)
+        if not self._cfg["zones"] or fix.source == "last":
             return False  # a re-sent position is no new evidence (it must not confirm a crossing)
-        events = self.zones.feed(fix.lat, fix.lon, fix.acc, fix.t, fix.speed, fix.course)
+        events = self.zones.feed(fix.lat, fix.lon, fix.acc, fix.t, fix.course if self.walking else None)
         for name, ev in events:
-            self.crossings += 1
             seq = self.alarm(ZONE_EXIT if ev == "exit" else ZONE_ENTER, fix)
             log.event("zone", zone=name, event=ev, seq=seq, acc=fix.acc, src=fix.source)
         if events:
@@ -297,7 +298,7 @@ class Reporter:
         p = self._pos
         zl = self._cfg["zones"]
         edge = zones.nearest_edge_m(zl, fix.lat, fix.lon) if zl else None
-        moving = fix.source == "gnss" and fix.speed >= zones.MOVING_KMH10
+        moving = self.walking
         if p.tracking:
             self._still_looks = 0 if moving else self._still_looks + 1
         self._approach = False

@@ -35,7 +35,8 @@ ACC_MIN_M = const(10)
 DWELL_S = const(8)  # two fixes this far apart: a walk past the edge, not one jump of the fix
 DWELL_WALK_S = const(5)  # ... or this far apart for a child walking across (crossing_acc)
 FAR_M = const(25)  # a fix this far beyond its accuracy is believed at once
-MOVING_KMH10 = const(20)  # 2 km/h: slower is standing (crossing_acc)
+MOVING_KMH10 = const(20)  # 2 km/h: a child starts walking (walking()) ...
+STILL_KMH10 = const(10)  # ... and stops below 1 km/h: GNSS speed is noisy, a slow walk near 2
 _AHEAD_MM = const(10000)  # where the course leads: the edge 10 m ahead
 _LAT_MAX = const(90000000)
 _LAT_POLAR = const(85000000)
@@ -238,12 +239,19 @@ def step(state, edge, acc_m, t_s, dwell_s=DWELL_S):
     return (side, None, 0), None  # the first belief: silent
 
 
+def walking(speed_kmh10, before):
+    """Is a child with this GNSS speed walking (pure)? From MOVING_KMH10 up, and, once walking,
+    until the speed falls below STILL_KMH10: Doppler speed wanders by tenths of a km/h, and a
+    slow walk near the threshold must not flicker between walking and standing."""
+    return speed_kmh10 >= (STILL_KMH10 if before else MOVING_KMH10)
+
+
 def crossing_acc(belief, edge, edge_ahead, acc_m):
     """The margin for a moving fix (pure): half its accuracy when its course leads to the
     other side of the edge than the belief (out of a zone believed in, into one believed
     out), else all of it. GNSS speed and course come from Doppler and are far finer than a
     position; a child walking across an edge is crossing it, and one standing at the edge
-    (speed below MOVING_KMH10) is never judged by the smaller margin, so it does not flap.
+    (not walking()) is never judged by the smaller margin, so it does not flap.
     Needed for the 60 s promise: at a slow walk (0.6 m/s) a street-canyon fix (accuracy
     20-35 m) is beyond its full accuracy only ~50 s after the true crossing."""
     if (belief == IN and edge_ahead > edge) or (belief == OUT and edge_ahead < edge):
@@ -274,13 +282,14 @@ class Watcher:
         self.zones = list(zones)
         self._states = states
 
-    def feed(self, lat, lon, acc_m, t_s, speed=0, course=0):
-        """A position -> [(name, "exit" | "enter")] in zone order. speed (0.1 km/h) and course
-        (degrees) of a GNSS fix: a child walking toward the other side of an edge is judged
-        with half the accuracy as margin (crossing_acc)."""
+    def feed(self, lat, lon, acc_m, t_s, course=None):
+        """A position -> [(name, "exit" | "enter")] in zone order. course: the GNSS course
+        (degrees) of a child walking (walking()), None if standing or unknown: one walking
+        toward the other side of an edge is judged with half the accuracy as margin
+        (crossing_acc)."""
         events = []
         ahead = None
-        if speed >= MOVING_KMH10:
+        if course is not None:
             e6, n6 = geo.heading_e6(course)
             ahead = geo.move(lat, lon, e6 * _AHEAD_MM // 1000000, n6 * _AHEAD_MM // 1000000)
         for i in range(len(self.zones)):

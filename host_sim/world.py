@@ -429,6 +429,13 @@ class World:
         else:
             sats, hdop10 = 5 + r % 3, 20 + (r >> 4) % 16
         alt = s.alt + self._noise(ms, 4, 3 if sky == "open" else 10)
+        # Doppler speed is far finer than the position, but not exact: +-0.5 km/h, also at rest
+        # (where a receiver without static hold reports a drift), course +-10 degrees while
+        # moving (ASSUMED, harsher than a typical ~0.1 m/s speed error; the firmware's 2 km/h
+        # walking threshold must hold against it)
+        if speed:
+            course = (course + self._noise(ms, 6, 10)) % 360
+        speed = abs(speed + self._noise(ms, 5, 5))
         return {"lat": lat, "lon": lon, "alt": alt, "speed": speed, "course": course,
                 "sats": sats, "hdop10": hdop10}
 

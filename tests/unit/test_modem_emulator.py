@@ -236,7 +236,8 @@ def test_gnss_ready_ttff_and_fix_values():
     assert f[9] == b"130926"  # 22:01:0x UTC on the 13th
     hms = clock.to_parts(r.world.utc(t_q))[3:]
     assert f[10] == b"%02d%02d%02d.00" % hms or f[10] == b"%02d%02d%02d.00" % (hms[0], hms[1], hms[2] + 1)
-    assert f[12] == b"0.000" and f[13] == b""  # standing still
+    # standing still: a drift of at most the world's 0.5 km/h (0.27 kn), course 0 or none
+    assert f[12].startswith(b"0.") and int(f[12][2:]) <= 270 and f[13] in (b"", b"0.00"), f
     assert f[15] == ("%d.%02d" % (g["hdop10"] // 10, g["hdop10"] % 10 * 10)).encode()
     # off keeping the data (AP_Flash), on loading it: READY 9 s later again, then a hot fix
     assert r.cmd(b"AT+CGNSSPWR=0,1\r") == b"\r\nOK\r\n"
@@ -263,7 +264,7 @@ def test_gnss_indoor_gives_no_fix_and_variants():
     lat = g["lat"]
     mu = lat % 1000000 * 60
     assert f[4] == ("%02d%02d.%06d" % (lat // 1000000, mu // 1000000, mu % 1000000)).encode()
-    assert f[11] == b"0.0" and f[10].endswith(b".0") and f[12] == b"0.0"
+    assert f[11].startswith(b"0.") and f[10].endswith(b".0") and f[12] == b"0.0"  # a drift at rest
     r.advance(H - VT.ms + 60000)  # at home, indoors
     assert r.cmd(b"AT+CGNSSINFO\r") == b"\r\n+CGNSSINFO: ,,,,,,,,,,,,,,,\r\n\r\nOK\r\n"
     r = Rig(variant="domestic")
@@ -286,8 +287,11 @@ def test_knots_and_walk_fix():
     r.advance(H + 5 * M - VT.ms)
     r.read()
     f = _fix_fields(r.cmd(b"AT+CGNSSINFO\r", 100))
-    # 600 m in 10 min = 3.6 km/h = 36 (0.1 km/h) -> 1.944 knots
-    assert f[12] == b"1.944" and f[13] == b"0.00", f
+    # 600 m in 10 min = 3.6 km/h -> 1.944 knots, give or take the world's +-0.5 km/h of
+    # Doppler noise (0.27 kn); course north within its +-10 degrees
+    assert abs(int(f[12].replace(b".", b"")) - 1944) <= 270, f
+    course = int(f[13].split(b".")[0])
+    assert course <= 10 or course >= 350, f
 
 
 def _no_fix(reply):

@@ -290,15 +290,21 @@ def test_looks_between_reports_near_a_zone_edge():
         assert not p.tracking and due() == 148
         # walking out, 30 m from the edge: GNSS stays on, a look every 5 s
         north = 2000  # ~222 m
-        await rep._plan_looks(_fix(HOME[0] + north, HOME[1], T0, acc=10))
+        f = _fix(HOME[0] + north, HOME[1], T0, acc=10)
+        rep._check_zones(f)  # 4 km/h: walking
+        await rep._plan_looks(f)
         assert p.tracking and due() == 5
         # walking 1 km away from the edge: GNSS off, one look when the edge is a minute away
         far = 11500  # ~1279 m north of the centre: ~1029 m from the edge
-        await rep._plan_looks(_fix(HOME[0] + far, HOME[1], T0, acc=10))
+        f = _fix(HOME[0] + far, HOME[1], T0 + 1, acc=10)
+        rep._check_zones(f)
+        await rep._plan_looks(f)
         assert not p.tracking
         assert 600 <= due() <= 630  # (1029 - 10) m at 1.5 m/s = 679 s, less the minute
         # standing far from every edge: nothing until the next report
-        await rep._plan_looks(Fix(T0, HOME[0] + far, HOME[1], False, 0, 0, 0, 0, 30, "place"))
+        f = Fix(T0 + 2, HOME[0] + far, HOME[1], False, 0, 0, 0, 0, 30, "place")
+        rep._check_zones(f)
+        await rep._plan_looks(f)
         assert rep.check_due is None
 
     support.run(main())

@@ -427,17 +427,17 @@ def test_a_walk_across_the_edge_is_judged_by_half_the_accuracy_a_stand_never():
     for t in (10, 20, 30):
         assert w.feed(out20[0], out20[1], 30, t) == []  # standing: 20 < 30, never decided
     assert w.snapshot() == {"home": "in"}
-    assert w.feed(out20[0], out20[1], 30, 40, 40, 0) == []  # walking out: decided, pending
+    assert w.feed(out20[0], out20[1], 30, 40, 0) == []  # walking out: decided, pending
     assert zones.DWELL_WALK_S < DWELL_S
-    assert w.feed(out20[0], out20[1], 30, 40 + zones.DWELL_WALK_S - 1, 40, 0) == []
-    assert w.feed(out20[0], out20[1], 30, 40 + zones.DWELL_WALK_S, 40, 0) == [("home", "exit")]
+    assert w.feed(out20[0], out20[1], 30, 40 + zones.DWELL_WALK_S - 1, 0) == []
+    assert w.feed(out20[0], out20[1], 30, 40 + zones.DWELL_WALK_S, 0) == [("home", "exit")]
     # walking back in (course south) 20 m inside: half the accuracy again
     in20 = _at(HOME["lat"], HOME["lon"], 0, 130)
-    assert w.feed(in20[0], in20[1], 30, 100, 40, 180) == []
-    assert w.feed(in20[0], in20[1], 30, 100 + DWELL_S, 40, 180) == [("home", "enter")]
-    # dawdling (1 km/h, below MOVING_KMH10) out there: the full accuracy is the margin
-    assert w.feed(out20[0], out20[1], 30, 200, 10, 0) == []
-    assert w.feed(out20[0], out20[1], 30, 200 + DWELL_S, 10, 0) == []
+    assert w.feed(in20[0], in20[1], 30, 100, 180) == []
+    assert w.feed(in20[0], in20[1], 30, 100 + DWELL_S, 180) == [("home", "enter")]
+    # standing out there (no course: not walking): the full accuracy is the margin
+    assert w.feed(out20[0], out20[1], 30, 200) == []
+    assert w.feed(out20[0], out20[1], 30, 200 + DWELL_S) == []
     assert w.snapshot() == {"home": "in"}
 
 
@@ -448,3 +448,14 @@ def test_crossing_acc_table():
     assert ca("out", 12, 2, 30) == 15  # heading into a zone believed out
     assert ca("out", 12, 22, 30) == 30
     assert ca(None, 12, 2, 30) == 30  # no belief yet: the full margin
+
+
+def test_walking_has_hysteresis_against_a_noisy_speed():
+    wk = zones.walking
+    assert not wk(19, False) and wk(20, False)  # starts at 2 km/h
+    assert wk(12, True) and wk(10, True) and not wk(9, True)  # walks on down to 1 km/h
+    trace, w = [], False
+    for speed in (5, 22, 17, 14, 21, 11, 8, 19, 25):  # a slow walk near 2 km/h, then a stop
+        w = wk(speed, w)
+        trace.append(w)
+    assert trace == [False, True, True, True, True, True, False, False, True]
