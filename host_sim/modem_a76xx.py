@@ -217,7 +217,6 @@ GNSS_TTFF = {
     "typical": (2000, 25000, 32000, 5000),
     "slow": (5000, 30000, 35000, 10000),
 }
-TTFF_HOT_MS, TTFF_WARM_MS, TTFF_COLD_MS, TTFF_AGPS_MS = GNSS_TTFF["typical"]
 HOT_WINDOW_MS = 2 * 3600 * 1000  # hot start within 2 h of the last fix (GNSS-AN §5.1)
 WARM_WINDOW_MS = 4 * 3600 * 1000  # warm up to 4 h: GPS ephemeris validity (GNSS-DL §4.6)
 AGPS_VALID_MS = 2 * 3600 * 1000  # ASSUMED: BDS ephemeris 2 h, update hourly (GNSS-DL §4.6)
@@ -537,7 +536,6 @@ class A76xxEmulator:
         self.urcs = 0
         self.boots = 0
         self.ri_pulses = 0
-        self.last_command = None
         # state
         self.state = "off"  # "off" | "boot" | "on"
         self._gen = 0  # bumped at every power change: callbacks from an older life are ignored
@@ -949,7 +947,6 @@ class A76xxEmulator:
             text = line.decode()
         except Exception:
             text = ""
-        self.last_command = text
         self._in_cmd = True
         try:
             result = self._execute(text)
@@ -2360,6 +2357,9 @@ def _h_ciprxget(e, kind, args):
     if mode == 2:
         mx = _int(args[2]) if len(args) > 2 and args[2] else MAX_SEND
         if mx < 1 or mx > MAX_SEND:
+            return _ERROR
+        if not lk.rx:  # A76-ATM §15.2.5 (AT+CIPRXGET=2): "If the buffer is empty" -> an error
+            e._info("+IP ERROR: No data")
             return _ERROR
         data = bytes(lk.rx[:mx])
         lk.rx = lk.rx[len(data):]

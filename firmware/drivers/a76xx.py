@@ -141,18 +141,6 @@ def _digits(s):
     return True
 
 
-def _sint(text):
-    """'-105' / '67' / '-7.5' -> int (a fraction truncated); ValueError unless it is a number."""
-    s = text.strip()
-    neg = s[:1] == "-"
-    if neg:
-        s = s[1:]
-    whole, dot, frac = s.partition(".")
-    if not _digits(whole) or (dot and frac and not _digits(frac)):
-        raise ValueError("not a number: %r" % text)
-    return -int(whole) if neg else int(whole)
-
-
 def _mdays(y, mo):
     if mo == 2:
         return 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
@@ -335,13 +323,13 @@ def parse_cpsi(line):
     rssi = 0
     if gsm:
         if len(f) > 6 and f[6]:
-            v = _sint(f[6].split(" ")[0])
+            v = _fixed(f[6].split(" ")[0], 1)
             if 0 <= v <= _RXLEV_MAX:
                 rssi = v - 110
             elif _GSM_DBM_MIN <= v <= _GSM_DBM_MAX:
                 rssi = v
     elif len(f) > 11 and f[11]:
-        v = _sint(f[11])
+        v = _fixed(f[11], 1)
         if 0 <= v <= _RSRP_RAW_MAX:
             rssi = v - 140
         elif _RSRP_DBM_MIN <= v <= _RSRP_DBM_MAX:

@@ -11,7 +11,6 @@ INTERPRETERS = ["python", "micropython"]
 def test_a_press_during_boot_is_an_sos_once_the_modem_is_up(sim, interp):
     run = sim("boot_sos", interp)
     s = run.summary
-    assert run.returncode == 0, run.stderr[-2000:]
     press = run.kinds("button")
     assert [e["press"] for e in press] == ["long", "long"]
     ready = run.kinds("identity")[0]["t"]

@@ -330,6 +330,7 @@ def _first_fix(r):
 
 
 def test_gnss_ready_9s_after_every_power_on():
+    assert GNSS_LOAD_MS == 9000  # dynamic loading ~9 s (A76-ATM §24.2.1 note 2, GNSS-DL §3.4)
     r = _sky_rig()
     for command in (b"AT+CGNSSPWR=1\r", b"AT+CGNSSPWR=1,1\r", b"AT+CGNSSPWR=1,0,1\r"):
         t0 = VT.ms
@@ -869,3 +870,10 @@ def test_an_agps_download_counts_on_air():
     r.advance(AGPS_MS["slow"] + 500)
     assert r.read() == b"\r\n+AGPS: success.\r\n"
     assert r.emu.air_up + r.emu.air_down - before > AGPS_BYTES + 4 * HDR
+
+
+def test_an_empty_receive_buffer_answers_no_data_and_error():
+    # A76-ATM §15.2.5: AT+CIPRXGET=2 on an empty buffer is "+IP ERROR: No data" then ERROR
+    r = _buffered_link()
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
+    assert r.cmd(b"AT+CIPRXGET=2,0,100\r") == b"\r\n+IP ERROR: No data\r\n\r\nERROR\r\n"
