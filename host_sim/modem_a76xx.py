@@ -782,6 +782,11 @@ class A76xxEmulator:
             return  # the call's last URC or the command's result arms the idle timer again
         if self.gnss_on:  # the A7670 stays awake while its GNSS runs (§3.2 list); the command
             return  # that powers it off is UART activity, which arms the idle timer again
+        if self.cfun == 1 and not self.registered:
+            # ASSUMED (harsh end): the sleep figures are for a registered module (hardware.md
+            # §3.2, "Sleep (registered, DTR/CSCLK)"); one searching for a network is charged
+            # its search current and does not sleep; registering arms the idle timer again
+            return
         if self.csclk == 0 or (self.csclk == 1 and not self._dtr_high()):
             return
         if self.vt.ms - self._last_io < self.sleep_idle_ms or self.vt.ms < self._tail_until:
@@ -816,6 +821,10 @@ class A76xxEmulator:
             st = "active"  # radio traffic, or a call being set up or ringing
         elif self.vt.ms < self._tail_until:
             st = "tail"  # RRC-connected until the operator's inactivity timer
+        elif self.cfun == 1 and not self.registered:
+            # searching for a network, the UART asleep or not: the receiver on (the "boot" row,
+            # docs/energy.md; ASSUMED: the sleep rows are for a registered module, §3.2)
+            st = "boot"
         elif self.asleep:
             st = "sleep"
         else:
@@ -1103,6 +1112,7 @@ class A76xxEmulator:
         self.nitz = True
         self._radio()
         self._reg_urcs()
+        self._meter()
 
     def _lose_network(self, urc=True):
         was = self.registered
@@ -1115,6 +1125,7 @@ class A76xxEmulator:
             self._urc("+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY")
         self.net = 0
         self._drop_links()
+        self._meter()
 
     def _coverage_changed(self):
         if self.state != "on":

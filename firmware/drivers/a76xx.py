@@ -540,9 +540,6 @@ class A76xx:
         if self.wake is not None:
             self.wake.set()
 
-    def _event(self, link, what):
-        self.events.put(ev.DATA if what == "data" else ev.CLOSED, link)
-
     def _hung(self):
         if not self._booting:  # probes while it boots go unanswered by design
             self.events.put(ev.HUNG)
@@ -599,7 +596,7 @@ class A76xx:
         self.events.overflow = False
         for link in range(_LINKS):
             if self.links[link]:
-                self._event(link, "data")
+                self.events.put(ev.DATA, link)
         if not self.phone_ready:
             return
         seen = []
@@ -655,10 +652,7 @@ class A76xx:
             await self.at.cmd("AT+CFGRI=1")
         finally:
             self._booting = False
-        self._closed_all(False)
-        self.gnss_on = False
-        self.phone_ready = False  # every setting of phone_setup() is gone after a restart
-        self._calls = {}
+        self._forget(False)
         self.needs_init = False
 
     async def power_cycle(self, timeout_ms=30000):
@@ -668,8 +662,7 @@ class A76xx:
         self.pwrkey.value(self._key_on)
         await sleep_ms(_OFF_PRESS_MS)
         self.pwrkey.value(1 - self._key_on)
-        self._closed_all(True)
-        self.gnss_on = False
+        self._forget(True)
         self.needs_init = True
         self.at.silent = 0
         await sleep_ms(_OFF_WAIT_MS)
@@ -1139,7 +1132,7 @@ class A76xx:
         # More is waiting than one call should hold in RAM (a server streaming faster than the
         # UART): hand this much over and come back for the rest.
         self.rx_ready[link] = True
-        self._event(link, "data")
+        self.events.put(ev.DATA, link)
         return out
 
     async def tcp_close(self, link, timeout_ms=10000):
@@ -1159,14 +1152,14 @@ class A76xx:
         link = int(line.split(",")[1])
         if 0 <= link < _LINKS:
             self.rx_ready[link] = True
-            self._event(link, "data")
+            self.events.put(ev.DATA, link)
 
     def _urc_ipclose(self, line):
         # '+IPCLOSE: <link>,<reason>' 0 local, 1 remote, 2 send timeout (§1.2)
         link = int(_body(line).split(",")[0])
         if 0 <= link < _LINKS:
             self.links[link] = False
-            self._event(link, "closed")
+            self.events.put(ev.CLOSED, link)
 
     def _urc_cipevent(self, line):
         if "NETWORK CLOSED" in line:
@@ -1178,13 +1171,7 @@ class A76xx:
             return
         self.reboots += 1
         self.needs_init = True
-        self.gnss_on = False
-        self._csclk = False  # CSCLK is back at its default after a restart
-        self.phone_ready = False
-        self._closed_all(True)
-        if self._calls:
-            self._calls = {}
-            self.events.put(ev.CALL, ev.CALL_ENDED, "reboot")
+        self._forget(True)
         self.events.put(ev.REBOOT)
         if self.wake is not None:
             self.wake.set()
@@ -1276,13 +1263,26 @@ class A76xx:
         if self.wake is not None:
             self.wake.set()
 
+    def _forget(self, notify):
+        """The modem restarted (or is being restarted): its sockets, network, GNSS, calls and
+        settings are gone. notify: tell the services (a CLOSED per socket, CALL_ENDED for a call
+        they believe up: an SOS waiting on a ringing call must not wait for its timeout)."""
+        self._closed_all(notify)
+        self.gnss_on = self.gnss_ready = False
+        self._csclk = False  # CSCLK is back at its default after a restart
+        self.phone_ready = False  # every setting of phone_setup() is gone
+        if self._calls:
+            self._calls = {}
+            if notify:
+                self.events.put(ev.CALL, ev.CALL_ENDED, "reboot")
+
     def _closed_all(self, notify):
         self.net_up = False
         for link in range(_LINKS):
             if self.links[link]:
                 self.links[link] = False
                 if notify:
-                    self._event(link, "closed")
+                    self.events.put(ev.CLOSED, link)
             self.rx_ready[link] = False
 
 

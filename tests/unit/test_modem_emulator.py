@@ -116,9 +116,10 @@ def test_power_on_timing_and_boot_urcs():
     r.advance(2)
     assert VT.ms - t0 >= BOOT_MS
     assert r.read() == b"\r\n*ATREADY: 1\r\n"
-    assert r.meter.state["modem"] == "idle"
+    assert r.meter.state["modem"] == "boot"  # on, and searching for a network: not yet idle
     r.advance(5000)
     assert r.read() == b"\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n"
+    assert r.emu.registered and r.meter.state["modem"] != "boot"  # camped: idle (or its radio tail)
     assert r.emu.boots == 1 and r.emu.urcs == 4
 
 
@@ -193,8 +194,11 @@ def test_clock_before_registration_and_no_coverage():
     assert r.cmd(b"AT+CEREG?\r") == b"\r\n+CEREG: 0,0\r\n\r\nOK\r\n"
     assert r.cmd(b"AT+CPSI?\r") == b"\r\n+CPSI: NO SERVICE, Low Power Mode\r\n\r\nOK\r\n"
     assert r.cmd(b"AT+CSQ\r") == b"\r\n+CSQ: 99,99\r\n\r\nOK\r\n"
+    # searching for a network: charged the search current, not the registered idle or sleep
+    assert r.meter.state["modem"] == "boot"
     r.advance(5 * M + 5000)
     assert r.cmd(b"AT+CEREG?\r") == b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"
+    assert r.meter.state["modem"] != "boot"
 
 
 def _fix_fields(line):
