@@ -34,7 +34,7 @@ from firmware.config import Config  # noqa: E402
 from firmware.drivers.battery import percent_from_mv  # noqa: E402
 from host_sim.energy import BATTERY_MAH, ENDS, PARTS, EnergyMeter  # noqa: E402
 from host_sim.modem_a76xx import SMS_SLOW_ONE_IN, A76xxEmulator  # noqa: E402
-from host_sim import traccar  # noqa: E402
+from host_sim import scenario, traccar  # noqa: E402
 from host_sim.traccar import WatchServer  # noqa: E402
 from host_sim.world import World, offset_ms  # noqa: E402
 
@@ -887,9 +887,7 @@ def print_summary(s):
               "accepted by %s" % (s["sos_al_ms"], s["sos_sms_ms"], s["sos_call_ms"], s["sos_accepted_by"]))
 
 
-def load(path):
-    with open(path) as f:
-        return json.load(f)
+load = scenario.load  # a scenario file, with its "extends" followed (host_sim/scenario.py)
 
 
 def run_file(path, out_dir, echo=True):

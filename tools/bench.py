@@ -17,8 +17,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, REPO)
 
 import compile as mpy  # noqa: E402  (tools/compile.py)
+from host_sim.scenario import load as load_scenario  # noqa: E402
 
 SCENARIO = "host_sim/scenarios/school_day.json"
 
@@ -30,8 +32,7 @@ def simulate(interp, scenario=SCENARIO, device=None, config=None):
     name = os.path.basename(scenario)[:-5] + ("-" + "-".join(changes) if changes else "")
     out = os.path.join(REPO, "out", "bench", name + "-" + interp)
     if changes:
-        with open(os.path.join(REPO, scenario)) as f:
-            sc = json.load(f)
+        sc = load_scenario(os.path.join(REPO, scenario))
         sc["device"].update(device or {})
         sc["config"].update(config or {})
         os.makedirs(out, exist_ok=True)

@@ -6,13 +6,13 @@ the watch's 30 s ack timeout, flooding the socket with unknown commands as fast 
 takes them, or acking nothing. The day costs at most 1.5 times the plain school day, every
 report reaches the server by the end, alarms still go out at once and a guardian's SMS is
 answered in the middle of it."""
-import json
 import os
 
 import pytest
 from days import every_report_delivered, offset_ms, timeline
 
 from firmware import clock
+from host_sim import scenario
 
 MODES = ("slowloris", "drip_acks", "flood", "never_ack")
 INTERPRETERS = ["python", "micropython"]
@@ -24,7 +24,7 @@ WHY = {"slowloris": "trickle", "drip_acks": "trickle", "flood": "13 frames not a
 
 def _scenario(mode):
     here = os.path.dirname(__file__)
-    return json.load(open(os.path.join(here, "..", "..", "host_sim", "scenarios", "hostile_%s.json" % mode)))
+    return scenario.load(os.path.join(here, "..", "..", "host_sim", "scenarios", "hostile_%s.json" % mode))
 
 
 def _t_ms(mode):

@@ -1,0 +1,35 @@
+"""Scenario files: JSON, optionally built on another one.
+
+`"extends": "school_day.json"` (a file in the same folder) starts from that scenario: every
+other key replaces the base's, except "config" and "device", whose keys are merged into the
+base's (so a variant of the school day says only what differs: a server's misbehaviour, a
+contact, a setting). A chain of extends is followed; a loop is an error.
+"""
+import json
+
+_MERGED = ("config", "device")
+
+
+def _folder(path):
+    i = path.rfind("/")
+    return path[:i + 1] if i >= 0 else ""
+
+
+def load(path, _seen=None):
+    with open(path) as f:
+        sc = json.load(f)
+    base = sc.pop("extends", None)
+    if base is None:
+        return sc
+    seen = _seen or []
+    if path in seen:
+        raise ValueError("extends: a loop through %s" % path)
+    out = load(_folder(path) + base, seen + [path])
+    for k, v in sc.items():
+        if k in _MERGED and isinstance(v, dict) and isinstance(out.get(k), dict):
+            merged = dict(out[k])
+            merged.update(v)
+            out[k] = merged
+        else:
+            out[k] = v
+    return out
