@@ -111,15 +111,12 @@ class Board:
         self._machine.lightsleep(dt_ms if dt_ms >= 0 else 3600000)
 
     def idle(self, dt_ms):
-        """The scheduler's idle hook on the board (firmware/idle.py)."""
-        if dt_ms == 0:
-            return
-        if self.sleep_ok(dt_ms):
+        """The scheduler's idle hook on the board (firmware/idle.py): light-sleep when it may
+        (True), else False and asyncio's own poll waits, awake, for dt_ms or a flag."""
+        if dt_ms != 0 and self.sleep_ok(dt_ms):
             self.light_sleep(dt_ms)
-        else:
-            import time
-
-            time.sleep_ms(dt_ms if 0 <= dt_ms < _MIN_SLEEP_MS else 1)
+            return True
+        return False
 
 
 def build(machine=None):

@@ -28,7 +28,8 @@ import asyncio  # noqa: E402
 
 import boards.lilygo_t_a7670 as board_module  # noqa: E402
 from firmware import clock, fsutil, geo, log, zones  # noqa: E402
-from firmware.app import App  # noqa: E402
+from firmware import idle as fw_idle  # noqa: E402
+from firmware import main as fw_main  # noqa: E402
 from firmware.compat import sleep_ms  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from firmware.drivers.battery import percent_from_mv  # noqa: E402
@@ -258,9 +259,9 @@ class Sim:
         self._pending_boot = None
         self._woken = False
         self.flash = out_dir + "/flash"
-        self.app = None
+        self._booted = False
         self.app_task = None
-        self.board = None
+        self.last_app = None
         self.boots = 0
         self.watchdog_resets = 0
         self._stopped = []  # firmware tasks cancelled by resets and power cuts
@@ -331,7 +332,7 @@ class Sim:
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()
 
-    # ---- the board's idle hook, simulated ----
+    # ---- the fake machine.lightsleep (the board's idle hook, firmware/idle.py, calls it) ----
     def _lightsleep(self, ms):
         """machine.lightsleep(ms) as on the ESP32: only the timer or the ext0 pin (RI low)
         ends it (hardware.md §4); UART bytes arriving meanwhile are lost."""
@@ -361,16 +362,6 @@ class Sim:
         if self._wake_level():
             self._woken = True
 
-    def idle(self, dt):
-        """The board's idle hook, with the busy wait replaced by a jump of virtual time: the
-        light sleep itself is the board's own code (wake sources, the sleep count), ending in
-        machine.lightsleep -> _lightsleep."""
-        b = self.board
-        if dt and b is not None and b.sleep_ok(dt):
-            b.light_sleep(dt)
-        else:
-            VT.idle(dt)
-
     # ---- flash and boot ----
     def provision(self):
         fsutil.rmtree(self.flash)
@@ -392,24 +383,41 @@ class Sim:
         self.meter.set("board", "on")
         self.meter.set("esp32", "active")
         machine.WIRING.reset_cause = cause
-        self.board = board_module.build(machine)
-        self.app = App(self.board, self.flash)
-        self.app_task = asyncio.create_task(self.app.run())
+        # what the board's main.py runs (firmware/main.py), in the simulator's event loop
+        fw_main.APP = None
+        self.app_task = asyncio.create_task(fw_main.start(board_module, self.flash))
+        self._booted = True
+
+    @property
+    def app(self):
+        """The running firmware's App (None before it started or once it stopped)."""
+        return fw_main.APP if self._booted else None
+
+    @property
+    def board(self):
+        a = self.app
+        return a.board if a is not None else None
 
     def _stop_firmware(self):
-        if self.board is None:
+        if not self._booted:
             return  # already down (a reset in progress)
-        for t in self.app.tasks + [self.app_task]:
+        self._booted = False
+        app = fw_main.APP
+        fw_main.APP = None
+        if app is not None:
+            self.last_app = app  # what it left behind (the outbox at the end of the run)
+        fw_idle.install(None)  # no board to sleep: the ESP32 is off, deep asleep or restarting
+        for t in (app.tasks if app is not None else []) + [self.app_task]:
             t.cancel()
             self._stopped.append(t)
         if machine.WIRING.wdt is not None:
             machine.WIRING.wdt.stop()
         network.power_off()  # a reset or a power cut stops the Wi-Fi radio
-        m = self.board.modem
-        self.uart_lost += m.at.uart.lost_in_sleep
-        self.at_garbage += m.at.garbage
-        self.bad_replies += m.bad_replies
-        self.board = None
+        if app is not None:
+            m = app.board.modem
+            self.uart_lost += m.at.uart.lost_in_sleep
+            self.at_garbage += m.at.garbage
+            self.bad_replies += m.bad_replies
 
     def _watchdog_reset(self):
         """The ESP32 resets; the modem keeps its power and its state (hardware.md §4 WDT).
@@ -591,7 +599,7 @@ class Sim:
         log.set_sink(self.rec.event)
         wall0 = time.time()
         try:
-            vtime.run(self.main(), idle=self.idle)
+            vtime.run(self.main())
         finally:
             log.set_sink(None)
             self.rec.close()
@@ -630,7 +638,7 @@ class Sim:
             "air_bytes_down": self.emu.air_down,
             "air_bytes_per_day": (self.emu.air_up + self.emu.air_down) * 86400 // max(1, VT.ms // 1000),
             "firmware_errors": c.get("error", 0),
-            "outbox_left": len(self.app.outbox) if self.app and self.app.outbox else 0,
+            "outbox_left": len(self.last_app.outbox) if self.last_app and self.last_app.outbox else 0,
             "avg_current_ua": avg_ua,
             "battery_mah": self.meter.battery_mah,
             "battery_days_x10": (self.meter.battery_mah * 1000 * 10 // avg_ua // 24) if avg_ua else 0,

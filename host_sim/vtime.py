@@ -4,14 +4,16 @@ One VirtualTime per process (VT). It owns:
 * the virtual millisecond counter and the ESP32-like ticks (period 2**30, started close to the
   wrap so wraparound bugs show up: ARCHITECTURE.md §4);
 * the world's event queue: emulators schedule callbacks with at()/after();
-* idle(dt): the scheduler's idle hook in simulation. Instead of sleeping, virtual time jumps to
-  the next deadline or to the next world event, whichever comes first.
+* idle(dt): asyncio's wait in simulation (below the firmware's idle hook, firmware/idle.py, which
+  the firmware installs itself). Instead of waiting, virtual time jumps to the next deadline or
+  to the next world event, whichever comes first.
 
 run(coro) runs a coroutine with asyncio on virtual time:
 * MicroPython: our _asyncio stand-in (vasyncio.py) is installed before asyncio is imported,
   asyncio.core's ticks functions are replaced, and the firmware's own idle-hook installer
   (firmware.idle) wraps the poll wait, exactly as on the board.
-* CPython: a small event loop whose clock is virtual and whose selector calls the idle hook.
+* CPython: a small event loop whose clock is virtual and whose selector runs one turn of the
+  firmware's idle hook (firmware.idle.turn) with VT.idle as the wait.
 
 Import this module before anything imports asyncio.
 """
@@ -163,12 +165,20 @@ if _MP:
                 mask = (_IN if sm[0] is not None else 0) | (_OUT if sm[w] is not None else 0)
                 q.poller.modify(sm[-1], mask)
 
-    def run(coro, idle=None):
-        """Run coro to completion on virtual time; idle defaults to VT.idle."""
+    def _wait(dt):
+        """asyncio's wait for dt ms in the simulated world: virtual time jumps (world events
+        run meanwhile), then the streams are looked at."""
+        VT.idle(dt)
+        _poll_streams(0)
+
+    def run(coro):
+        """Run coro to completion on virtual time. The firmware's idle hook wraps the wait as
+        on the board (firmware/idle.py); the board's light sleep is installed by the firmware
+        itself (firmware/main.py start())."""
         from firmware import idle as fw_idle
 
         asyncio.new_event_loop()
-        fw_idle.install(idle or VT.idle, _poll_streams)
+        fw_idle.install(None, _wait, _poll_streams)
         return asyncio.run(coro)
 
 else:
@@ -221,9 +231,14 @@ else:
         def _write_to_self(self):
             pass
 
-    def run(coro, idle=None):
-        """Run coro to completion on virtual time; idle defaults to VT.idle."""
-        loop = VirtualLoop(idle or VT.idle)
+    def run(coro):
+        """Run coro to completion on virtual time; each wait is one turn of the firmware's idle
+        hook (firmware/idle.py: the board's light sleep once the firmware installed it, else a
+        jump of virtual time)."""
+        from firmware import idle as fw_idle
+
+        fw_idle.install(None)
+        loop = VirtualLoop(lambda dt: fw_idle.turn(dt, VT.idle))
         asyncio.set_event_loop(loop)
         try:
             return loop.run_until_complete(coro)

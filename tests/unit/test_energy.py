@@ -158,7 +158,7 @@ def test_a_flat_cell_ends_the_run_and_stops_the_firmware():
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = v
-    died, board, tasks, emu_state = sim.died, sim.board, sim.app.tasks + [sim.app_task], sim.emu.state
+    died, board, tasks, emu_state = sim.died, sim.board, sim.last_app.tasks + [sim.app_task], sim.emu.state
     esp32, modem = sim.meter.state("esp32"), sim.meter.state("modem")
     _release()
     assert died is not None and s["died_why"] == "voltage"
