@@ -286,3 +286,24 @@ class EnergyMeter:
             if self.on_dead is not None:
                 self.on_dead(why)
         return self.dead
+
+
+def floor_ua(end, transfers_per_day, active_ms, tail_ms, sleep_idle_ms, esp32="sleep", led=True):
+    """The least a watch on this model can draw at an end (µA): every part at its resting state
+    (the modem registered and asleep, the ESP32 in `esp32`, the board on, the STATUS LED lit if
+    `led`) plus, for each transfer a day, what the modem's radio cannot avoid: `active_ms`
+    active, `tail_ms` RRC-connected, then awake (idle) until `sleep_idle_ms` after the UART fell
+    silent. Nothing for positioning, nor for the ESP32 being awake: a bound no firmware beats
+    while sending that often (docs/energy.md, "The floor")."""
+    i = _END[end]
+    sleep = CURRENT_UA[("modem", "sleep")][i]
+    base = sleep + CURRENT_UA[("esp32", esp32)][i] + CURRENT_UA[("board", "on")][i]
+    if led:
+        base += CURRENT_UA[("led", "on")][i]
+    idle_ms = sleep_idle_ms - active_ms - tail_ms
+    if idle_ms < 0:
+        idle_ms = 0
+    per = (active_ms * (CURRENT_UA[("modem", "active")][i] - sleep)
+           + tail_ms * (CURRENT_UA[("modem", "tail")][i] - sleep)
+           + idle_ms * (CURRENT_UA[("modem", "idle")][i] - sleep))
+    return base + transfers_per_day * per // 86400000

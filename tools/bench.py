@@ -57,6 +57,22 @@ def simulate(interp, scenario=SCENARIO, device=None, config=None):
     return s
 
 
+def _floor():
+    """The least the board can draw while sending every 5 min or every 15 (docs/energy.md)."""
+    from host_sim.energy import floor_ua
+    from host_sim.modem_a76xx import ACTIVE_MS, SLEEP_IDLE_MS, TAIL_MS
+
+    def f(n, **kw):
+        return "/".join("%.2f" % (floor_ua(end, n, ACTIVE_MS, TAIL_MS, SLEEP_IDLE_MS, **kw) / 1000)
+                        for end in ("low", "central", "high"))
+
+    print("floor        no firmware draws less (low/central/high mA; nothing for positioning): "
+          "asleep %s; one transfer every 5 min %s, every 15 min %s" % (f(0), f(288), f(96)))
+    print("             with ESP32 deep sleep instead of light: every 5 min %s, every 15 min %s; "
+          "and no STATUS LED: %s, %s" % (f(288, esp32="deep"), f(96, esp32="deep"),
+                                         f(288, esp32="deep", led=False), f(96, esp32="deep", led=False)))
+
+
 def main():
     rows = []
     for interp in ("python", "micropython"):
@@ -82,6 +98,7 @@ def main():
         lo, mid, hi = s["avg_ua_parts"][part]
         print("             %-6s %6.2f / %6.2f / %6.2f mA (low / central / high)" % (
             part, lo / 1000, mid / 1000, hi / 1000))
+    _floor()
     for label, path, cfg in (("sick day", "host_sim/scenarios/sick_day.json", None),
                              ("weekend", "host_sim/scenarios/weekend_walks.json", None),
                              ("batched", SCENARIO, {"batch_s": 900})):
