@@ -310,6 +310,12 @@ class Config:
         # flipped bit) must not also wipe server_host and silently stop the reports.
         good = {}
         bad = []
+        for k in list(values):
+            # MicroPython's json takes a key that is not a string ({"apn"8 "x"} after a flipped
+            # bit): sorted() below would raise TypeError at every boot, a reboot loop
+            if not isinstance(k, str):
+                bad.append("%r: not a setting name" % (k,))
+                values.pop(k)
         for k in sorted(values):
             try:
                 check(k, values[k])
@@ -333,7 +339,8 @@ class Config:
         """Keep the damaged file as config.json.bad, run with the good settings plus defaults."""
         # Copy, then replace: a power cut between the two leaves the damaged config.json in
         # place (recovered again next boot), never no config.json at all (= no server).
-        fsutil.atomic_write(path + ".bad", fsutil.read_bytes(path) or b"")
+        # Its first _MAX_BYTES only: a file of a megabyte must not be read whole (MemoryError).
+        fsutil.atomic_write(path + ".bad", fsutil.read_bytes(path, _MAX_BYTES) or b"")
         cfg = cls(root, good)
         cfg.save()  # so the next boot starts from the repaired settings, not from defaults
         cfg.recovered = reason + "; original kept as config.json.bad"

@@ -43,8 +43,9 @@ def atomic_write(path, data):
     os.rename(tmp, path)
 
 
-def read_bytes(path):
-    """The file's content as bytes, or None if it does not exist. Other OSErrors are raised."""
+def read_bytes(path, limit=-1):
+    """The file's content as bytes (at most `limit` bytes if given), or None if it does not
+    exist. Other OSErrors are raised."""
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -52,7 +53,7 @@ def read_bytes(path):
             return None
         raise
     try:
-        return f.read()
+        return f.read(limit)
     finally:
         f.close()
 

@@ -136,7 +136,8 @@ def _check_recovers(data, why):
     assert cfg.as_dict() == DEFAULTS
     assert cfg.recovered and why in cfg.recovered, cfg.recovered
     assert sorted(os.listdir(d)) == ["config.json", "config.json.bad"]
-    assert fsutil.read_bytes(d + "/config.json.bad") == data  # kept for a post-mortem
+    # kept for a post-mortem (its head only: a huge file is not read whole)
+    assert fsutil.read_bytes(d + "/config.json.bad") == data[:24576]
     # the next boot starts clean
     assert Config.load(d).recovered is None
 
@@ -289,3 +290,57 @@ def test_eight_big_polygons_fit_the_file_bound():
     assert 6000 < fsutil.size(d + "/config.json") < 24576 - 8000
     again = Config.load(d)
     assert again.recovered is None and again["zones"] == zs
+
+
+def test_a_setting_name_that_is_not_a_string_is_set_aside_not_a_reboot_loop():
+    # issue 10 #3: MicroPython's json turns {"apn"8 "telenor.smart", ...} (a ':' flipped to '8')
+    # into a dict with a non-string key; sorted() raised TypeError at every boot
+    from firmware import config as config_mod
+
+    d = support.tmpdir("cfg")
+    _write(d + "/config.json", b'{"server_host": "track.example"}')
+    real = config_mod.json
+
+    class _Json:
+        @staticmethod
+        def loads(data):
+            return {8: "telenor.smart", "server_host": "track.example"}
+
+        dumps = staticmethod(real.dumps)
+
+    config_mod.json = _Json
+    try:
+        cfg = Config.load(d)
+    finally:
+        config_mod.json = real
+    assert cfg["server_host"] == "track.example"
+    assert "8" in cfg.recovered and "not a setting name" in cfg.recovered
+    assert Config.load(d).recovered is None  # the repair was saved
+
+
+def test_a_huge_config_is_kept_as_bad_without_reading_it_whole():
+    # issue 10 #4: a 1 MB config.json was read whole to keep its .bad copy (MemoryError on the
+    # board); the copy keeps its head only
+    d = support.tmpdir("cfg")
+    f = open(d + "/config.json", "wb")
+    f.write(b"{")
+    for _ in range(256):
+        f.write(b" " * 4096)
+    f.close()
+    from firmware import config as config_mod
+
+    reads = []
+    real = fsutil.read_bytes
+
+    def counting(path, limit=-1):
+        reads.append(limit)
+        return real(path, limit)
+
+    config_mod.fsutil.read_bytes = counting
+    try:
+        cfg = Config.load(d)
+    finally:
+        config_mod.fsutil.read_bytes = real
+    assert "bytes" in cfg.recovered and cfg.as_dict() == DEFAULTS
+    assert reads and all(0 < n <= config_mod._MAX_BYTES for n in reads), reads
+    assert fsutil.size(d + "/config.json.bad") == config_mod._MAX_BYTES
