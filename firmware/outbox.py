@@ -10,8 +10,11 @@ Layout under <root>/outbox/:
              7  4 bytes  CRC-32 (binascii.crc32) of bytes 0..6 and then of the payload
             11  n bytes  payload (the report content, UTF-8; ASCII in practice)
 
-* head         "<acked> <dropped> <corrupt>\\n", replaced atomically (fsutil.atomic_write).
-               acked: every seq <= acked is done (sent and acknowledged, or dropped).
+* head         "h <acked> <dropped> <corrupt> <crc>\\n", replaced atomically (fsutil.atomic_write).
+               acked: every seq <= acked is done (sent and acknowledged, or dropped); crc: the
+               CRC-32 of "<acked> <dropped> <corrupt>", so a flipped digit that still parses
+               reads as damage, not as records acked that never were. (A head of three numbers,
+               without "h" and the crc, is read as written by the first firmware.)
 
 Why this shape:
 
@@ -36,8 +39,12 @@ Why this shape:
   new one does (segments still on flash but fully acked are deleted at the next open).
 * Full (max_items pending): put() drops the oldest first, by moving acked forward (one head
   write), and counts them in `dropped`. Dropping before appending keeps the bound on flash.
-* A damaged head (impossible with an atomic rename, but FAT is not power-safe) reads as
-  acked=0: everything still on flash is sent again rather than lost.
+* A damaged head (impossible with an atomic rename, but FAT is not power-safe, and bits rot)
+  reads as acked=0: everything still on flash is sent again rather than lost.
+* Records out of seq order within a segment (moved by damage) or repeated are found at open and
+  the segment rewritten in seq order, so pending() is oldest first and acking a batch by its
+  last seq cannot ack a record that was never sent. Files in the folder that are not
+  "<segno>.log" as this module writes them (a stray "00.log") are left alone and not read.
 
 RAM: one 1 KiB payload buffer and an index of [segno, first_seq, last_seq, count, seqs] per
 segment (seqs is None while the segment's seqs are consecutive, the normal case; a list only
@@ -55,6 +62,7 @@ from firmware.compat import const
 MAGIC = const(0xA5)
 HDR = const(11)
 MAX_PAYLOAD = const(1024)
+_SEQ_MAX = const(0x3FFFFFFF)  # a head claiming more is damage (a report every 5 min: 10,000 years)
 _FMT = "<BHII"  # magic, length, seq, crc
 _SEG = const(0)  # index entry fields
 _FIRST = const(1)
@@ -157,6 +165,7 @@ class Outbox:
     def _read_pending(self, n):
         out = []
         a = self._acked
+        prev = a
         for seg in self._segs:
             if len(out) >= n:
                 break
@@ -166,8 +175,9 @@ class Outbox:
             size = fsutil.size(path) or 0
             f = open(path, "rb")
             try:
-                for seq, nb in self._records(f, size):
-                    if seq > a:
+                for seq, nb, _ in self._records(f, size):
+                    if seq > prev:  # (a record out of order counts as damage: repaired, read again)
+                        prev = seq
                         out.append((seq, bytes(self._mv[0:nb]).decode()))
                         if len(out) >= n:
                             break
@@ -260,7 +270,8 @@ class Outbox:
     def _write_head(self, acked, dropped, corrupt):
         # ~10 bytes: littlefs keeps it inline in the directory's metadata, so an ack costs one
         # metadata commit, and littlefs relocates metadata blocks every 100 erases (hardware.md §4).
-        fsutil.atomic_write(fsutil.join(self.dir, "head"), "%d %d %d\n" % (acked, dropped, corrupt))
+        nums = "%d %d %d" % (acked, dropped, corrupt)
+        fsutil.atomic_write(fsutil.join(self.dir, "head"), "h %s %d\n" % (nums, crc32(nums.encode())))
 
     # ---- reading and repair ---------------------------------------------------------------------
 
@@ -296,18 +307,26 @@ class Outbox:
         return size
 
     def _records(self, f, size):
-        """Yield (seq, n) for each valid record of an open segment, in file order; the record is in
-        _hdr/_buf while the caller holds it. Each damaged region (a torn tail, garbage, a flipped
-        bit) is skipped and counted in self._bad."""
+        """Yield (seq, n, pos) for each valid record of an open segment, in file order; the
+        record is in _hdr/_buf while the caller holds it. Each damaged region (a torn tail,
+        garbage, a flipped bit) is skipped and counted in self._bad, and so is a record whose seq
+        is not above the one before it (moved or repeated: the segment is then rewritten in seq
+        order)."""
         pos = 0
+        prev = -1
         while pos < size:
             r = self._parse(f, pos, size)
             if r is None:
                 self._bad += 1
                 pos = self._resync(f, pos + 1, size)
                 continue
-            yield r
-            pos += HDR + r[1]
+            seq, n = r
+            if seq <= prev:
+                self._bad += 1
+            else:
+                prev = seq
+            yield seq, n, pos
+            pos += HDR + n
 
     def _scan(self, segno):
         """Index entry for a segment file (None if it holds no valid record); damage in self._bad."""
@@ -316,8 +335,9 @@ class Outbox:
         seg = [segno, 0, -1, 0, None]
         f = open(path, "rb")
         try:
-            for seq, _ in self._records(f, size):
-                self._add(seg, seq)
+            for seq, _, _ in self._records(f, size):
+                if seq > seg[_LAST]:  # a record out of order: counted, the segment rewritten
+                    self._add(seg, seq)
         finally:
             f.close()
         return seg if seg[_COUNT] else None
@@ -331,13 +351,18 @@ class Outbox:
         seg = [segno, 0, -1, 0, None]
         f = open(path, "rb")
         try:
+            # the valid unacked records' (seq, pos), each seq once, copied in seq order
+            recs = {}
+            for seq, _, pos in self._records(f, size):
+                if seq > self._acked and seq not in recs:
+                    recs[seq] = pos
             out = open(tmp, "wb")
             try:
-                for seq, n in self._records(f, size):
-                    if seq > self._acked:
-                        out.write(self._hdr)
-                        out.write(self._mv[0:n])
-                        self._add(seg, seq)
+                for seq in sorted(recs):
+                    n = self._parse(f, recs[seq], size)[1]
+                    out.write(self._hdr)
+                    out.write(self._mv[0:n])
+                    self._add(seg, seq)
             finally:
                 out.close()
         finally:
@@ -370,7 +395,17 @@ class Outbox:
         if data is None:
             return False
         try:
-            acked, dropped, corrupt = [int(x) for x in data.split()]
+            f = data.split()
+            if len(f) == 5 and f[0] == b"h":
+                nums = b" ".join(f[1:4])
+                if int(f[4]) != crc32(nums):
+                    raise ValueError("head crc")
+                f = f[1:4]
+            elif len(f) != 3:
+                raise ValueError("head fields")
+            acked, dropped, corrupt = [int(x) for x in f]
+            if not (0 <= acked <= _SEQ_MAX and 0 <= dropped <= _SEQ_MAX and 0 <= corrupt <= _SEQ_MAX):
+                raise ValueError("head range")
         except ValueError:
             self.corrupt = 1  # damaged head: acked stays 0, everything on flash is sent again
             return True
@@ -391,9 +426,11 @@ class Outbox:
                 fsutil.remove(fsutil.join(self.dir, name))
             elif name.endswith(".log"):
                 try:
-                    segnos.append(int(name[:-4]))
+                    n = int(name[:-4])
                 except ValueError:
-                    pass
+                    continue
+                if name == "%d.log" % n and n >= 0:  # not "00.log", "+1.log": not ours
+                    segnos.append(n)
         segnos.sort()
         dirty = self._read_head()
         top = self._acked
