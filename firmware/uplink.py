@@ -443,6 +443,13 @@ class Uplink:
                     return
                 log.event("error", where="downlink", err=repr(e))
                 continue
+            if f.dev_id != self.device_id:
+                # another watch's frame (a proxy mixing sessions, a hostile server): it acks
+                # nothing and commands nothing here
+                log.event("error", where="downlink", err="frame for device %s" % f.dev_id[:20])
+                if self._unasked_frame():
+                    return
+                continue
             if (f.type == "LK" or f.type == "AL") and self._owed > 0:
                 self._owed -= 1
                 now = clock.ticks_ms()

@@ -22,6 +22,7 @@ class FakeModem:
         self.closes = 0
         self.ack = True
         self.ack_word = "LK"
+        self.ack_id = ID
         self.ack_ms = 200
         self.refuse = False
         self._rx = b""
@@ -45,7 +46,7 @@ class FakeModem:
             support.VT.after(self.ack_ms, self._deliver_ack)
 
     def _deliver_ack(self):
-        self._rx += watchproto.encode("SG", ID, self.ack_word)
+        self._rx += watchproto.encode("SG", self.ack_id, self.ack_word)
         self._cb(0)
 
     async def tcp_recv(self, link):
@@ -150,6 +151,20 @@ def test_an_al_ack_does_not_confirm_a_batch():
         m._cb = up.on_data
         await _run(up, 20000)
         assert len(ob) == 1
+
+    support.run(main())
+
+
+def test_an_ack_for_another_watch_confirms_nothing():
+    # issue 10 #8: any LK acknowledged the batch in flight, whatever device id it carried
+    async def main():
+        m, cfg, ob = _setup("up5b")
+        m.ack_id = "862000099999999"
+        ob.put("UD,not-ours")
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb = up.on_data
+        await _run(up, 20000)
+        assert len(ob) == 1 and up.delivered == 0
 
     support.run(main())
 
