@@ -30,6 +30,10 @@ from firmware.compat import const, sleep_ms
 _MAX_LINE = const(512)  # longest line kept; the rest of a longer line is dropped and counted
 _CHUNK = const(256)  # bytes read from the UART per call (its default rx buffer size, hardware.md §4)
 _MAX_DATA = const(4096)  # bound on a raw payload announced by a response line
+# Bound on what one command's reply keeps (its lines and payloads): the longest real one, a full
+# SIM's AT+CMGL (40 SMS in UCS2), is ~15 KB. A modem that babbles lines without a final result
+# would otherwise fill the heap until the command's timeout (115200 baud: ~11 KB a second).
+_MAX_REPLY = const(24576)
 _RAW_MS = const(2000)  # announced raw bytes must arrive within this (4 KiB take ~360 ms)
 _EIO = const(5)
 _ECONNRESET = const(104)
@@ -232,6 +236,7 @@ class ATEngine:
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
         lines = []
         parts = []  # the raw payloads announced by data_prefix lines, in order
+        kept = 0  # bytes in lines and parts
         echo = command
         prompt = data is not None
         dial = command[:3].upper() == "ATD" or command.upper() == "ATA"
@@ -285,20 +290,35 @@ class ATEngine:
             if dial and line in _DIAL_FINALS:
                 raise ATError(command, line)
             if data_prefix is not None and line.startswith(data_prefix):
-                lines.append(line)
                 n = self._announced(data_len, line)
+                kept += len(line) + (n if n > 0 else 0)
+                if kept > _MAX_REPLY:
+                    self._too_long(command)
+                lines.append(line)
                 if n >= 0:
                     self._raw_start(n, parts.append)  # read by _next_line, before any line
                 continue
             if prefix is not None and line.startswith(prefix):
+                kept += len(line)
+                if kept > _MAX_REPLY:
+                    self._too_long(command)
                 lines.append(line)
                 continue
             if self._dispatch(line):
                 continue
             if prefix is None:
+                kept += len(line)
+                if kept > _MAX_REPLY:
+                    self._too_long(command)
                 lines.append(line)
             else:
                 self.garbage += 1
+
+    def _too_long(self, command):
+        """A reply past _MAX_REPLY: the command fails now; the rest of the babble is counted as
+        garbage by the next command's drain, not kept."""
+        self.truncated += 1
+        raise ATError(command, "reply over %d bytes" % _MAX_REPLY)
 
     # ---- reading ----------------------------------------------------------------------------
 

@@ -342,3 +342,20 @@ def test_a_payload_announced_longer_than_sent_does_not_swallow_the_next_reply():
         assert await at.cmd("AT+CSQ", prefix="+CSQ:") == ["+CSQ: 21,99"]
 
     support.run(main())
+
+
+def test_a_reply_that_never_ends_is_cut_not_kept():
+    # issue 10 #9: a command whose final result never came kept every line until its timeout
+    # (260 KB in 5 s at 115200 baud); now it fails once its reply passes the bound, and the
+    # babble left over is drained as garbage, not kept
+    async def main():
+        u, at = _engine()
+        babble = b"".join(b"\r\n+CMGL: %d,\"REC READ\",\"+4790000000\"\r\n" % i for i in range(2000))
+        u.on("AT+CMGL*", babble)  # ~80 KB and no OK
+        e = await support.araises(ATError, at.cmd('AT+CMGL="ALL"', 5000, "+CMGL:"))
+        assert "reply over" in str(e) and at.truncated == 1 and not at.busy
+        u.on("AT", b"\r\nOK\r\n")
+        assert await at.cmd("AT") == []
+        assert at.garbage > 1000  # the rest, counted and dropped
+
+    support.run(main())
