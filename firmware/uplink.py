@@ -25,6 +25,15 @@ the watch asked for (commands, unsolicited acks, junk), or when a send goes unac
 second session in a row (the ack timeout bounds the time a session waits for one). Each such
 session in a row doubles a wait of its own before the next connect (bad_backoff: 1 min .. 30
 min), which only a new alarm skips; the reports stay in the outbox until acked, as ever.
+
+One bad report must not block the ones behind it (issue 10 #2: a value the server's decoder
+throws on makes Traccar close the link, and the same batch went out again for 72 hours). When
+sends with the same oldest item go unacked twice in a row, the next session sends a bare LK
+first: not acked, it is the network or the server, and nothing changes; acked, the items go one
+at a time, and one that is refused alone in two sessions whose probe was acked is dropped
+(`report_rejected` / `alarm_rejected` in the log, `rejected` counted). An item that cannot be
+encoded at all is dropped when it is the oldest. Alarms never wait for a suspected report's
+probe: they go alone, first.
 """
 import asyncio
 
@@ -34,6 +43,9 @@ from firmware.compat import const, wait_for_ms
 _LINK = const(0)
 _ACK_TIMEOUT_MS = const(30000)
 _CONNECT_TIMEOUT_MS = const(30000)
+# An item whose sends went unacked this many times in a row is suspected (then sent alone after
+# a probe; dropped when refused alone as often again): see Uplink._failed
+_SUSPECT_FAILS = const(2)
 _BATCH = const(16)  # reports per send: ~16 x 180 B stays well inside one modem send (1460 B MTU x2)
 _BACKOFF_MIN_S = const(5)
 # Capped at one default report interval: a safety watch should not sit on queued reports for
@@ -114,6 +126,13 @@ class Uplink:
         self.strikes = 0  # sessions in a row dropped for misbehaviour
         self._bad_until = None  # ticks before which only a new alarm connects
         self._alarms_tried = 0  # _alarm_mark() at the last connect
+        # A report or alarm the server refuses (it drops the link instead of reading on) must not
+        # block the ones behind it (issue 10 #2): see _deliver
+        self._suspect = None  # (outbox, seq) of the oldest item of the batches that failed
+        self._suspect_fails = 0  # ... how many times in a row
+        self._careful = 0  # items still to send one at a time
+        self._alone_fails = 0  # the suspect sent alone, after an acked probe, and not acked
+        self.rejected = 0  # items dropped because the server refused them every time
         self._session()
 
     # ---- called by others ----
@@ -181,6 +200,7 @@ class Uplink:
         self._unasked = 0
         self._partial_t = None  # the first read that left bytes outside a complete frame
         self._partial_reads = 0
+        self._probed = False  # a bare LK was acked in this session
 
     def _lost(self, why, bad=False):
         self.connected = False
@@ -282,19 +302,87 @@ class Uplink:
         self._unacked = False
         return True
 
+    def _frames(self, box, items):
+        """The frames of items (seq, content) up to the first that cannot be encoded (content
+        damaged on flash in a way its CRC let through, or written by a buggy firmware): that
+        one, if first, is dropped, since no server could ever take it."""
+        out = []
+        for seq, c in items:
+            try:
+                out.append(self._frame(c))
+            except ValueError as e:
+                if not out:
+                    self._reject(box, seq, "unencodable: %r" % e)
+                break
+        return out
+
+    def _reject(self, box, seq, why):
+        box.ack_through(seq)  # the oldest pending: acks this one only
+        self.rejected += 1
+        self._suspect, self._suspect_fails, self._alone_fails = None, 0, 0
+        log.event("report_rejected" if box is self._ob else "alarm_rejected", seq=seq, why=why)
+
+    def _failed(self, box, seq, alone):
+        """A send whose oldest item was (box, seq) went unacked. Twice in a row with the same
+        oldest item: the next session sends a bare LK first (is it the server or the batch?),
+        then the items one at a time. The item sent alone after an acked probe and not acked,
+        in two such sessions, is one the server refuses: dropped, logged, counted (a network
+        that is down acks no probe, so nothing is dropped for an outage)."""
+        if self._suspect == (box, seq):
+            self._suspect_fails += 1
+        else:
+            self._suspect, self._suspect_fails, self._alone_fails = (box, seq), 1, 0
+        if self._suspect_fails >= _SUSPECT_FAILS:
+            self._careful = _BATCH
+        if alone and self._probed:
+            self._alone_fails += 1
+            if self._alone_fails >= _SUSPECT_FAILS:
+                self._reject(box, seq, "the server dropped the link for it %d times" % self._alone_fails)
+
     async def _deliver(self):
         """Send what the outboxes hold, alarms first, then reports oldest first, batch by
         batch. True if all went out."""
         while self.connected:
             alarms = self._al.pending(_BATCH) if self._al is not None else []
-            batch = self._ob.pending(_BATCH - len(alarms))
+            careful = self._careful and (not alarms or self._suspect[0] is self._al)
+            if careful:
+                # an alarm never waits for the probe of a suspected report: it goes alone first
+                if not self._probed:
+                    if not await self._send_and_confirm(self._lk(), "probe"):
+                        return False
+                    self._probed = True
+                alarms = alarms[:1]
+            n = _BATCH - len(alarms)
+            if self._careful:
+                n = 0 if alarms else 1
+            batch = self._ob.pending(n) if n else []
             if not batch and not alarms:
                 return True
-            parts = [self._frame(c) for _, c in alarms]
-            parts.extend([self._frame(c) for _, c in batch])
+            parts = self._frames(self._al, alarms)
+            if len(parts) < len(alarms):
+                if parts:
+                    alarms = alarms[:len(parts)]
+                    batch = []
+                else:
+                    continue  # the first alarm was dropped: take the next
+            more = self._frames(self._ob, batch)
+            if len(more) < len(batch):
+                if not more and not parts:
+                    continue  # the first report was dropped: take the next
+                batch = batch[:len(more)]
+            parts.extend(more)
             parts.append(self._lk())
             if not await self._send_and_confirm(b"".join(parts), "reports", bool(alarms), len(alarms) + 1):
+                box, head = (self._al, alarms[0][0]) if alarms else (self._ob, batch[0][0])
+                self._failed(box, head, len(alarms) + len(batch) == 1)
                 return False
+            if careful:
+                self._careful -= 1
+                self._suspect, self._suspect_fails, self._alone_fails = None, 0, 0
+            elif self._suspect is not None and self._suspect[0] is not self._al:
+                pass  # alarms went ahead of a suspected report: its count stands
+            else:
+                self._suspect, self._suspect_fails, self._alone_fails = None, 0, 0
             if alarms:
                 self._al.ack_through(alarms[-1][0])
                 log.event("alarm_delivered", n=len(alarms), through=alarms[-1][0])

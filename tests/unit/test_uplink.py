@@ -23,6 +23,8 @@ class FakeModem:
         self.ack = True
         self.ack_word = "LK"
         self.ack_id = ID
+        self.poison = None  # bytes: a send containing them is refused (no ack, link closed)
+        self.closed_cb = None
         self.ack_ms = 200
         self.refuse = False
         self._rx = b""
@@ -42,6 +44,11 @@ class FakeModem:
     async def tcp_send(self, link, data, urgent=False):
         self.sent.append(data)
         self.urgent.append(urgent)
+        if self.poison is not None and self.poison in data:
+            # as Traccar does with a frame its decoder throws on: the channel is closed
+            if self.closed_cb is not None:
+                support.VT.after(100, lambda: self.closed_cb(0))
+            return
         if self.ack and b"*LK" in data:
             support.VT.after(self.ack_ms, self._deliver_ack)
 
@@ -165,6 +172,52 @@ def test_an_ack_for_another_watch_confirms_nothing():
         m._cb = up.on_data
         await _run(up, 20000)
         assert len(ob) == 1 and up.delivered == 0
+
+    support.run(main())
+
+
+def test_a_report_the_server_refuses_does_not_block_the_ones_behind_it():
+    # issue 10 #2: a garbled value the server's decoder throws on closed the link, and the watch
+    # resent the same batch for 72 hours. Now: twice unacked, then a probe and one at a time;
+    # the one refused alone twice (after acked probes) is dropped, the others all delivered.
+    async def main():
+        events = _recording()
+        m, cfg, ob = _setup("up-poison")
+        m.poison = b"GARBLED"
+        for i in range(6):
+            ob.put("UD,GARBLED" if i == 2 else "UD,report%d" % i)
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb, m.closed_cb = up.on_data, up.on_closed
+        await _run(up, 1200000)
+        assert len(ob) == 0 and up.delivered == 5 and up.rejected == 1
+        rejected = [f for k, f in events if k == "report_rejected"]
+        assert [f["seq"] for f in rejected] == [3]
+        sent = b"".join(m.sent)
+        for i in (0, 1, 3, 4, 5):
+            assert b"UD,report%d" % i in sent
+        assert m.opens <= 6  # a handful of sessions, not hundreds
+        from firmware import log
+
+        log.set_sink(None)
+
+    support.run(main())
+
+
+def test_an_outage_drops_nothing_however_long():
+    # the other side of the rule above: a link that acks nothing (not even a bare LK probe)
+    # is the network's or the server's fault, and no report is ever dropped for it
+    async def main():
+        m, cfg, ob = _setup("up-outage")
+        m.ack = False
+        for i in range(3):
+            ob.put("UD,report%d" % i)
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb, m.closed_cb = up.on_data, up.on_closed
+        await _run(up, 3 * 3600 * 1000)
+        assert len(ob) == 3 and up.rejected == 0 and m.opens >= 10
+        m.ack = True
+        await _run(up, 3600 * 1000)
+        assert len(ob) == 0 and up.delivered == 3
 
     support.run(main())
 
