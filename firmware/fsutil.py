@@ -3,6 +3,10 @@
 Paths are joined with "/" by hand. Missing files are told apart from other errors by errno
 (MicroPython has no FileNotFoundError): ENOENT is an expected state, anything else (EIO, ENOSPC,
 a corrupt filesystem) is raised to the caller.
+
+Every rename and delete of the firmware's files goes through rename() and remove() here (and
+every file is opened with the builtin open()), so the simulator's power-cut suite can cut the
+power inside any of them (host_sim/flashcut.py).
 """
 import os
 
@@ -40,7 +44,12 @@ def atomic_write(path, data):
         f.flush()
     finally:
         f.close()
-    os.rename(tmp, path)
+    rename(tmp, path)
+
+
+def rename(old, new):
+    """os.rename: atomic on littlefs and POSIX, replacing new if it exists (hardware.md §4)."""
+    os.rename(old, new)
 
 
 def read_bytes(path, limit=-1):

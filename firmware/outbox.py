@@ -371,7 +371,7 @@ class Outbox:
             fsutil.remove(tmp)
             fsutil.remove(path)
             return None
-        os.rename(tmp, path)  # atomic: the old damaged segment or the clean one, never neither
+        fsutil.rename(tmp, path)  # atomic: the old damaged segment or the clean one, never neither
         return seg
 
     def _refresh_tail(self):

@@ -9,7 +9,9 @@ the scenario's faults, and writes (ARCHITECTURE.md §5):
   summary.json  the figures
 and prints a readable timeline (local time of the scenario). Scenario events are faults, and
 {"do": "press", "for_ms": ...}: the SOS button held (with contact bounce at the start), and
-{"do": "battery", "pct": N}: the cell drained (or charged) to where the gauge reads N%.
+{"do": "battery", "pct": N}: the cell drained (or charged) to where the gauge reads N%;
+{"do": "flash_cut", "op": N, "bytes": K, "for_s": S}: the power goes inside the firmware's N-th
+flash operation from then (a torn write, a rename or delete that never happened: flashcut.py).
 "server_commands": [{"at", "data"}] are queued at the server like Traccar's commands.
 "battery_mah" (800), "battery_start_pct" (100) and "battery_end" ("central") set the cell; when
 it browns out the run ends there, with "died_at" in summary.json (docs/energy.md).
@@ -30,9 +32,10 @@ import boards.lilygo_t_a7670 as board_module  # noqa: E402
 from firmware import clock, fsutil, geo, log, zones  # noqa: E402
 from firmware import idle as fw_idle  # noqa: E402
 from firmware import main as fw_main  # noqa: E402
-from firmware.compat import sleep_ms  # noqa: E402
+from firmware.compat import sleep_ms, wait_for_ms  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from firmware.drivers.battery import percent_from_mv  # noqa: E402
+from host_sim.flashcut import FlashCut  # noqa: E402
 from host_sim.energy import BATTERY_MAH, ENDS, PARTS, EnergyMeter  # noqa: E402
 from host_sim.modem_a76xx import SMS_SLOW_ONE_IN, A76xxEmulator  # noqa: E402
 from host_sim import scenario, traccar  # noqa: E402
@@ -262,6 +265,11 @@ class Sim:
         self._booted = False
         self.app_task = None
         self.last_app = None
+        self.flashcut = None  # host_sim/flashcut.py, installed by the first "flash_cut" event
+        self._chip_dead = False  # between a cut inside a flash operation and the power cut
+        self._cut_kind = None
+        self._cut_event = None
+        self.power_cuts_between = 0  # "flash_cut" events whose firmware made no flash operation
         self.boots = 0
         self.watchdog_resets = 0
         self._stopped = []  # firmware tasks cancelled by resets and power cuts
@@ -423,6 +431,8 @@ class Sim:
         """The ESP32 resets; the modem keeps its power and its state (hardware.md §4 WDT).
         Called from the idle hook, where MicroPython's asyncio still counts the last firmware
         task as current (it cannot be cancelled from there): the reset runs as its own task."""
+        if self._chip_dead:
+            return  # the power went inside a flash operation: nothing restarts but the power
         self._reset_task = asyncio.create_task(self._reset_esp32())
 
     async def _reset_esp32(self, cause=machine.WDT_RESET):
@@ -436,6 +446,8 @@ class Sim:
 
     def _soft_reset(self):
         """machine.reset(): the ESP32 restarts, the modem keeps its power and state."""
+        if self._chip_dead:
+            return  # (main.py's last line of defence after a cut inside a flash operation)
         self._reset_task = asyncio.create_task(self._reset_esp32(machine.SOFT_RESET))
 
     def _deep_sleep(self, ms):
@@ -457,6 +469,44 @@ class Sim:
         self.emu.power_cut()
         self.meter.set("esp32", "off")
         self.meter.set("board", "off")
+
+    async def _flash_cut(self, ev):
+        """{"do": "flash_cut", "op": N, "bytes": K, "within_s": W, "for_s": S}: the power goes
+        at the firmware's N-th flash operation from now (a write keeps K bytes: host_sim/
+        flashcut.py), or after W s (default 600) if it makes none; S s later it comes back."""
+        fc = self.flashcut
+        if fc is None:
+            fc = self.flashcut = FlashCut(self.flash)
+            fc.install()
+            fc.on_cut = self._cut_now
+        fc.arm(ev.get("op", 1), ev.get("bytes", 0))
+        self._cut_event = asyncio.Event()
+        try:
+            await wait_for_ms(self._cut_event.wait(), ev.get("within_s", 600) * 1000)
+        except asyncio.TimeoutError:
+            fc.armed = None
+            self.power_cuts_between += 1
+        kind, self._cut_kind = self._cut_kind or "between", None
+        self.power_cut()
+        await self.unwind()
+        self._chip_dead = False
+        log.event("fault", do="flash_cut", at=kind)
+        fc.revive()
+        await sleep_ms(ev.get("for_s", 2) * 1000)
+        self.boot()
+
+    def _cut_now(self, kind):
+        """The power went inside a flash operation (FlashCut.on_cut, in a firmware task): the
+        modem loses power and the chip logs nothing more at this very instant; the firmware's
+        tasks are stopped by the scenario task (it cannot cancel the running one from here)."""
+        self._cut_kind = kind
+        self._chip_dead = True
+        self.emu.power_cut()
+        self._cut_event.set()
+
+    def _sink(self, kind, fields):
+        if not self._chip_dead:
+            self.rec.event(kind, fields)
 
     def fault(self, ev):
         do = ev["do"]
@@ -573,6 +623,8 @@ class Sim:
                 await self.unwind()
                 await sleep_ms(ev.get("for_s", 2) * 1000)
                 self.boot()
+            elif ev["do"] == "flash_cut":
+                await self._flash_cut(ev)
             else:
                 self.fault(ev)
         if end > VT.ms:
@@ -596,12 +648,14 @@ class Sim:
     def run(self):
         fsutil.makedirs(self.out)
         self.provision()
-        log.set_sink(self.rec.event)
+        log.set_sink(self._sink)
         wall0 = time.time()
         try:
             vtime.run(self.main())
         finally:
             log.set_sink(None)
+            if self.flashcut is not None:
+                self.flashcut.uninstall()
             self.rec.close()
         wall = time.time() - wall0
         summary = self.summary(wall)
