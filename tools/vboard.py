@@ -832,13 +832,20 @@ class VBoard:
 
     # ---- the loop --------------------------------------------------------------------------
 
-    def serve(self):
-        sig_r, sig_w = os.pipe()
-        os.set_blocking(sig_r, False)
-        os.set_blocking(sig_w, False)
-        signal.set_wakeup_fd(sig_w)
+    def catch_signals(self):
+        """SIGTERM, SIGINT and SIGHUP end serve() cleanly. Before the port is published: a
+        client that signals as soon as it sees the port must not kill an unprepared process."""
+        self._sig = os.pipe()
+        for fd in self._sig:
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self._sig[1])
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, self._on_signal)
+
+    def serve(self):
+        if getattr(self, "_sig", None) is None:
+            self.catch_signals()
+        sig_r, sig_w = self._sig
         self.hard_reset(1)  # power on
         try:
             while not self.stop:
@@ -941,6 +948,7 @@ def main(argv=None):
     ap.add_argument("-v", "--verbose", action="store_true", help="say resets and connections on stderr")
     a = ap.parse_args(argv)
     vb = VBoard(a)
+    vb.catch_signals()
     made = []
     try:
         if a.port_file:
