@@ -46,7 +46,7 @@ unit-cpython: $(VENV)/.stamp
 	$(PYTHON) -m pytest tests/unit
 
 unit-micropython: $(VENV)/.stamp
-	MICROPYPATH=$(MPPATH) $(MPY) tools/mptest.py
+	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=16M tools/mptest.py
 
 scenario: $(VENV)/.stamp ## simulated days on both interpreters, checked like Traccar (and the people calling) would
 	$(PYTHON) -m pytest tests/scenario tests/tools

@@ -44,6 +44,9 @@ class Board:
         self.pins = pins
         self.button = button
         self._vib = vibration
+        # fn() -> True while something must keep the ESP32 awake: the diagnostic console after a
+        # byte (light sleep drops USB serial input: MicroPython has no UART wake, §4)
+        self.keep_awake = None
         self._ri_armed = None  # the wake levels armed last (re-armed only when they change)
         self._held_armed = None
 
@@ -76,10 +79,13 @@ class Board:
     def sleep_ok(self, dt_ms):
         """May the ESP32 light-sleep for dt_ms now? Not while an AT command is in flight or a
         result URC is awaited, nor during a call (a key the far end presses comes as a URC):
-        light sleep stops the UART and the bytes would be lost (§4)."""
+        light sleep stops the UART and the bytes would be lost (§4). Nor while keep_awake()
+        says so (someone is typing at the console)."""
         m = self.modem
         at = m.at
-        return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not at.busy and not at.expecting and not m.in_call
+        k = self.keep_awake
+        return (dt_ms < 0 or dt_ms >= _MIN_SLEEP_MS) and not at.busy and not at.expecting and \
+            not m.in_call and (k is None or not k())
 
     def reset_cause(self):
         """Why the ESP32 started: a watchdog reset in the log means the firmware got stuck."""

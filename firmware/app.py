@@ -3,10 +3,13 @@
 Boot: config (recovered if a save was cut), outboxes (reports, alarms), contacts, modem
 power-on, SIM, voice and SMS set-up, identity (the device id defaults to the IMEI: Traccar
 matches it exactly, so it is logged at every boot for the user to copy), registration, network
-time. Then the tasks: the modem driver's own (URCs and the state behind them, as typed events),
+time (asked again until it comes: it follows registration by some seconds, or never comes).
+Then the tasks: the modem driver's own (URCs and the state behind them, as typed events),
 the router that hands each event to the services that subscribed, reporter, uplink sender and
 receiver, telephony, SOS, the SOS button, the modem supervisor (recovery from a modem that
-rebooted or hung) and the watchdog feeder. Each runs under _keep(): services handle I/O errors
+rebooted or hung), the watchdog feeder and, given a stream (on the board the USB serial), the
+diagnostic console (firmware/console.py, from the start: it answers while the modem still
+boots). Each runs under _keep(): services handle I/O errors
 themselves, and anything else is logged and the service restarted; a service that stops making
 progress starves the hardware watchdog, which resets the ESP32.
 """
@@ -35,6 +38,13 @@ _ALARM_WAIT_MS = const(1500)
 # often, and only while school windows need the local time: each AT command keeps the modem
 # awake ~10 s (hardware.md §1.9).
 _CLOCK_REFRESH_MS = const(3 * 3600 * 1000)
+# Network time comes some seconds after registration (NITZ, with AT+CTZU=1: A76-ATM §4.2.12),
+# or never (operators that send none): until AT+CCLK gives a plausible time (not the modem's
+# unset 70/01/01) it is asked again, first after _CLOCK_RETRY_MS, then at doubling intervals up
+# to _CLOCK_RETRY_MAX_MS: a few reads in the first minutes, then one an hour, each keeping the
+# modem awake ~15 s (hardware.md §1.9)
+_CLOCK_RETRY_MS = const(15000)
+_CLOCK_RETRY_MAX_MS = const(3600000)
 _SERVICE_RESTART_MS = const(5000)
 # Hardware watchdog: fed every 10 s while the reporter makes progress; 60 s after feeding stops
 # the ESP32 resets. A report cycle may take the interval plus a GNSS window plus a few modem
@@ -53,9 +63,18 @@ def watchdog_ok(now, started, progress, interval_ms, gnss_ms):
 
 
 class App:
-    def __init__(self, board, root):
+    def __init__(self, board, root, console="auto"):
+        """console: (reader, writer) for the diagnostic console (firmware/console.py); None for
+        none; "auto": the USB serial on the board, none elsewhere (the simulator and the tests
+        must not read their process's stdin: console.stdio())."""
         self.board = board
         self.root = root
+        self.console_io = console
+        self.console = None
+        self.imei = None
+        self._up_t = clock.ticks_ms()  # uptime_s(): ticks folded into seconds
+        self._up_s = 0
+        self._up_ms = 0
         self.cfg = None
         self.outbox = None
         self.device_id = None
@@ -190,6 +209,7 @@ class App:
             # from the start: a press while the modem still boots is an SOS as soon as it can be
             self.board.button.start()
             self.tasks.append(asyncio.create_task(self._keep("button", self._button)))
+        self._start_console()
         self.subscribe(ev.REBOOT, self._on_trouble("reboot"))
         self.subscribe(ev.HUNG, self._on_trouble("hung"))
         await self._boot_modem()
@@ -199,6 +219,7 @@ class App:
             if imei is None:
                 log.event("error", where="imei", err="no IMEI from the modem")
                 await sleep_ms(10000)
+        self.imei = imei
         self.device_id = cfg["device_id"] or imei
         log.event("identity", id=self.device_id, imei=imei, server=cfg["server_host"],
                   port=cfg["server_port"])
@@ -239,6 +260,7 @@ class App:
             asyncio.create_task(self._keep("telephony", tel.run)),
             asyncio.create_task(self._keep("sos", sos.run)),
             asyncio.create_task(self._keep("school", self.school.run)),
+            asyncio.create_task(self._keep("clock", self._clock)),
             asyncio.create_task(self._keep("power", power.run)),
             asyncio.create_task(self._keep("watchdog", self._watchdog)),
         ]
@@ -275,6 +297,29 @@ class App:
         if t is not None:
             clock.wall.set(t, "network")
 
+    async def _clock(self):
+        """Network time until it comes: the first AT+CCLK after registration may well read the
+        modem's unset clock (NITZ comes later, or never), so it is asked again with a growing
+        wait (_CLOCK_RETRY_MS). Then the task parks; _refresh_clock keeps the zone current."""
+        wait = _CLOCK_RETRY_MS
+        tries = 0
+        while clock.wall.source != "network":
+            await sleep_ms(wait)
+            wait = min(wait * 2, _CLOCK_RETRY_MAX_MS)
+            if self._in_boot or clock.wall.source == "network":
+                continue  # a modem boot reads it itself
+            tries += 1
+            try:
+                t = await self.board.modem.network_time()
+            except OSError as e:
+                log.event("error", where="clock", err=repr(e))
+                continue
+            if t is not None:
+                clock.wall.set(t, "network")
+                self._clock_read = clock.ticks_ms()
+                log.event("clock", source="network", utc=clock.iso8601(t), tries=tries)
+        await asyncio.Event().wait()  # never set: nothing more to do
+
     def buzz(self, ms):
         """The vibration for ms (a command's FIND, a new message), unless a call rings."""
         self.board.ringer(True)
@@ -309,20 +354,57 @@ class App:
             log.event("error", where="contacts", entry=i, err=why)
         log.event("contacts", n=len(c), sos=len(c.sos()), guardians=len(c.guardians()))
 
+    def long_press(self, via=None):
+        """The SOS button held: SOS (once the modem is up, if it still boots) and the buzz the
+        child feels. via: what pressed instead of the button (the console's `sos`), logged."""
+        if via is None:
+            log.event("button", press="long")
+        else:
+            log.event("button", press="long", via=via)
+        if self.sos is not None:
+            self.sos.trigger()
+        else:
+            self._sos_early = True  # the modem is still booting: SOS once it is up
+        self.buzz(500)  # the child feels that the SOS started
+
     async def _button(self):
         def short():
             if self.telephony is None or not self.telephony.answer_if_ringing():
                 log.event("button", press="short")  # a short press never starts an SOS
 
-        def long():
-            log.event("button", press="long")
-            if self.sos is not None:
-                self.sos.trigger()
-            else:
-                self._sos_early = True  # the modem is still booting: SOS once it is up
-            self.buzz(500)  # the child feels that the SOS started
+        await self.board.button.run(lambda: self.cfg["sos_press_ms"], self.long_press, short)
 
-        await self.board.button.run(lambda: self.cfg["sos_press_ms"], long, short)
+    def _start_console(self):
+        io = self.console_io
+        if io is None:
+            return
+        from firmware.console import Console, stdio  # loaded only where a console runs
+
+        if io == "auto":
+            io = stdio()
+            if io is None:
+                return
+        self.console = Console(self, io[0], io[1])
+        if hasattr(self.board, "keep_awake"):
+            # light sleep drops USB serial input: awake for a while after boot and after a byte
+            self.board.keep_awake = self.console.awake
+        self.tasks.append(asyncio.create_task(self._keep("console", self.console.run)))
+
+    @property
+    def booting(self):
+        """The modem is being brought up (at boot, or recovering from a reboot or a hang)."""
+        return self._in_boot
+
+    def uptime_s(self):
+        """Seconds since the App started, past the tick wrap: ticks_diff is right only within
+        2**29 ms (~6 days), so the ticks are folded in at every call; the watchdog task calls
+        this every 10 s."""
+        now = clock.ticks_ms()
+        el = self._up_ms + clock.ticks_diff(now, self._up_t)
+        self._up_t = now
+        self._up_s += el // 1000
+        self._up_ms = el % 1000
+        return self._up_s
 
     async def _buzz_off(self, ms):
         try:
@@ -349,6 +431,7 @@ class App:
             elif not starved:
                 starved = True
                 log.event("error", where="watchdog", err="reporter stuck: letting the watchdog reset")
+            self.uptime_s()  # folds the ticks before they can wrap
             await sleep_ms(_WDT_FEED_MS)
 
     async def _keep(self, name, service):

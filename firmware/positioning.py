@@ -225,8 +225,10 @@ class Positioning:
         just before (None: scan here; while tracking only if GNSS finds nothing); assist_ok:
         the data link is up, so a start that would be cold may ask for assistance (AT+CAGPS)
         first; walking: the last fix said the child walks: search, and scan only if GNSS
-        finds nothing."""
-        lazy = aps is None and (self.tracking or walking)  # GNSS first: scan only if no fix
+        finds nothing. A module without a receiver (a variant the driver detected once, e.g.
+        A7670E-LASE) is never asked for GNSS: Wi-Fi, learned places and the last position."""
+        gnss = getattr(self._modem, "has_gnss", True)
+        lazy = gnss and aps is None and (self.tracking or walking)  # GNSS first: scan only if no fix
         if aps is None and not lazy:
             aps = self.scan()
         now = clock.wall.now()
@@ -237,7 +239,7 @@ class Positioning:
             moved = True  # walking at the last fix (GNSS speed): still walking, whatever Wi-Fi says
         self.moved = moved
         f = None
-        if (self.tracking or moved is not False or self.here is None) and \
+        if gnss and (self.tracking or moved is not False or self.here is None) and \
                 not (self.power is not None and self.power.critical):
             f = await self._gnss(now, cfg_timeout_s, cell, moved, assist_ok)
         if f is not None:

@@ -13,7 +13,9 @@ At once and in parallel with the chain's start: an AL frame with the SOS bit (wa
 an SMS with a map link, the position's age and accuracy and the battery. The SMS go before the
 first call: the A76xx refuses SMS commands while a call is up (A76-SMS §2, hardware.md §1.5).
 Then fast tracking: a report every 30 s for 10 minutes, then every 2 minutes for 30 minutes. The
-child cannot end it; a guardian can (cancel, from remote configuration).
+child cannot end it; a guardian can (cancel, from remote configuration). A modem without voice
+(a variant the driver detected, e.g. A7670E-LNXY-UBL) sends the AL and the SMS, whose text says
+the watch cannot phone, logs that it cannot call, and never dials.
 
 The policy is `step(state, event, arg, now, ring_ms, rounds)`: pure, table-tested on both
 interpreters. The service `Sos` is the thin shell that runs its actions.
@@ -57,6 +59,7 @@ _SLOW_MS = const(120000)  # then every 2 minutes ...
 _TRACK_FOR_MS = const(2400000)  # ... until 40 minutes after the start
 SOS_BIT = const(0x00010000)  # watch-protocol.md §6: status bit 16 = sos
 _SMS_TRIES = const(3)  # attempts per SOS SMS (the first, then before later calls of the chain)
+_RESEND_MS = const(60000)  # without voice (no call chain to wait for): unsent SMS again after this
 # No SOS SMS is started after this: the first call comes first. One AT+CMGS can take up to 40 s
 # (A76-ATM §9.2.13) and the modem takes no other command meanwhile; the SMS not sent by then go
 # before the next call of the chain.
@@ -235,13 +238,15 @@ def where_text(fix, age_s, cell=None):
     return "pos unknown"
 
 
-def sos_text(wearer, fix, age_s, battery, cell=None):
+def sos_text(wearer, fix, age_s, battery, cell=None, calls=True):
     """One SMS: GSM 7-bit within 160 characters, or (a name outside GSM 7-bit) UCS2 within 70.
-    The long form tells the guardian to press a key when the watch calls; the short one keeps
-    the map link, accuracy, age and battery and drops the rest."""
+    The long form tells the guardian to press a key when the watch calls (calls False: that
+    the watch cannot phone, a modem without voice); the short one keeps the map link,
+    accuracy, age and battery and drops the rest."""
     who = wearer or "watch"
     where = where_text(fix, age_s, cell)
-    texts = ("SOS %s! %s. Battery %d%%. When we call you, press 1 to accept." % (who, where, battery),
+    tail = "When we call you, press 1 to accept." if calls else "This watch cannot make or take calls."
+    texts = ("SOS %s! %s. Battery %d%%. %s" % (who, where, battery, tail),
              "SOS %s! %s. Batt %d%%" % (who, where, battery),
              "SOS %s %s %d%%" % (who, where, battery))
     for t in texts:
@@ -356,6 +361,11 @@ class Sos:
             sos = self._contacts().sos()
             arg = [c.number for c in sos]
             self._names = [c.name for c in sos]
+        if event == TIMEOUT and s.phase == DONE and s.outcome == "no voice":
+            s.deadline = None  # no call chain: only the SMS that did not go, again
+            await self._resend()
+            self._resend_later()
+            return
         phase = s.phase
         action = step(s, event, arg, now, cfg["sos_ring_s"] * 1000, cfg["sos_rounds"])
         if event == START and action is None:
@@ -376,7 +386,11 @@ class Sos:
             log.event("sos", contacts=len(s.numbers))
             if self._on_start is not None:
                 self._on_start()
-            await self._alert()
+            voice = getattr(self._m, "has_voice", True)
+            await self._alert(voice)
+            if not voice:
+                self._no_calls()
+                return
             await self._handle(ALERTED, None)
         elif kind == "dial":
             i = action[1]
@@ -410,8 +424,24 @@ class Sos:
         except OSError as e:
             log.event("error", where="sos_hangup", err=repr(e))
 
-    async def _alert(self):
-        """The AL first (it only needs flash), then one SMS per SOS contact."""
+    def _no_calls(self):
+        """A modem without voice (a variant, A7670E-LNXY-UBL; the driver read it once): no call
+        chain, no ATD. The AL and the SMS are the SOS; it is done, and tracking runs on."""
+        s = self.s
+        s.phase = DONE
+        s.outcome = "no voice"
+        log.event("sos_no_calls", why="the modem has no voice", model=getattr(self._m, "model", None),
+                  ms=self._ms())
+        self._resend_later()
+
+    def _resend_later(self):
+        s = self.s
+        if self._unsent and self._tries < _SMS_TRIES and s.started is not None:
+            s.deadline = clock.ticks_add(clock.ticks_ms(), _RESEND_MS)
+
+    async def _alert(self, calls=True):
+        """The AL first (it only needs flash), then one SMS per SOS contact (calls: a call
+        chain follows, so the SMS not sent within _SMS_BUDGET_MS wait for it)."""
         try:
             seq = await self._alarm(SOS_BIT)
             log.event("sos_alarm_queued", seq=seq, ms=self._ms())
@@ -421,11 +451,15 @@ class Sos:
             self._unsent = []
             log.event("sos_sms_off")
             return
+        if not getattr(self._m, "has_sms", True):
+            self._unsent = []
+            log.event("sos_no_sms", why="the modem has no SMS")
+            return
         fix, age_s, cell = self._position()
-        self._text = sos_text(self._cfg["wearer"], fix, age_s, self._battery(), cell)
+        self._text = sos_text(self._cfg["wearer"], fix, age_s, self._battery(), cell, calls)
         self._unsent = list(range(len(self.s.numbers)))
         self._tries = 0
-        await self._resend(_SMS_BUDGET_MS)
+        await self._resend(_SMS_BUDGET_MS if calls else None)
 
     async def _resend(self, budget_ms=None):
         """Send the SOS SMS not yet sent (a network error, no coverage for a moment): at the

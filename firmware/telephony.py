@@ -15,7 +15,8 @@ the SIM, so a power cut in between reads it again rather than losing it (a repea
 recognised). From anyone else: deleted; only the time and the fact are logged, never the text
 or the number.
 
-Outgoing calls and SMS go only to listed numbers (send_sms, dial).
+Outgoing calls and SMS go only to listed numbers (send_sms, dial). A modem without voice (a
+variant the driver detected once) is never asked to dial or answer.
 
 School mode (firmware/school.py decides, firmware/schoolmode.py knows when): in a window a
 friend's call is rejected and a guardian's rings only if `school_guardian_rings`; SMS from
@@ -154,8 +155,9 @@ class Telephony:
         self._do(("sms", item))
 
     def answer_if_ringing(self):
-        """The button's short press: take the ringing call. True if there was one."""
-        if not self.ringing:
+        """The button's short press: take the ringing call. True if there was one (never on a
+        modem without voice)."""
+        if not self.ringing or not getattr(self._m, "has_voice", True):
             return False
         self._do(("answer",))
         return True
@@ -175,6 +177,8 @@ class Telephony:
         return await self._m.sms_send(number, text, urgent)
 
     async def dial(self, number, urgent=False, purpose="call"):
+        if not getattr(self._m, "has_voice", True):
+            raise ValueError("no voice on this modem")  # a variant without it: never an ATD
         if self._contacts().find(number) is None:
             raise ValueError("calls only to listed numbers")
         if not school.outgoing_allowed(self._quiet(), purpose):

@@ -16,15 +16,29 @@ Choices and assumptions:
   already high when attached counts as pressed since then. Bytes sent while off or booting are
   dropped (counted in `dropped_bytes`, like bytes dropped asleep or muted).
 * Every boot restores the defaults: echo on (§1.0), CMEE=1, CFGRI=0, CSCLK=0, push-mode sockets,
-  GNSS off, network closed.
+  GNSS off, network closed, AT+CIPTIMEOUT 120 s each (NO_SAVE, A76-ATM §15.2.12), the clock unset;
+  AT+CTZU (nonvolatile, §4.2.12) and the SIM's SMS store stay.
 * CMEE defaults to 1 (numeric): the A7670 log in §1.1 shows `+CME ERROR: 13` from a host that
   had not set CMEE. Unknown commands and syntax errors are always plain `ERROR`.
-* AT+CCLK? before the network time arrives (registration) counts up from `70/01/01,00:00:00+00`
-  since boot, as modules without NITZ do (ASSUMED): firmware must reject year 70. Network time
-  stays valid until the next boot (automatic time-zone update assumed on, ASSUMED). Its zone is
-  world.tz_offset_at(now): with the scenario's "tz_rule" it changes at the daylight-saving
-  instant itself, as if the network sent NITZ then (A76-ATM AT+CTZU: with time and zone from
-  the network both are updated) (ASSUMED: real networks may send it later, at the next attach).
+* Network time (A76-ATM §4.2.12 AT+CTZU, §3.2.10 AT+CCLK). AT+CCLK? counts up from
+  `70/01/01,00:00:00+00` since boot until network time sets the clock (an A7680C, same family,
+  reads "70/01/01,00:14:01+00" unsynchronised; third-party driver comment): firmware must reject
+  year 70. The clock is set only by NITZ and only while AT+CTZU is 1, whose factory value is 0
+  and which is nonvolatile (AUTO_SAVE: it survives boots and power cuts here; constructor or
+  scenario option "ctzu" gives the value the module comes with). NITZ arrives NITZ_MS (8 s,
+  ASSUMED) after each registration; with the option "nitz": "never" the operator sends none and
+  the clock is never set. A NITZ that came while CTZU was 0 is not applied later (ASSUMED). The
+  clock is lost at every boot (ASSUMED). Once set, its zone is world.tz_offset_at(now): with the
+  scenario's "tz_rule" it changes at the daylight-saving instant itself, as if the network sent
+  NITZ then (§4.2.12 note 2: with time and zone from the network both are updated) (ASSUMED:
+  real networks may send it later, at the next attach). No *PSUTTZ / +CTZV URCs (AT+CTZR stays
+  0, §4.2.13).
+* Variants (hardware.md §1.2a, LilyGO's "Modem differences" table): option "model" (default
+  A7670E-FASE, one of MODELS) answers ATI, AT+SIMCOMATI and AT+CGMM; a model without GNSS
+  answers ERROR to every GNSS command, even the test forms (LilyGO issue #52, an A7670G-LLSE);
+  without voice ATD, ATA and the call commands (+CLIP, +CLCC, +CVHU, +CHUP) answer ERROR and
+  nobody can call it; without SMS the SMS commands answer ERROR and texts to it are lost
+  (ASSUMED, harsh). Options "gnss", "voice", "sms" (true/false) override the table.
 * CSQ from RSRP: RSSI ~ RSRP + 25 dB (5 MHz carrier), CSQ = (RSSI + 113) / 2 (§1.1) (ASSUMED).
 * GNSS (§1.3; A76-ATM §24.2.1 AT+CGNSSPWR, §24.2.12 AT+CGNSSINFO, §24.2.15 AT+CAGPS; GNSS
   dynamic loading app note "GNSS-DL"; GNSS app note "GNSS-AN"). Scenario options, read from the
@@ -60,12 +74,28 @@ Choices and assumptions:
   GNSS_TTFF after the later of its start and the download, when that is sooner than without.
   The assistance is part of the chip's data (kept and lost as above). For tests and the runner:
   gnss_plan() -> (kind, ms of the first fix) of the search under way; gnss_store is AP_Flash.
-* Sockets (§1.7): CIPOPEN errors: 1 no network/coverage, 2 network not opened, 4 refused
-  (server down, nothing listening, server said no) or link busy, 11 DNS. Data bytes after the
-  CIPSEND prompt are not echoed. After `+IPCLOSE` the unread data stays readable until
-  AT+CIPCLOSE or a new AT+CIPOPEN on that link (ASSUMED). Coverage loss: `+CIPEVENT: NETWORK
-  CLOSED UNEXPECTEDLY`, every link gone, network closed; the server's connection objects get
-  close() (if they have one).
+* Sockets (§1.7; A76-ATM §15). Refused at once, in the command's own reply then ERROR
+  (§15.2.3 case 3, §15.2.4 case 3): `+CIPOPEN: <link>,2` network not opened, `,1` network
+  half-open (below), `,4` link in use; `+IP ERROR: Invalid parameter` a link above 9 (case 2);
+  AT+CIPSEND on a link not open `+CIPERROR: 4` (2 with the network not open, 3 a bad length;
+  the codes third-party drivers of SIMCom modules act on, ASSUMED). Failed after OK (`+CIPOPEN:
+  <link>,<err>`): 1 no network/coverage, 4 refused (server down, nothing listening, server said
+  no), 10 the CIPOPEN limit of AT+CIPTIMEOUT passed (§15.3.2 "Timeout", ASSUMED), 11 DNS. A send
+  whose link went during data entry: OK then `+CIPSEND: <link>,<len>,-1` (§15.2.4 <cnfSendLength>
+  -1, ASSUMED). AT+CIPRXGET=2 with nothing buffered, or on a link not open: `+IP ERROR: No data`
+  then ERROR (§15.2.5; TCPIP app note §3 example). Data bytes after the CIPSEND prompt are not
+  echoed. After `+IPCLOSE` the unread data stays readable until AT+CIPCLOSE or a new AT+CIPOPEN
+  on that link (ASSUMED). Coverage loss: `+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY`, every link
+  gone, the server's connection objects get close() (if they have one); the network library
+  stays open without its PDP context (half-open, §15.4: the application must close its sockets
+  and AT+NETCLOSE "if AT+NETOPEN? shows the network library is still opened"): AT+NETOPEN? says
+  1, AT+NETOPEN answers `+IP ERROR: Network is already opened` and ERROR (§15.2.1), AT+CIPOPEN
+  `+CIPOPEN: <link>,1` and ERROR, until AT+NETCLOSE (OK, `+NETCLOSE: 0`).
+  AT+CIPTIMEOUT (§15.2.12; NO_SAVE, default 120000 ms each) limits AT+NETOPEN and AT+CIPOPEN:
+  options "netopen_ms" and "cipopen_ms" make the network take that long to answer them (a slow
+  PDP activation, a slow handshake; else 300-800 ms and 100-300 ms); beyond its limit the modem
+  answers `+NETOPEN: 10` / `+CIPOPEN: <link>,10` at the limit and drops the attempt (ASSUMED).
+  Sends are local to the module and never slow.
   The server side: world.connect(host, port, peer, send, close) -> conn; uplink bytes go to
   conn.receive(data); a device-side close calls conn.close() if present. send(data) returns the
   bytes still waiting in the server's socket: a link holds at most RX_WINDOW unread bytes (on
@@ -86,6 +116,53 @@ Choices and assumptions:
   AGPS download counts as one TCP exchange of AGPS_REQUEST up and AGPS_BYTES down. Not counted:
   retransmissions (the emulated network loses nothing), zero-window probes, TCP keepalives (off),
   LTE's own headers below IP, SMS and calls (not packet data).
+* TLS, the SSL service (A76-ATM §19; SSL app note "A76-SSL" §3), modelled at the record level
+  with no cryptography. Certificate files (AT+CCERTDOWN / CCERTLIST / CCERTDELE, §19.2.2-4) live
+  on the module's flash (`certs`: kept across boots and power cuts); SSL contexts 0-9 (AT+CSSLCFG,
+  §19.2.1, its defaults), AT+CCHSET (only before AT+CCHSTART, else ERROR: ASSUMED), the service
+  (AT+CCHSTART / CCHSTOP: a second start is ERROR, ASSUMED; it needs registration, not
+  AT+NETOPEN) and the sessions 0-1 are lost at every boot (no parameter is saved, ASSUMED).
+  AT+CCHOPEN=<s>,"<host>",<port>[,<type>] (type 2 TLS, 1 plain) uses the context set with
+  AT+CCHSSLCFG, else the one numbered like the session (§19.2.10 NOTE); after OK comes
+  `+CCHOPEN: <s>,<err>` (§19.3.1): 17 no network, 13 DNS, 14 nobody accepts, 15 handshake, 19
+  no certificate set, 9 the network went while connecting. The handshake is a full TLS 1.2 one
+  (RFC 5246 §7.3, no resumption: ASSUMED harsher): the server's connection object answers
+  tls_hello(sni) with the DER of its chain's root and the bytes of its Certificate message
+  (host_sim/traccar.py TlsFront); with <authmode> 1 or 2 the root must equal the DER of the
+  context's "cacert" file (15 otherwise: the module sends a fatal unknown_ca alert and closes,
+  the front counts it), a context without a stored file fails with 19, one set to an older
+  version than TLS 1.2 with 15; a server without TLS never answers the ClientHello: 15 after
+  <negotiatetime>. Bytes on air: each flight of the handshake with its record headers
+  (TLS_CLIENT_HELLO ... TLS_SERVER_FINISH, ASSUMED sizes; ~4 KB with a two-certificate chain),
+  then every write as records of at most 2^14 bytes with TLS_RECORD_OVERHEAD 29 bytes each
+  (AES-GCM: header 5, RFC 5246 §6.2.1; explicit nonce 8 and tag 16, RFC 5288 §3), and a
+  close_notify each way (31 bytes sealed, §7.2.1) before the FINs. AT+CCHSEND (1-2048 bytes,
+  `>` then OK, `+CCHSEND: <s>,0` with <report_send_result> 1; a session gone during data entry:
+  `+CCHSEND: <s>,4`, ASSUMED). Received data: with <recv_mode> 1 it is cached (the link's
+  window bounds it, as a TCP link's) and announced by `+CCHEVENT: <s>,RECV EVENT` when the cache
+  was empty (ASSUMED: not at every packet); AT+CCHRECV=<s>[,<max>] answers OK, then the data in
+  `+CCHRECV: DATA,<s>,<len>` chunks of 1024 (the manual's example) and `+CCHRECV: <s>,0`; with
+  nothing cached `+CCHRECV: <s>,11` and ERROR (the <err> ASSUMED). With <recv_mode> 0 each
+  arrival is `+CCHRECV: DATA,<s>,<len>` + the bytes at once. The server's close:
+  `+CCH_PEER_CLOSED: <s>` (the cache stays readable until AT+CCHCLOSE, §19.2.15 NOTE); a lost
+  network: `+CCH: CCH STOP` and every session gone (ASSUMED). AT+CCHMODE=1 (transparent) is not
+  emulated (ERROR).
+* HTTP(S) (A76-ATM §16; HTTP(S) app note §3). AT+HTTPINIT needs registration (ERROR otherwise,
+  and for a second init without AT+HTTPTERM: ASSUMED); AT+HTTPPARA takes "URL" (http:// or
+  https://, else ERROR), "CONNECTTO" 20-120, "RECVTO" 2-120, "SSLCFG" 0-9, "READMODE",
+  "CONTENT", "ACCEPT", "USERDATA"; AT+HTTPACTION=0 (GET; the other methods answer ERROR here,
+  ASSUMED) answers OK, then `+HTTPACTION: 0,<status>,<datalen>` once the server's answer is
+  whole (Content-Length), or an <errcode> (§16.3.2): 717 no network, 713 DNS, 714 nobody
+  accepts, 715 handshake, 719 CA missed, 709 the network went, 704 the server closed first, 705
+  no whole answer within RECVTO. The request is `GET <path?query> HTTP/1.1` with Host and
+  Accept headers (and USERDATA's) (ASSUMED: the manual lists none). The connection stays up
+  between actions while the server keeps it and the URL names the same server (HTTP/1.1
+  persistent connections, RFC 9112 §9.3; ASSUMED of the module) and closes at AT+HTTPTERM;
+  `Connection: close` or the server's close gives `+HTTP_PEER_CLOSED` (as the app note shows);
+  a lost network `+HTTP_NONET_EVENT`. https runs the handshake above with the context of
+  "SSLCFG". AT+HTTPREAD=[<off>,]<size> answers OK, then `+HTTPREAD: <k>` + k bytes and
+  `+HTTPREAD: 0`; the body stays cached until the next action (§16.2.6 NOTE); AT+HTTPHEAD gives
+  the header text.
 * Sleep (§1.9): with AT+CSCLK=1 the module sleeps once DTR is high and the UART (both
   directions) has been idle SLEEP_IDLE_MS 15 s: A76-SLEEP §2 says "about 10 to 20 seconds" from
   working to sleep; the middle, 5 s harsher than the 10 s used before (the constructor's
@@ -193,6 +270,8 @@ recorder: ("up"|"down", "sms", number, UTF-8 text) and ("up"|"down", "call", num
 "withheld", b"dial" | b"alerting" | b"answer" | b"busy" | b"no answer" | b"hangup" |
 b"key <k>" | b"ring" | b"reject").
 """
+import binascii
+
 from firmware import clock
 from host_sim import phones
 
@@ -258,8 +337,59 @@ MAX_SEND = 1500  # largest AT+CIPSEND length accepted (ASSUMED)
 LINKS = 10  # socket links 0-9
 LOCAL_IP = "10.148.0.17"  # what AT+IPADDR reports (the §1.7 example)
 
+# ---- the SSL service (A76-ATM §19) and HTTP(S) (§16); module docstring "TLS", "HTTP" ----
+SSL_CONTEXTS = 10  # <ssl_ctx_index> 0..9 (§19.2.1)
+CCH_SESSIONS = 2  # <session_id> 0..1 (§19.2.12)
+CCH_SEND_MAX = 2048  # AT+CCHSEND <len> 1..2048 (§19.2.14); AT+CCHRECV <max_recv_len> 0..2048
+CCH_RECV_CHUNK = 1024  # bytes per '+CCHRECV: DATA' line (the manual's §19.2.15 example)
+CERT_MAX = 10240  # AT+CCERTDOWN <len> 1..10240 (§19.2.2)
+CCH_NO_DATA = 11  # <err> of AT+CCHRECV with nothing cached: "State error" (§19.3.1, ASSUMED)
+CCH_PEER = 4  # <err> "Peer closed": a send whose session went during data entry (ASSUMED)
+# <err> of +CCHOPEN (§19.3.1) / <errcode> of +HTTPACTION (§16.3.2): no network, DNS, connect,
+# handshake, certificate not set / CA missed
+CCH_ERRS = (17, 13, 14, 15, 19)
+HTTP_ERRS = (717, 713, 714, 715, 719)
+HTTP_NET_LOST = 709  # "Network error": the network went during a request
+HTTP_CLOSED = 704  # "Connection closed error": the server closed before its answer was whole
+HTTP_TIMEOUT = 705  # "Timeout": no whole answer within RECVTO
+# TLS 1.2 at the record level (RFC 5246). Every record of application data with AES-GCM carries
+# 29 bytes more than its plaintext: the header 5 (§6.2.1), the explicit nonce 8 and the tag 16
+# (RFC 5288 §3, the GenericAEADCipher of §6.2.3.3); at most 2^14 plaintext bytes a record.
+TLS_RECORD_OVERHEAD = 29
+TLS_RECORD_MAX = 16384
+# A full handshake (§7.3; ECDHE_RSA_WITH_AES_128_GCM_SHA256, no session resumption: every
+# connect pays it, ASSUMED harsher), each flight with its record headers (ASSUMED sizes):
+TLS_CLIENT_HELLO = 240  # random, ~15 suites, SNI, groups, signature algorithms, + 5
+TLS_SERVER_HELLO = 95  # ServerHello with its extensions, + 5
+TLS_SERVER_KX = 338  # ServerKeyExchange: P-256 point 66, curve 3, RSA-2048 signature 256 + 4 + 4, + 5
+TLS_SERVER_DONE = 9  # ServerHelloDone 4, + 5
+TLS_CLIENT_FINISH = 126  # ClientKeyExchange 70 + 5, ChangeCipherSpec 1 + 5, Finished 16 sealed (45)
+TLS_SERVER_FINISH = 51  # ChangeCipherSpec 6, Finished 45
+TLS_ALERT_PLAIN = 7  # a fatal alert in the handshake (unknown_ca, §7.2.2): 2 + 5
+TLS_ALERT_SEALED = 31  # close_notify on an open session (§7.2.1): 2 + 29
+
 MODEL = "A7670E-FASE"  # a variant with GNSS (§1.2a)
 REVISION = "A7670M7_V1.11.1"  # ASSUMED revision text
+# model: (GNSS, voice, SMS), LilyGO's "Modem differences" table (hardware.md §1.2a)
+MODELS = {
+    "A7670E-FASE": (True, True, True),
+    "A7670SA-FASE": (True, True, True),
+    "A7670E-LASE": (False, True, True),
+    "A7670SA-LASE": (False, True, True),
+    "A7670SA-LASC": (False, True, True),
+    "A7670G-LLSE": (False, True, True),
+    "A7670G-LABE": (False, True, True),
+    "A7670E-LNXY-UBL": (False, False, False),
+}
+_GNSS_CMDS = ("+CGNSSPWR", "+CAGPS", "+CGPSCOLD", "+CGPSWARM", "+CGPSHOT", "+CGNSSMODE", "+CGNSSTST",
+              "+CGNSSPORTSWITCH", "+CGNSSINFO", "+CGPSINFO")
+_VOICE_CMDS = ("+CLIP", "+CLCC", "+CVHU", "+CHUP")  # and ATD, ATA
+_SMS_CMDS = ("+CMGF", "+CSDH", "+CNMI", "+CSMP", "+CSCA", "+CPMS", "+CMGR", "+CMGL", "+CMGD", "+CMGS")
+# registered -> network time (NITZ) arrives (ASSUMED). A fixed delay: a draw from the LCG would
+# shift every later latency of the run
+NITZ_MS = 8000
+CIPTIMEOUT_MS = 120000  # AT+CIPTIMEOUT default for NETOPEN, CIPOPEN, CIPSEND (A76-ATM §15.2.12)
+ERR_TIMEOUT = 10  # <err> "Timeout" (A76-ATM §15.3.2)
 
 _CME_TEXT = {
     3: "operation not allowed",
@@ -289,11 +419,13 @@ def _cms(n):
 
 
 class _Link:
-    def __init__(self, n, host, port):
+    def __init__(self, n, host, port, kind="cip", tls=False):
         self.n = n
         self.host = host
         self.ip = None
         self.port = port
+        self.kind = kind  # "cip" a TCP link, "cch" an SSL-service session, "http" the HTTP service's
+        self.tls = tls  # bytes on air carry TLS records (TLS_RECORD_OVERHEAD each)
         self.state = "opening"  # -> "open" -> "closed" (by the server; data still readable)
         self.conn = None
         self.rx = bytearray()
@@ -307,6 +439,82 @@ class _Link:
         self.srv_owed = 0  # segments the server received and has not acked
         self.ack_timer = False  # a delayed ACK is due (modem side)
         self.srv_ack_timer = False  # ... (server side)
+
+
+class _Http:
+    """The HTTP service between AT+HTTPINIT and AT+HTTPTERM (A76-ATM §16.2.3 defaults)."""
+
+    def __init__(self):
+        self.url = ""
+        self.connectto = 120
+        self.recvto = 20
+        self.sslcfg = 0
+        self.readmode = 0
+        self.content = "text/plain"
+        self.accept = "*/*"
+        self.userdata = ""
+        self.conn = None  # _Link kind "http", kept between actions while the server keeps it
+        self.key = None  # (tls, host, port) of conn
+        self.pending = None  # the <method> of the action under way
+        self.gen = 0  # counts actions: a late result of an earlier one is dropped
+        self.head = b""
+        self.body = b""
+
+
+def _ssl_defaults():
+    """An SSL context as the module boots (§19.2.1 defaults: all versions, no authentication,
+    local time ignored, 300 s negotiation, no files, SNI off)."""
+    return {"sslversion": 4, "authmode": 0, "ignorelocaltime": 1, "negotiatetime": 300, "cacert": "",
+            "clientcert": "", "clientkey": "", "password": "", "enableSNI": 0}
+
+
+def _ssl_line(i, c):
+    return '+CSSLCFG: %d,%d,%d,%d,%d,"%s","%s","%s","%s",%d' % (
+        i, c["sslversion"], c["authmode"], c["ignorelocaltime"], c["negotiatetime"], c["cacert"],
+        c["clientcert"], c["clientkey"], c["password"], c["enableSNI"])
+
+
+def _tls_records(n):
+    """TLS records for n bytes written at once: at most TLS_RECORD_MAX plaintext each."""
+    return (n + TLS_RECORD_MAX - 1) // TLS_RECORD_MAX
+
+
+def _pem_der(pem):
+    """The DER bytes of the first certificate in a PEM file (RFC 7468 §2: base64 between the
+    BEGIN and END lines), or None if there is none."""
+    try:
+        text = pem.decode()
+        a = text.index("-----BEGIN CERTIFICATE-----") + 27
+        b = text.index("-----END CERTIFICATE-----", a)
+        return binascii.a2b_base64("".join(text[a:b].split()))
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _parse_url(url):
+    """'http[s]://host[:port][/path][?query]' -> (tls, host, port, target), or None (§16.2.3:
+    "http://'server':'tcpPort'/'path'", the port 80 / 443 by default)."""
+    low = url[:8].lower()
+    if low.startswith("https://"):
+        tls, rest, port = True, url[8:], 443
+    elif low.startswith("http://"):
+        tls, rest, port = False, url[7:], 80
+    else:
+        return None
+    i = 0
+    while i < len(rest) and rest[i] not in "/?":
+        i += 1
+    hostport, target = rest[:i], rest[i:] or "/"
+    if target[0] == "?":
+        target = "/" + target
+    host, _, p = hostport.partition(":")
+    if p:
+        if not p.isdigit() or not 1 <= int(p) <= 65535:
+            return None
+        port = int(p)
+    if not host or " " in url:
+        return None
+    return tls, host, port, target
 
 
 def _args(text):
@@ -473,7 +681,8 @@ class _Sms:
 class A76xxEmulator:
     def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign", remote_end="both",
                  sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, gnss_firmware=None,
-                 sleep_idle_ms=None):
+                 sleep_idle_ms=None, model=None, gnss=None, voice=None, sms=None, nitz=None, ctzu=None,
+                 netopen_ms=None, cipopen_ms=None):
         if variant not in ("foreign", "manual", "domestic"):
             raise ValueError("variant: %r" % variant)
         if gnss_ttff is None:
@@ -489,6 +698,43 @@ class A76xxEmulator:
         if not 10000 <= sleep_idle_ms <= 20000:  # the application note's range
             raise ValueError("sleep_idle_ms: %r (A76-SLEEP §2: 10-20 s)" % sleep_idle_ms)
         self.sleep_idle_ms = sleep_idle_ms
+        if model is None:
+            model = _scenario_option(world, "model", MODEL)
+        if model not in MODELS:
+            raise ValueError("model: %r (one of %s)" % (model, ", ".join(sorted(MODELS))))
+        self.model = model
+        has = MODELS[model]
+        parts = []
+        for i, (name, v) in enumerate((("gnss", gnss), ("voice", voice), ("sms", sms))):
+            if v is None:
+                v = _scenario_option(world, name, has[i])
+            if v not in (True, False):
+                raise ValueError("%s: %r" % (name, v))
+            parts.append(v)
+        self.has_gnss, self.has_voice, self.has_sms = parts
+        self._refused = []  # commands this variant answers ERROR to
+        for ok, names in ((self.has_gnss, _GNSS_CMDS), (self.has_voice, _VOICE_CMDS),
+                          (self.has_sms, _SMS_CMDS)):
+            if not ok:
+                self._refused.extend(names)
+        if nitz is None:
+            nitz = _scenario_option(world, "nitz", "late")
+        if nitz not in ("late", "never"):
+            raise ValueError("nitz: %r" % nitz)
+        self.nitz_mode = nitz
+        if ctzu is None:
+            ctzu = _scenario_option(world, "ctzu", 0)
+        if ctzu not in (0, 1):
+            raise ValueError("ctzu: %r" % ctzu)
+        self.ctzu = ctzu  # nonvolatile (A76-ATM §4.2.12): kept across boots and power cuts
+        # how long the network takes to answer AT+NETOPEN / AT+CIPOPEN (None: the usual)
+        self.open_ms = []
+        for name, v in (("netopen_ms", netopen_ms), ("cipopen_ms", cipopen_ms)):
+            if v is None:
+                v = _scenario_option(world, name, None)
+            if v is not None and not 0 <= v <= 600000:
+                raise ValueError("%s: %r" % (name, v))
+            self.open_ms.append(v)
         self.gnss_ttff = gnss_ttff
         self.gnss_firmware = gnss_firmware
         self.ttff_ms = GNSS_TTFF[gnss_ttff]  # (hot, warm, cold, assisted)
@@ -499,6 +745,11 @@ class A76xxEmulator:
         self.agps_bytes = 0
         self.air_up = 0  # bytes on air with IP/TCP/UDP overhead (module docstring)
         self.air_down = 0
+        # certificate files (AT+CCERTDOWN): the module's flash, kept across boots and power cuts
+        self.certs = {}
+        self.tls_handshakes = 0  # TLS handshakes completed (AT+CCHOPEN type 2, https)
+        self.tls_refused = 0  # ... failed (not our CA, no certificate set, no TLS there)
+        self.http_requests = 0  # HTTP requests sent
         if remote_end not in ("both", "end", "no_carrier"):
             raise ValueError("remote_end: %r" % remote_end)
         if sms_capacity < 1 or sms_capacity > 255:
@@ -593,9 +844,11 @@ class A76xxEmulator:
         self.apn = ""
         self.sim_ready = False
         self.registered = False
-        self.nitz = False
+        self.nitz = False  # the clock holds network time (lost at every boot)
         self.boot_ms = self.vt.ms
-        self.net = 0  # 0 closed, 1 opening, 2 open
+        self.net = 0  # 0 closed, 1 opening, 2 open, 3 half-open (lost: open, no PDP context)
+        self._net_try = 0  # counts AT+NETOPEN attempts: a late result of an old one is ignored
+        self.cip_to = [CIPTIMEOUT_MS, CIPTIMEOUT_MS, CIPTIMEOUT_MS]  # AT+CIPTIMEOUT, NO_SAVE
         self.links = [None] * LINKS
         self.gnss_on = False
         self.gnss_ready_ms = None
@@ -609,7 +862,8 @@ class A76xxEmulator:
         self.asleep = False
         self._waking = False
         self._line = bytearray()
-        self._dm = None  # data mode: [link, remaining, buffer]
+        self._dm = None  # data mode: [link or fn(data), remaining, buffer]
+        self._reset_tls_http()
         self._last_io = self.vt.ms
         self._active_until = 0
         self._tail_until = 0  # RRC-connected until then (TAIL_MS after the last burst)
@@ -651,6 +905,7 @@ class A76xxEmulator:
 
     def _go_off(self):
         self._drop_links()
+        self._drop_sessions(None)
         self._gen += 1
         self.state = "off"
         self._off_at = self.vt.ms
@@ -929,7 +1184,10 @@ class A76xxEmulator:
                 i += take
                 if dm[1] == 0:
                     self._dm = None
-                    self._send_done(dm[0], bytes(dm[2]))
+                    if isinstance(dm[0], int):
+                        self._send_done(dm[0], bytes(dm[2]))
+                    else:  # AT+CCHSEND, AT+CCERTDOWN: their own completion
+                        dm[0](bytes(dm[2]))
                 continue
             b = data[i]
             i += 1
@@ -1006,7 +1264,7 @@ class A76xxEmulator:
             return _ERROR
         body = text[2:]
         if body[:1] in ("D", "d"):  # ATD<number>[;]: the whole rest of the line is the dial string
-            return self._dial(body[1:])
+            return self._dial(body[1:]) if self.has_voice else _ERROR
         cmds = []
         i = 0
         n = len(body)
@@ -1046,18 +1304,19 @@ class A76xxEmulator:
             self.echo = v == "1"
             return None
         if cmd == "A":
-            return self._answer()
+            return self._answer() if self.has_voice else _ERROR
         if cmd in ("H", "H0"):  # hangs up a voice call only after AT+CVHU=0 (A76-ATM §2.2.3)
             if self.cvhu == 0:
                 self._hang_up()
             return None
         if c in "VQ" or cmd in ("&F", "&F0", "&W", "&W0", "Z", "Z0"):
             return None
-        if c == "I":
+        if c == "I":  # A76-ATM §2.2.7; an A7670E-FASE's lines (LilyGo-Modem-Series issue #137)
             self._info("Manufacturer: SIMCOM INCORPORATED")
-            self._info("Model: %s" % MODEL)
+            self._info("Model: %s" % self.model)
             self._info("Revision: %s" % REVISION)
             self._info("IMEI: %s" % self.imei)
+            self._info("+GCAP: +CGSM,+FCLASS,+DS")
             return None
         return _ERROR
 
@@ -1079,7 +1338,7 @@ class A76xxEmulator:
         else:
             return _ERROR
         h = _HANDLERS.get(name)
-        if h is None:
+        if h is None or name in self._refused:  # a part this variant lacks: unknown to it
             return _ERROR
         try:
             return h(self, kind, args)
@@ -1109,10 +1368,16 @@ class A76xxEmulator:
         if not self.world.coverage_at():
             return  # coverage_changed() registers when it comes back
         self.registered = True
-        self.nitz = True
+        if self.nitz_mode != "never":
+            self._later(NITZ_MS, self._nitz_arrives)
         self._radio()
         self._reg_urcs()
         self._meter()
+
+    def _nitz_arrives(self):
+        """The network's time and zone (NITZ): they set the clock only with AT+CTZU=1 (§4.2.12)."""
+        if self.state == "on" and self.registered and self.ctzu == 1:
+            self.nitz = True
 
     def _lose_network(self, urc=True):
         was = self.registered
@@ -1121,10 +1386,14 @@ class A76xxEmulator:
             self._reg_urcs()
         if self.call is not None:
             self._call_lost(self.call)
-        if self.net and urc:
+        if self.net == 2 and urc:
             self._urc("+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY")
-        self.net = 0
+            self.net = 3  # half-open until AT+NETCLOSE (§15.4)
+        elif not urc:
+            self.net = 0  # the radio switched off (AT+CFUN): closed (ASSUMED)
+        # an AT+NETOPEN under way fails when its result is due (+NETOPEN: 1)
         self._drop_links()
+        self._drop_sessions("network")
         self._meter()
 
     def _coverage_changed(self):
@@ -1176,6 +1445,26 @@ class A76xxEmulator:
             self.links[lk.n] = None
         self._urc("+CIPOPEN: %d,%d" % (lk.n, err))
 
+    def _cipopen_timeout(self, lk):
+        """The CIPOPEN limit of AT+CIPTIMEOUT passed before the network answered: the attempt
+        is dropped (its SYN went out) and reported as <err> 10 (ASSUMED form)."""
+        if lk.state != "opening":
+            if lk.state == "closed":  # the network went away while connecting
+                self._urc("+CIPOPEN: %d,1" % lk.n)
+            return
+        lk.state = "closed"
+        if self.links[lk.n] is lk:
+            self.links[lk.n] = None
+        self._air(SYN_BYTES, 0)
+        self._radio()
+        self._urc("+CIPOPEN: %d,%d" % (lk.n, ERR_TIMEOUT))
+
+    def _open_delay(self, which, lo, hi):
+        """ms the network takes to answer an AT+NETOPEN (which 0) / AT+CIPOPEN (1): the
+        "netopen_ms" / "cipopen_ms" option, or lo..hi."""
+        v = self.open_ms[which]
+        return v if v is not None else self._rand(lo, hi)
+
     def _net_down(self, lk, data):
         """The server wrote data: it goes on air as far as the link's window allows, the rest
         waits at the server. Returns the bytes waiting there."""
@@ -1206,8 +1495,9 @@ class A76xxEmulator:
         if len(data) > 8 and self._rand(0, 1):
             cut = self._rand(1, len(data) - 1)
             parts = [data[:cut], data[cut:]]
-        segs = _segments(len(data))
-        self._air(0, len(data) + segs * TCPIP_HDR)
+        extra = _tls_records(len(data)) * TLS_RECORD_OVERHEAD if lk.tls else 0
+        segs = _segments(len(data) + extra)
+        self._air(0, len(data) + extra + segs * TCPIP_HDR)
         for part in parts:
             lk.down_free = due
             self._later(due - self.vt.ms, lambda p=part, n=segs: self._rx(lk, p, n))
@@ -1268,12 +1558,27 @@ class A76xxEmulator:
                 lk.owed = 0
                 self._air(TCPIP_HDR, 0)
 
+    def _live(self, lk):
+        """lk is still the connection of its link, session or HTTP service."""
+        if lk.kind == "cch":
+            return self.cch[lk.n] is lk
+        if lk.kind == "http":
+            return self.http is not None and self.http.conn is lk
+        return self.links[lk.n] is lk
+
     def _rx(self, lk, data, segs):
         lk.inflight -= len(data)
-        if self.links[lk.n] is not lk or lk.state != "open":
+        if not self._live(lk) or lk.state != "open":
             return
         self._ack_rx(lk, segs, False)
         self._radio()
+        if lk.kind == "cch":
+            self._cch_rx(lk, data)
+            return
+        if lk.kind == "http":
+            lk.rx += data
+            self._http_rx(lk)
+            return
         if self.rx_mode == 1:
             lk.rx += data
             if not lk.notified:
@@ -1294,28 +1599,44 @@ class A76xxEmulator:
         lk.down_free = due
 
         def arrive():
-            if self.links[lk.n] is not lk or lk.state != "open":
+            if not self._live(lk) or lk.state != "open":
                 return
             lk.state = "closed"
             lk.conn = None
             lk.owed = 0  # the FIN+ACK carries it
+            if lk.tls:  # the front's close_notify, then ours (RFC 5246 §7.2.1)
+                self._air(TLS_ALERT_SEALED + TCPIP_HDR, TLS_ALERT_SEALED + TCPIP_HDR)
             self._air(TCPIP_HDR, 2 * TCPIP_HDR)  # FIN down, FIN+ACK up, ACK down
             self._radio()
-            self._urc("+IPCLOSE: %d,1" % lk.n)
+            if lk.kind == "cch":
+                self._urc("+CCH_PEER_CLOSED: %d" % lk.n)
+            elif lk.kind == "http":
+                self._http_closed(lk)
+            else:
+                self._urc("+IPCLOSE: %d,1" % lk.n)
 
         self._later(due - self.vt.ms, arrive)
 
     def _send_done(self, n, data):
         lk = self.links[n]
         if lk is None or lk.state != "open" or lk.conn is None:
-            self._out(self._final(_ERROR), self._rand(5, 30))
+            # the link went during data entry: nothing sent, <cnfSendLength> -1 (§15.2.4)
+            self._out(b"\r\nOK\r\n", self._rand(5, 30))
+            self._urc("+CIPSEND: %d,%d,-1" % (n, len(data)), self._rand(20, 60))
             return
         self._out(b"\r\nOK\r\n", self._rand(5, 30))
         self._urc("+CIPSEND: %d,%d,%d" % (n, len(data), len(data)), self._rand(20, 60))
+        self._up(lk, data)
+
+    def _up(self, lk, data):
+        """data from the modem to the server over lk: on air (with a TLS record's overhead on a
+        TLS link: one record per write, at most 2048 bytes here), at the server after
+        latency, in order."""
         self._radio()
-        segs = _segments(len(data))
+        extra = _tls_records(len(data)) * TLS_RECORD_OVERHEAD if lk.tls else 0
+        segs = _segments(len(data) + extra)
         lk.owed = 0  # the modem's ACK rides on its data
-        self._air(len(data) + segs * TCPIP_HDR, 0)
+        self._air(len(data) + extra + segs * TCPIP_HDR, 0)
         due = self.vt.ms + self._rand(50, 150)
         if due < lk.up_free:
             due = lk.up_free
@@ -1329,6 +1650,339 @@ class A76xxEmulator:
                 self._ack_rx(lk, 0, True)
 
         self._later(due - self.vt.ms, arrive)
+
+    # ================================================================ TLS and HTTP(S)
+    def _reset_tls_http(self):
+        """Boot defaults of the SSL contexts and of the SSL and HTTP services: none of their
+        settings is saved ("Parameter Saving Mode -" throughout A76-ATM §19.2 and §16.2; ASSUMED
+        lost at every boot). The certificate files stay (self.certs: the module's flash)."""
+        self.ssl = [_ssl_defaults() for _ in range(SSL_CONTEXTS)]
+        self.cch_started = False
+        self.cch_set = [0, 0]  # AT+CCHSET <report_send_result>, <recv_mode> (§19.2.5)
+        self.cch = [None] * CCH_SESSIONS
+        self.cch_ctx = [None] * CCH_SESSIONS  # AT+CCHSSLCFG: cleared by a failed open or a close
+        self.http = None  # the HTTP service between AT+HTTPINIT and AT+HTTPTERM (_Http)
+
+    def _drop_sessions(self, why):
+        """The SSL sessions and the HTTP connection end with the power (why None) or the network
+        ("network"). A lost network also stops the SSL service (`+CCH: CCH STOP`, §19.4), tells
+        the HTTP service (`+HTTP_NONET_EVENT`, §16.4) and fails a request under way with 709
+        (ASSUMED: which notices a module gives for a lost network)."""
+        for i in range(CCH_SESSIONS):
+            lk = self.cch[i]
+            if lk is not None and lk.state == "opening":
+                lk.state = "closed"  # its pending result reports the network error
+                continue
+            self.cch[i] = None
+            if lk is not None and lk.state != "closed":
+                lk.state = "closed"
+                self._conn_close(lk)
+        if why is not None and self.cch_started:
+            self.cch_started = False
+            self._urc("+CCH: CCH STOP")
+        h = self.http
+        if h is None:
+            return
+        self._http_drop_conn(False)
+        if why is not None:
+            self._urc("+HTTP_NONET_EVENT")
+            self._http_done(HTTP_NET_LOST, h.gen)
+
+    def _tcp_connect(self, lk, errs, local_port):
+        """The TCP connection of an SSL session or of the HTTP service, now (as _cipopen_result
+        makes a link's): 0, or errs[0] without network, errs[1] when the name does not resolve,
+        errs[2] when nobody accepts (a SYN answered by a RST)."""
+        if not self.registered or not self.world.coverage_at():
+            return errs[0]
+        lk.ip = self.world.resolve(lk.host)
+        self._air_dns(lk.host, lk.ip is not None)
+        if lk.ip is None:
+            return errs[1]
+
+        def send(data, lk=lk):
+            return self._net_down(lk, bytes(data))
+
+        def close(lk=lk):
+            self._net_closed(lk)
+
+        lk.state = "open"  # the server may write from inside connect()
+        lk.down_free = self.vt.ms
+        conn = self.world.connect(lk.host, lk.port, "%s:%d" % (LOCAL_IP, local_port), send, close)
+        if conn is None:
+            lk.state = "closed"
+            self._air(SYN_BYTES, RST_BYTES)
+            return errs[2]
+        lk.conn = conn
+        self._air(SYN_BYTES + TCPIP_HDR, SYN_BYTES)
+        return 0
+
+    def _flight(self, lk, up, down):
+        """Handshake bytes each way on lk: the payload, its segments' headers, the ACKs."""
+        if up:
+            segs = _segments(up)
+            lk.owed = 0
+            self._air(up + segs * TCPIP_HDR, 0)
+            self._ack_rx(lk, segs, True)
+        if down:
+            segs = _segments(down)
+            lk.srv_owed = 0
+            self._air(0, down + segs * TCPIP_HDR)
+            self._ack_rx(lk, segs, False)
+
+    def _tls_handshake(self, lk, ctx, errs):
+        """A full TLS 1.2 handshake (RFC 5246 §7.3) over lk's new TCP connection, at the record
+        level: no cryptography; the flights' bytes on air, and the check that matters here: the
+        chain the server presents ends in the CA file of SSL context ctx (its PEM's DER is the
+        root the server's tls_hello() names). Returns (err, ms until the outcome): 0, errs[3]
+        (handshake: no TLS there, not that CA, a version the server does not speak) or errs[4]
+        (server authentication asked for and no CA file set or stored)."""
+        c = self.ssl[ctx]
+        conn = lk.conn
+        hello = getattr(conn, "tls_hello", None)
+        self._flight(lk, TLS_CLIENT_HELLO, 0)
+        self._radio()
+        if hello is None:
+            # a server that speaks no TLS takes the ClientHello for garbage of its own protocol
+            # and answers nothing: the negotiation runs out (<negotiatetime>, ASSUMED)
+            self.tls_refused += 1
+            return errs[3], c["negotiatetime"] * 1000
+        info = hello(lk.host if c["enableSNI"] else None)
+        self._flight(lk, 0, TLS_SERVER_HELLO + info["chain_bytes"] + TLS_SERVER_KX + TLS_SERVER_DONE)
+        err = 0
+        if c["sslversion"] not in (3, 4):  # SSL 3.0 .. TLS 1.1 only: the front wants TLS 1.2
+            err = errs[3]
+        elif c["authmode"] in (1, 2):  # server authentication (§19.2.1 <authmode>)
+            name = c["cacert"]
+            if not name or name not in self.certs:
+                err = errs[4]
+            elif _pem_der(self.certs[name]) != info["root"]:
+                err = errs[3]
+        if err:
+            self._flight(lk, TLS_ALERT_PLAIN, 0)  # fatal unknown_ca (RFC 5246 §7.2.2), then close
+            conn.tls_alert("unknown_ca" if err == errs[3] else "no CA set")
+            self.tls_refused += 1
+            return err, self._rand(200, 500)
+        self._flight(lk, TLS_CLIENT_FINISH, TLS_SERVER_FINISH)
+        conn.tls_done()
+        self.tls_handshakes += 1
+        return 0, self._rand(300, 700)
+
+    def _abandon(self, lk):
+        """A connection given up after its TCP connect (a refused handshake): FIN exchange."""
+        if lk.conn is not None:
+            self._conn_close(lk)
+            self._air(2 * TCPIP_HDR, TCPIP_HDR)
+        lk.state = "closed"
+
+    def _close_up(self, lk):
+        """We close an open connection: close_notify on TLS (RFC 5246 §7.2.1), FIN exchange."""
+        if lk.state == "open":
+            if lk.tls:
+                self._air(TLS_ALERT_SEALED + TCPIP_HDR, TLS_ALERT_SEALED + TCPIP_HDR)
+            self._air(2 * TCPIP_HDR, TCPIP_HDR)
+            self._radio()
+        lk.state = "closed"
+        self._conn_close(lk)
+
+    # ---- SSL sessions (AT+CCH*) ----
+    def _cch_open_result(self, lk, ctx):
+        n = lk.n
+        if self.cch[n] is not lk:
+            return
+        if lk.state != "opening":
+            if lk.state == "closed":  # the network went while connecting
+                self.cch[n] = None
+                self.cch_ctx[n] = None
+                self._urc("+CCHOPEN: %d,%d" % (n, 9))  # "Network error"
+            return
+        err = self._tcp_connect(lk, CCH_ERRS, 40010 + n)
+        wait = 0
+        if not err and lk.tls:
+            lk.state = "opening"  # no application data before the handshake ends
+            err, wait = self._tls_handshake(lk, ctx, CCH_ERRS)
+            if not err:
+                lk.state = "open"
+        self._radio()
+        if err:
+            self._abandon(lk)
+
+        def report():
+            if self.cch[n] is not lk:
+                return
+            if err:
+                self.cch[n] = None
+                self.cch_ctx[n] = None  # cleared after a failed open (§19.2.10)
+            self._urc("+CCHOPEN: %d,%d" % (n, err))
+
+        if wait:
+            self._later(wait, report)
+        else:
+            report()
+
+    def _cch_rx(self, lk, data):
+        """Data for an SSL session: cached and announced once (manual receive, <recv_mode> 1),
+        or handed over at once ('+CCHRECV: DATA,<s>,<len>' + the bytes, <recv_mode> 0)."""
+        if self.cch_set[1]:
+            lk.rx += data
+            if not lk.notified:
+                lk.notified = True
+                self._urc("+CCHEVENT: %d,RECV EVENT" % lk.n)
+        else:
+            self._urc_raw(("\r\n+CCHRECV: DATA,%d,%d\r\n" % (lk.n, len(data))).encode() + data)
+
+    def _cch_sent(self, n, data):
+        lk = self.cch[n]
+        self._out(b"\r\nOK\r\n", self._rand(5, 30))
+        if lk is None or lk.state != "open" or lk.conn is None:
+            self._urc("+CCHSEND: %d,%d" % (n, CCH_PEER), self._rand(20, 60))
+            return
+        if self.cch_set[0]:
+            self._urc("+CCHSEND: %d,0" % n, self._rand(20, 60))
+        self._up(lk, data)
+
+    def _cert_stored(self, name, data):
+        self.certs[name] = data
+        self._out(b"\r\nOK\r\n", self._rand(5, 30))
+
+    # ---- the HTTP service (AT+HTTP*) ----
+    def _http_drop_conn(self, graceful=True):
+        h = self.http
+        lk = h.conn if h is not None else None
+        if lk is None:
+            return
+        h.conn = None
+        if graceful:
+            self._close_up(lk)
+        else:
+            lk.state = "closed"
+            self._conn_close(lk)
+
+    def _http_go(self, g):
+        """The request of the action g: on the connection kept from the last one if it goes to
+        the same server and is still up (HTTP/1.1 persistent connections, RFC 9112 §9.3; ASSUMED
+        the module keeps it between actions until AT+HTTPTERM), else on a new one."""
+        h = self.http
+        if h is None or h.gen != g or h.pending is None:
+            return
+        tls, host, port, target = _parse_url(h.url)
+        lk = h.conn
+        if lk is not None and (h.key != (tls, host, port) or lk.state != "open"):
+            self._http_drop_conn()
+            lk = None
+        if lk is not None:
+            self._http_send(g)
+            return
+        lk = _Link(0, host, port, "http", tls)
+        h.conn = lk
+        h.key = (tls, host, port)
+        err = self._tcp_connect(lk, HTTP_ERRS, 40020)
+        wait = self._rand(100, 300)
+        if not err and tls:
+            lk.state = "opening"
+            err, w = self._tls_handshake(lk, h.sslcfg, HTTP_ERRS)
+            wait += w
+            if not err:
+                lk.state = "open"
+        self._radio()
+        if err:
+            self._abandon(lk)
+            h.conn = None
+            self._later(wait, lambda: self._http_done(err, g))
+        else:
+            self._later(wait, lambda: self._http_send(g))
+
+    def _http_send(self, g):
+        h = self.http
+        if h is None or h.gen != g or h.pending is None:
+            return
+        lk = h.conn
+        if lk is None or lk.state != "open":
+            self._http_done(HTTP_CLOSED, g)
+            return
+        tls, host, port, target = _parse_url(h.url)
+        hostport = host if port == (443 if tls else 80) else "%s:%d" % (host, port)
+        # the request line and the headers the module writes (ASSUMED: Host and Accept, plus
+        # what AT+HTTPPARA="USERDATA" adds; the manual does not list them)
+        req = "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: %s\r\n" % (target, hostport, h.accept)
+        if h.userdata:
+            req += h.userdata + "\r\n"
+        lk.rx = bytearray()
+        self.http_requests += 1
+        self._up(lk, (req + "\r\n").encode())
+        self._later(h.recvto * 1000, lambda: self._http_timeout(g))
+
+    def _http_timeout(self, g):
+        h = self.http
+        if h is not None and h.gen == g and h.pending is not None:
+            self._http_drop_conn()
+            self._http_done(HTTP_TIMEOUT, g)
+
+    def _http_rx(self, lk):
+        """The server's answer: status line, headers, a body of Content-Length bytes (or up to
+        the close without one). A whole answer ends the action: `+HTTPACTION: 0,<status>,<len>`;
+        `Connection: close` closes the connection after it (`+HTTP_PEER_CLOSED`, as the
+        HTTP(S) app note §3 shows)."""
+        h = self.http
+        buf = lk.rx
+        i = buf.find(b"\r\n\r\n")
+        if i < 0 or h is None:
+            return
+        head = bytes(buf[:i])
+        lines = head.split(b"\r\n")
+        parts = lines[0].split(b" ")
+        length = None
+        close = False
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            k = k.strip().lower()
+            if k == b"content-length":
+                length = _int(v.decode())
+            elif k == b"connection" and v.strip().lower() == b"close":
+                close = True
+        if length is None:
+            return  # the body runs to the close: _http_closed ends it
+        if len(buf) < i + 4 + length:
+            return
+        body = bytes(buf[i + 4:i + 4 + length])
+        lk.rx = buf[i + 4 + length:]
+        if h.pending is None:
+            return  # an answer nobody asked for
+        h.head = head + b"\r\n\r\n"
+        h.body = body
+        self._http_done(_int(parts[1].decode()) if len(parts) > 1 else 600, h.gen)
+        if close:
+            self._http_drop_conn()
+            self._urc("+HTTP_PEER_CLOSED")
+
+    def _http_closed(self, lk):
+        """The server closed the kept connection: an answer without a length ends here; an
+        action under way fails with 704; else only the notice (§16.4)."""
+        h = self.http
+        if h is None:
+            return
+        h.conn = None
+        if h.pending is not None:
+            i = lk.rx.find(b"\r\n\r\n")
+            if i >= 0:
+                parts = bytes(lk.rx[:i]).split(b"\r\n")[0].split(b" ")
+                h.head = bytes(lk.rx[:i + 4])
+                h.body = bytes(lk.rx[i + 4:])
+                self._http_done(_int(parts[1].decode()) if len(parts) > 1 else 600, h.gen)
+            else:
+                self._http_done(HTTP_CLOSED, h.gen)
+        self._urc("+HTTP_PEER_CLOSED")
+
+    def _http_done(self, code, g):
+        """The action g ends: `+HTTPACTION: <method>,<status or errcode>,<datalen>` (§16.2.4)."""
+        h = self.http
+        if h is None or h.gen != g or h.pending is None:
+            return
+        method = h.pending
+        h.pending = None
+        if code >= 600:
+            h.head = b""
+            h.body = b""
+        self._urc("+HTTPACTION: %d,%d,%d" % (method, code, len(h.body)))
 
     # ================================================================ voice calls
     def _note(self, person, number, event, detail=""):
@@ -1411,8 +2065,9 @@ class A76xxEmulator:
     # ---- incoming ----
     def _incoming_call(self, person, spec):
         number = person.number
-        if not self._reachable():
-            self._note(person, number, "unreachable", "off" if self.state != "on" else "no network")
+        if not self._reachable() or not self.has_voice:
+            why = "off" if self.state != "on" else "no network" if self.has_voice else "no voice"
+            self._note(person, number, "unreachable", why)
             return
         if self.call is not None:  # call waiting off: the caller hears busy, the watch nothing
             self._note(person, number, "watch_busy")
@@ -1618,6 +2273,9 @@ class A76xxEmulator:
 
     def _sms_try(self, person, text, scts, first):
         """The network offers a text to the watch; it keeps it and retries when it cannot."""
+        if not self.has_sms:
+            self._note(person, person.number, "unreachable", "no sms")  # lost (ASSUMED)
+            return
         why = None
         mt = self.cnmi[1]
         store = mt != 2 or self.cmgf == 0
@@ -1824,7 +2482,9 @@ class A76xxEmulator:
                 "calls_out": self.calls_out, "sms_in": self.sms_in, "sms_out": self.sms_out,
                 "sms_stored": self.sms_used(), "gnss_powerons": self.gnss_powerons,
                 "agps_downloads": self.agps_downloads, "agps_bytes": self.agps_bytes,
-                "air_up": self.air_up, "air_down": self.air_down}
+                "air_up": self.air_up, "air_down": self.air_down,
+                "tls_handshakes": self.tls_handshakes, "tls_refused": self.tls_refused,
+                "http_requests": self.http_requests}
 
 
 def _segments(n):
@@ -1974,14 +2634,15 @@ def _h_simcomati(e, kind, args):
         return _ERROR
     # the revision lines are ASSUMED (LilyGO only tells users to send the command)
     e._info("Manufacturer: SIMCOM INCORPORATED")
-    e._info("Model: %s" % MODEL)
+    e._info("Model: %s" % e.model)
     e._info("Revision: %s" % REVISION)
     e._info("IMEI: %s" % e.imei)
     return None
 
 
 def _h_cgmm(e, kind, args):
-    e._info(MODEL)
+    if kind == "exec":  # the bare model line (A76-ATM §2.2.17)
+        e._info(e.model)
     return None
 
 
@@ -2260,8 +2921,9 @@ def _h_cpsi(e, kind, args):
 
 
 def _h_netopen(e, kind, args):
+    # A76-ATM §15.2.1
     if kind == "read":
-        e._info("+NETOPEN: %d" % (1 if e.net == 2 else 0))
+        e._info("+NETOPEN: %d" % (1 if e.net in (2, 3) else 0))  # half-open still reads 1 (§15.4)
         return None
     if kind != "exec":
         return _ERROR
@@ -2269,9 +2931,13 @@ def _h_netopen(e, kind, args):
         e._info("+IP ERROR: Network is already opened")
         return _ERROR
     e.net = 1
+    e._net_try += 1
+    try_n = e._net_try
+    delay = e._open_delay(0, 300, 800)
+    limit = e.cip_to[0]
 
     def result():
-        if e.net != 1:
+        if e.net != 1 or e._net_try != try_n:
             return
         if e.registered and e.world.coverage_at():
             e.net = 2
@@ -2281,17 +2947,32 @@ def _h_netopen(e, kind, args):
             e.net = 0
             e._urc("+NETOPEN: 1")
 
-    e._later(e._rand(300, 800), result)
+    def timeout():
+        if e.net == 1 and e._net_try == try_n:
+            e.net = 0
+            e._urc("+NETOPEN: %d" % ERR_TIMEOUT)  # its AT+CIPTIMEOUT limit passed (ASSUMED form)
+
+    if delay > limit:
+        e._later(limit, timeout)
+    else:
+        e._later(delay, result)
     return None
 
 
 def _h_netclose(e, kind, args):
+    # A76-ATM §15.2.2: OK, a +CIPCLOSE per open link, +NETCLOSE: 0; not open: +NETCLOSE: <err>, ERROR
+    if kind == "test":
+        return None
     if kind != "exec":
         return _ERROR
     if e.net == 0:
         e._info("+NETCLOSE: 2")  # ASSUMED: network not opened
         return _ERROR
     e.net = 0
+    for i in range(LINKS):
+        lk = e.links[i]
+        if lk is not None and lk.state == "open":
+            e._urc_after("+CIPCLOSE: %d,0" % i, 0)
     e._drop_links()
     e._urc_after("+NETCLOSE: 0", e._rand(100, 300))
     return None
@@ -2305,6 +2986,7 @@ def _h_ipaddr(e, kind, args):
 
 
 def _h_cipopen(e, kind, args):
+    # A76-ATM §15.2.3
     if kind == "read":
         for i in range(LINKS):
             lk = e.links[i]
@@ -2316,32 +2998,45 @@ def _h_cipopen(e, kind, args):
     if kind != "write" or len(args) < 4:
         return _ERROR
     n = _int(args[0])
-    if n < 0 or n >= LINKS or args[1].upper() != "TCP":
+    if n < 0 or n >= LINKS:
+        e._info("+IP ERROR: Invalid parameter")  # case 2
+        return _ERROR
+    if args[1].upper() != "TCP":
         return _ERROR
     port = _int(args[3])
+    # case 3, refused at once: the network not (or only half) open, the link in use
+    if e.net != 2:
+        e._info("+CIPOPEN: %d,%d" % (n, 1 if e.net == 3 else 2))
+        return _ERROR
     old = e.links[n]
     if old is not None and old.state != "closed":
-        e._urc_after("+CIPOPEN: %d,4" % n, e._rand(40, 60))  # link in use
-        return None
+        e._info("+CIPOPEN: %d,4" % n)
+        return _ERROR
     # a link the server closed is free again; its unread bytes are gone (ASSUMED)
     lk = _Link(n, args[2], port)
-    if e.net != 2:
-        e._urc_after("+CIPOPEN: %d,2" % n, e._rand(40, 60))
-        return None
     e.links[n] = lk
-    e._later(e._rand(100, 300), lambda: e._cipopen_result(lk))
+    delay = e._open_delay(1, 100, 300)
+    limit = e.cip_to[1]
+    if delay > limit:
+        e._later(limit, lambda: e._cipopen_timeout(lk))
+    else:
+        e._later(delay, lambda: e._cipopen_result(lk))
     return None
 
 
 def _h_cipsend(e, kind, args):
+    # A76-ATM §15.2.4 case 3: "+CIPERROR: <err>" then ERROR when the link is not open or a
+    # parameter is wrong (err 2 network not opened, 3 wrong parameter, 4 link not open: ASSUMED)
     if kind != "write" or len(args) < 2:
         return _ERROR
     n = _int(args[0])
     length = _int(args[1])
     if n < 0 or n >= LINKS or length < 1 or length > MAX_SEND:
+        e._info("+CIPERROR: 3")
         return _ERROR
     lk = e.links[n]
-    if lk is None or lk.state != "open":
+    if e.net != 2 or lk is None or lk.state != "open":
+        e._info("+CIPERROR: %d" % (2 if e.net in (0, 1) else 4))
         return _ERROR
     e._dm = [n, length, bytearray()]
     return _PROMPT
@@ -2361,6 +3056,8 @@ def _h_ciprxget(e, kind, args):
         return _ERROR
     lk = e.links[n]
     if lk is None:
+        if mode == 2:  # a link never opened: the TCPIP app note's example (§3) shows No data
+            e._info("+IP ERROR: No data")
         return _ERROR
     if mode == 4:
         e._info("+CIPRXGET: 4,%d,%d" % (n, len(lk.rx)))
@@ -2406,6 +3103,42 @@ def _h_cipclose(e, kind, args):
         e._radio()
         e._air(2 * TCPIP_HDR, TCPIP_HDR)  # FIN up (it carries any ACK owed), FIN+ACK down, ACK up
     e._urc_after("+CIPCLOSE: %d,0" % n, e._rand(20, 80))
+    return None
+
+
+def _h_ciptimeout(e, kind, args):
+    # A76-ATM §15.2.12: the limits of AT+NETOPEN, AT+CIPOPEN, AT+CIPSEND, 3000..120000 ms each,
+    # an empty field keeps its value; NO_SAVE
+    if kind == "read":
+        e._info("+CIPTIMEOUT: %d,%d,%d" % (e.cip_to[0], e.cip_to[1], e.cip_to[2]))
+        return None
+    if kind != "write" or len(args) > 3:
+        return _ERROR
+    v = list(e.cip_to)
+    for i in range(len(args)):
+        if args[i].strip():
+            x = _int(args[i])
+            if x < 3000 or x > 120000:
+                return _ERROR
+            v[i] = x
+    e.cip_to = v
+    return None
+
+
+def _h_ctzu(e, kind, args):
+    # A76-ATM §4.2.12: automatic time and zone update from NITZ; factory 0, nonvolatile
+    if kind == "read":
+        e._info("+CTZU: %d" % e.ctzu)
+        return None
+    if kind == "test":
+        e._info("+CTZU: (0-1)")
+        return None
+    if kind != "write":
+        return _ERROR
+    v = _int(args[0])
+    if v not in (0, 1):
+        return _ERROR
+    e.ctzu = v
     return None
 
 
@@ -2625,6 +3358,400 @@ def _h_cmgs(e, kind, args):
     return _PROMPT
 
 
+# ---- the SSL service (A76-ATM §19; SSL app note §3) ----
+_SSL_KEYS = {"sslversion": (0, 4), "authmode": (0, 3), "ignorelocaltime": (0, 1), "negotiatetime": (10, 300),
+             "enablesni": (0, 1)}
+_SSL_FILES = ("cacert", "clientcert", "clientkey", "password")
+
+
+def _cert_name(name):
+    """A certificate file name as §19.2.2 takes it: 5..108 characters, '.pem' or '.der'."""
+    return 5 <= len(name) <= 108 and name[-4:].lower() in (".pem", ".der")
+
+
+def _h_csslcfg(e, kind, args):
+    # §19.2.1: set one item of an SSL context, or show one (=<index>) or all (?)
+    if kind == "test":
+        for k, r in (("sslversion", "(0-4)"), ("authmode", "(0-3)"), ("ignorelocaltime", "(0,1)"),
+                     ("negotiatetime", "(10-300)"), ("cacert", "(5-108)"), ("clientcert", "(5-108)"),
+                     ("clientkey", "(5-108)"), ("password", "(5-108)"), ("enableSNI", "(0,1)")):
+            e._info('+CSSLCFG: "%s",(0-9),%s' % (k, r))
+        return None
+    if kind == "read":
+        for i in range(SSL_CONTEXTS):
+            e._info(_ssl_line(i, e.ssl[i]))
+        return None
+    if kind != "write":
+        return _ERROR
+    if len(args) == 1:
+        i = _int(args[0])
+        if not 0 <= i < SSL_CONTEXTS:
+            return _ERROR
+        e._info(_ssl_line(i, e.ssl[i]))
+        return None
+    if len(args) != 3:
+        return _ERROR
+    key = args[0].lower()
+    i = _int(args[1])
+    if not 0 <= i < SSL_CONTEXTS:
+        return _ERROR
+    if key in _SSL_KEYS:
+        lo, hi = _SSL_KEYS[key]
+        v = _int(args[2])
+        if not lo <= v <= hi:
+            return _ERROR
+        e.ssl[i]["enableSNI" if key == "enablesni" else key] = v
+        return None
+    if key in _SSL_FILES:
+        if not _cert_name(args[2]):
+            return _ERROR
+        e.ssl[i][key] = args[2]  # the file need not exist yet: the handshake looks (ASSUMED)
+        return None
+    return _ERROR
+
+
+def _h_ccertdown(e, kind, args):
+    # §19.2.2: '>', <len> bytes, OK; kept on the module's flash
+    if kind == "test":
+        e._info("+CCERTDOWN: (5-108),(1-%d)" % CERT_MAX)
+        return None
+    if kind != "write" or len(args) != 2 or not _cert_name(args[0]):
+        return _ERROR
+    n = _int(args[1])
+    if not 1 <= n <= CERT_MAX:
+        return _ERROR
+    name = args[0]
+    e._dm = [lambda data: e._cert_stored(name, data), n, bytearray()]
+    return _PROMPT
+
+
+def _h_ccertlist(e, kind, args):
+    # §19.2.3
+    if kind != "exec":
+        return None if kind == "test" else _ERROR
+    for name in sorted(e.certs):
+        e._info('+CCERTLIST: "%s"' % name)
+    return None
+
+
+def _h_ccertdele(e, kind, args):
+    # §19.2.4
+    if kind != "write" or len(args) != 1 or args[0] not in e.certs:
+        return None if kind == "test" else _ERROR
+    del e.certs[args[0]]
+    return None
+
+
+def _h_cchset(e, kind, args):
+    # §19.2.5: "It must be called before AT+CCHSTART" (after it: ERROR, ASSUMED)
+    if kind == "test":
+        e._info("+CCHSET: (0,1),(0,1)")
+        return None
+    if kind == "read":
+        e._info("+CCHSET: %d,%d" % (e.cch_set[0], e.cch_set[1]))
+        return None
+    if kind != "write" or not 1 <= len(args) <= 2 or e.cch_started:
+        return _ERROR
+    v = [_int(a) for a in args]
+    if [x for x in v if x not in (0, 1)]:
+        return _ERROR
+    e.cch_set = [v[0], v[1] if len(v) > 1 else e.cch_set[1]]
+    return None
+
+
+def _h_cchmode(e, kind, args):
+    # §19.2.6: transparent mode (1) is not emulated (ERROR, ASSUMED; the firmware never asks)
+    if kind == "test":
+        e._info("+CCHMODE: (0,1)")
+        return None
+    if kind == "read":
+        e._info("+CCHMODE: 0")
+        return None
+    if kind != "write" or e.cch_started or _int(args[0]) != 0:
+        return _ERROR
+    return None
+
+
+def _h_cchstart(e, kind, args):
+    # §19.2.7: OK, '+CCHSTART: 0'; failed: ERROR (then '+CCHSTART: <err>'). Already started:
+    # ERROR (ASSUMED). It activates the PDP context: registration needed, no AT+NETOPEN.
+    if kind == "test":
+        return None
+    if kind != "exec" or e.cch_started:
+        return _ERROR
+    if not e.registered or not e.world.coverage_at():
+        e._urc_after("+CCHSTART: 17", e._rand(100, 300))  # "Nonet"
+        return _ERROR
+    e.cch_started = True
+    e._radio()
+    e._urc_after("+CCHSTART: 0", e._rand(100, 400))
+    return None
+
+
+def _h_cchstop(e, kind, args):
+    # §19.2.8: OK, '+CCHSTOP: 0'; every session closed with it
+    if kind == "test":
+        return None
+    if kind != "exec" or not e.cch_started:
+        return _ERROR
+    for i in range(CCH_SESSIONS):
+        lk = e.cch[i]
+        e.cch[i] = None
+        e.cch_ctx[i] = None
+        if lk is not None:
+            e._close_up(lk)
+    e.cch_started = False
+    e._urc_after("+CCHSTOP: 0", e._rand(50, 200))
+    return None
+
+
+def _h_cchaddr(e, kind, args):
+    # §19.2.9
+    if kind != "exec" or not e.cch_started:
+        return None if kind == "test" else _ERROR
+    e._info("+CCHADDR: %s" % LOCAL_IP)
+    return None
+
+
+def _h_cchsslcfg(e, kind, args):
+    # §19.2.10: after AT+CCHSTART, before AT+CCHOPEN; cleared by a failed open or a close
+    if kind == "test":
+        e._info("+CCHSSLCFG: (0,1),(0-9)")
+        return None
+    if kind == "read":
+        for i in range(CCH_SESSIONS):
+            c = e.cch_ctx[i]
+            e._info("+CCHSSLCFG: %d,%s" % (i, "" if c is None else c))
+        return None
+    if kind != "write" or len(args) != 2 or not e.cch_started:
+        return _ERROR
+    s, c = _int(args[0]), _int(args[1])
+    if not 0 <= s < CCH_SESSIONS or not 0 <= c < SSL_CONTEXTS:
+        return _ERROR
+    e.cch_ctx[s] = c
+    return None
+
+
+def _h_cchcfg(e, kind, args):
+    # §19.2.11: "sendtimeout" (kept, not used: sends are never slow here), "sslctx" = CCHSSLCFG
+    if kind == "test":
+        return None
+    if kind != "write" or len(args) != 3 or not e.cch_started:
+        return _ERROR
+    s, v = _int(args[1]), _int(args[2])
+    if not 0 <= s < CCH_SESSIONS:
+        return _ERROR
+    key = args[0].lower()
+    if key == "sslctx" and 0 <= v < SSL_CONTEXTS:
+        e.cch_ctx[s] = v
+        return None
+    return None if key == "sendtimeout" and 60 <= v <= 150 else _ERROR
+
+
+def _h_cchopen(e, kind, args):
+    # §19.2.12: OK, then '+CCHOPEN: <s>,<err>' (0 connected; §19.3.1 codes); ERROR at once
+    # without the service, with a session in use, with a bad parameter
+    if kind == "test":
+        e._info('+CCHOPEN: (0,1),"ADDRESS",(1-65535)[,(1-2)[,(1-65535)]]')
+        return None
+    if kind == "read":
+        for i in range(CCH_SESSIONS):
+            lk = e.cch[i]
+            if lk is not None and lk.state == "open":
+                e._info('+CCHOPEN: %d,"%s",%d,%d,' % (i, lk.host, lk.port, 2 if lk.tls else 1))
+            else:
+                e._info('+CCHOPEN: %d,"",,,' % i)
+        return None
+    if kind != "write" or not 3 <= len(args) <= 5 or not e.cch_started:
+        return _ERROR
+    n = _int(args[0])
+    port = _int(args[2])
+    ctype = _int(args[3]) if len(args) > 3 and args[3] else 2
+    if not 0 <= n < CCH_SESSIONS or not 1 <= port <= 65535 or ctype not in (1, 2) or not args[1]:
+        return _ERROR
+    if e.cch[n] is not None:  # open, opening, or closed by the peer with data kept
+        return _ERROR
+    lk = _Link(n, args[1], port, "cch", ctype == 2)
+    e.cch[n] = lk
+    # without AT+CCHSSLCFG the session's own index is the context (§19.2.10 NOTE)
+    ctx = e.cch_ctx[n] if e.cch_ctx[n] is not None else n
+    e._later(e._rand(100, 300), lambda: e._cch_open_result(lk, ctx))
+    return None
+
+
+def _h_cchclose(e, kind, args):
+    # §19.2.13: OK, '+CCHCLOSE: <s>,0'; no session: ERROR. A session the server closed is
+    # freed with its cached data (ASSUMED)
+    if kind != "write" or len(args) != 1:
+        return None if kind == "test" else _ERROR
+    n = _int(args[0])
+    if not 0 <= n < CCH_SESSIONS or e.cch[n] is None:
+        return _ERROR
+    lk = e.cch[n]
+    e.cch[n] = None
+    e.cch_ctx[n] = None
+    if lk.state == "opening":
+        lk.state = "cancelled"
+    else:
+        e._close_up(lk)
+    e._urc_after("+CCHCLOSE: %d,0" % n, e._rand(20, 80))
+    return None
+
+
+def _h_cchsend(e, kind, args):
+    # §19.2.14: '>', <len> bytes, OK; then '+CCHSEND: <s>,<err>' with AT+CCHSET=1
+    if kind == "test":
+        e._info("+CCHSEND: (0,1),(1-%d)" % CCH_SEND_MAX)
+        return None
+    if kind == "read":
+        e._info("+CCHSEND: 0,0,1,0")
+        return None
+    if kind != "write" or len(args) != 2:
+        return _ERROR
+    n, length = _int(args[0]), _int(args[1])
+    if not 0 <= n < CCH_SESSIONS or not 1 <= length <= CCH_SEND_MAX:
+        return _ERROR
+    lk = e.cch[n]
+    if lk is None or lk.state != "open":
+        return _ERROR
+    e._dm = [lambda data: e._cch_sent(n, data), length, bytearray()]
+    return _PROMPT
+
+
+def _h_cchrecv(e, kind, args):
+    # §19.2.15: OK, then '+CCHRECV: DATA,<s>,<len>' + bytes (chunks), then '+CCHRECV: <s>,0';
+    # nothing cached: '+CCHRECV: <s>,<err>' then ERROR
+    if kind == "read":
+        c = [len(lk.rx) if lk is not None else 0 for lk in e.cch]
+        e._info("+CCHRECV: LEN,%d,%d" % (c[0], c[1]))
+        return None
+    if kind != "write" or not 1 <= len(args) <= 2:
+        return None if kind == "test" else _ERROR
+    n = _int(args[0])
+    mx = _int(args[1]) if len(args) > 1 and args[1] else 0
+    if not 0 <= n < CCH_SESSIONS or not 0 <= mx <= CCH_SEND_MAX:
+        return _ERROR
+    lk = e.cch[n]
+    if lk is None or not lk.rx:
+        e._info("+CCHRECV: %d,%d" % (n, CCH_NO_DATA))
+        return _ERROR
+    take = len(lk.rx) if mx == 0 else min(mx, len(lk.rx))
+    data = bytes(lk.rx[:take])
+    lk.rx = lk.rx[take:]
+    for i in range(0, len(data), CCH_RECV_CHUNK):
+        part = data[i:i + CCH_RECV_CHUNK]
+        e._urc_after(("+CCHRECV: DATA,%d,%d\r\n" % (n, len(part))).encode() + part, 0)
+    e._urc_after("+CCHRECV: %d,0" % n, 0)
+    if not lk.rx:
+        lk.notified = False
+    if lk.blocked and lk.state == "open":
+        lk.blocked = False  # the window opens again: a window update, then more comes
+        e._air(TCPIP_HDR, 0)
+        e._radio()
+        e._pump_down(lk)
+    return None
+
+
+# ---- the HTTP service (A76-ATM §16; HTTP(S) app note §3) ----
+def _h_httpinit(e, kind, args):
+    # §16.2.1: it activates the PDP context: registration needed (ERROR otherwise, ASSUMED);
+    # a second AT+HTTPINIT without AT+HTTPTERM: ERROR (ASSUMED)
+    if kind == "test":
+        return None
+    if kind != "exec" or e.http is not None or not e.registered or not e.world.coverage_at():
+        return _ERROR
+    e.http = _Http()
+    e._radio()
+    return None
+
+
+def _h_httpterm(e, kind, args):
+    # §16.2.2: the service stops; its connection is closed
+    if kind == "test":
+        return None
+    if kind != "exec" or e.http is None:
+        return _ERROR
+    e._http_drop_conn()
+    e.http = None
+    return None
+
+
+def _h_httppara(e, kind, args):
+    # §16.2.3
+    h = e.http
+    if kind == "test":
+        return None
+    if kind != "write" or h is None or len(args) != 2:
+        return _ERROR
+    key, v = args[0].upper(), args[1]
+    if key == "URL":
+        if _parse_url(v) is None:
+            return _ERROR
+        h.url = v
+    elif key in ("CONNECTTO", "RECVTO", "SSLCFG", "READMODE"):
+        x = _int(v)
+        lo, hi = {"CONNECTTO": (20, 120), "RECVTO": (2, 120), "SSLCFG": (0, 9), "READMODE": (0, 1)}[key]
+        if not lo <= x <= hi:
+            return _ERROR
+        setattr(h, key.lower(), x)
+    elif key in ("CONTENT", "ACCEPT", "USERDATA"):
+        if len(v) > 256:
+            return _ERROR
+        setattr(h, key.lower(), v)
+    else:
+        return _ERROR
+    return None
+
+
+def _h_httpaction(e, kind, args):
+    # §16.2.4: OK, then '+HTTPACTION: <method>,<status|errcode>,<datalen>'. Only GET (0) is
+    # emulated (the others: ERROR, ASSUMED); one action at a time (ERROR while one runs)
+    if kind == "test":
+        e._info("+HTTPACTION: (0-4)")
+        return None
+    h = e.http
+    if kind != "write" or h is None or h.pending is not None or not h.url or _int(args[0]) != 0:
+        return _ERROR
+    h.pending = 0
+    h.gen += 1
+    g = h.gen
+    e._later(e._rand(20, 60), lambda: e._http_go(g))
+    return None
+
+
+def _h_httphead(e, kind, args):
+    # §16.2.5: '+HTTPHEAD: <len>' + the header text, OK
+    h = e.http
+    if kind == "test":
+        return None
+    if kind != "exec" or h is None or h.pending is not None or not h.head:
+        return _ERROR
+    e._resp += ("\r\n+HTTPHEAD: %d\r\n" % len(h.head)).encode() + h.head
+    return None
+
+
+def _h_httpread(e, kind, args):
+    # §16.2.6: AT+HTTPREAD? -> '+HTTPREAD: LEN,<n>'; AT+HTTPREAD=[<off>,]<size> -> OK, then
+    # '+HTTPREAD: <k>' + k bytes, '+HTTPREAD: 0'. The body stays cached (§16.2.6 NOTE)
+    h = e.http
+    if kind == "test":
+        return None
+    if h is None or h.pending is not None:
+        return _ERROR
+    if kind == "read":
+        e._info("+HTTPREAD: LEN,%d" % len(h.body))
+        return None
+    if kind != "write" or not 1 <= len(args) <= 2:
+        return _ERROR
+    off, size = (0, _int(args[0])) if len(args) == 1 else (_int(args[0]), _int(args[1]))
+    if off < 0 or size < 1 or off >= len(h.body):
+        return _ERROR
+    data = h.body[off:off + size]
+    e._urc_after(("+HTTPREAD: %d\r\n" % len(data)).encode() + data, 0)
+    e._urc_after("+HTTPREAD: 0", 0)
+    return None
+
+
 _HANDLERS = {
     "+CMEE": _h_cmee,
     "+CPIN": _h_cpin,
@@ -2670,9 +3797,30 @@ _HANDLERS = {
     "+CIPCLOSE": _h_cipclose,
     "+CIPHEAD": _h_accept,
     "+CIPCCFG": _h_accept,
-    "+CIPTIMEOUT": _h_accept,
+    "+CIPTIMEOUT": _h_ciptimeout,
     "+CIPMODE": _h_accept,
-    "+CTZU": _h_accept,
+    "+CSSLCFG": _h_csslcfg,
+    "+CCERTDOWN": _h_ccertdown,
+    "+CCERTLIST": _h_ccertlist,
+    "+CCERTDELE": _h_ccertdele,
+    "+CCHSET": _h_cchset,
+    "+CCHMODE": _h_cchmode,
+    "+CCHSTART": _h_cchstart,
+    "+CCHSTOP": _h_cchstop,
+    "+CCHADDR": _h_cchaddr,
+    "+CCHSSLCFG": _h_cchsslcfg,
+    "+CCHCFG": _h_cchcfg,
+    "+CCHOPEN": _h_cchopen,
+    "+CCHCLOSE": _h_cchclose,
+    "+CCHSEND": _h_cchsend,
+    "+CCHRECV": _h_cchrecv,
+    "+HTTPINIT": _h_httpinit,
+    "+HTTPTERM": _h_httpterm,
+    "+HTTPPARA": _h_httppara,
+    "+HTTPACTION": _h_httpaction,
+    "+HTTPHEAD": _h_httphead,
+    "+HTTPREAD": _h_httpread,
+    "+CTZU": _h_ctzu,
     "+CLTS": _h_accept,
     "+CLIP": _flag_handler("+CLIP", "clip", (0, 1), ",1", True),  # ,1: CLIP provisioned
     "+CLCC": _h_clcc,

@@ -25,6 +25,47 @@ Voice and SMS (§1.5, §1.6): phone_setup() turns on caller id (+CLIP), call-sta
 (+CLCC), SMS text mode with the GSM alphabet and header details (AT+CSDH=1: every SMS header
 carries the body length, so bodies are read by length, never as lines) and +CMTI
 notifications (SMS stored on the SIM: nothing is lost while the ESP32 sleeps).
+
+Set-up after every power-on (power_on(), then _setup()), as the manual describes the module:
+* The model, once per ESP32 boot: ATI's `Model:` line (A76-ATM §2.2.7; AT+CGMM, §2.2.17, if ATI
+  has none). Variants lack parts (hardware.md §1.2a): `has_gnss`, `has_voice`, `has_sms` say
+  what this one has, and the services use only that instead of failing a command every report.
+* AT+CTZU=1, once per ESP32 boot: network time (NITZ) updates the modem's clock only with it,
+  and its factory value is 0 (A76-ATM §4.2.12: AUTO_SAVE, nonvolatile). The time comes some
+  time after registration, or never (operators that send no NITZ): network_time() is None
+  until then and the app asks again later (firmware/app.py).
+* AT+CIPTIMEOUT (NO_SAVE, so at every boot): AT+NETOPEN, AT+CIPOPEN and AT+CIPSEND may each
+  take 120 s by default (A76-ATM §15.2.1, §15.2.3, §15.2.4, §15.2.12); set to _NET_TIMEOUT_MS,
+  below every wait of this driver, the modem gives up first and says so, and both sides agree
+  on the socket's state.
+
+Socket errors keep the modem's codes (SocketError): `+CIPOPEN: <link>,<err>` or `+CIPERROR:
+<err>` or `+IP ERROR: <text>` followed by ERROR is the modem refusing at once (busy: a link in
+use, the network not or already open: nothing went on air, A76-ATM §15.2.3 case 3, §15.2.4
+case 3, §15.3.1); `OK` then a result with <err> != 0 is an operation that started and failed
+(the network, the server, the modem's own timeout: err 10, §15.3.2). After `+CIPEVENT: NETWORK
+CLOSED UNEXPECTEDLY` the modem's network library may stay open with its PDP context gone: the
+next net_open() closes the sockets it held and sends AT+NETCLOSE before AT+NETOPEN (§15.4).
+
+TLS (the SSL client, A76-ATM §19, SSL app note "A76-SSL" §3.3): tls_setup() stores the CA
+provisioned with the watch in the module (AT+CCERTDOWN, §19.2.2: the module's own flash, so once
+per CA: AT+CCERTLIST tells whether it is there) and makes SSL context 0 check the server against
+it (AT+CSSLCFG, §19.2.1: TLS 1.2, server authentication, that CA, SNI, a 20 s handshake limit);
+the context is not saved (§19.2.1 "Parameter Saving Mode -"), so it is set after every modem
+boot. tls_open() starts the SSL service once per boot (AT+CCHSET=1,1 before AT+CCHSTART, §19.2.5,
+§19.2.7: +CCHSEND results, and manual receive: the module caches what arrives and says
+`+CCHEVENT: <s>,RECV EVENT`, so nothing arrives unannounced inside another reply) and connects
+(AT+CCHSSLCFG, AT+CCHOPEN type 2). A server whose certificate the CA does not sign fails the
+handshake (`+CCHOPEN: <s>,15`, §19.3.1; 19 when no certificate is set): TlsRefused, and nothing
+was sent. Sessions 0..1 raise DATA/CLOSED events as links TLS_LINK + session, after the ten TCP
+links. The PEM text is never logged.
+
+HTTP(S) (A76-ATM §16, HTTP(S) app note §3): http_get() keeps the HTTP service up between
+requests (AT+HTTPINIT once, timeouts below the driver's waits), sets the URL (AT+HTTPPARA) and
+AT+HTTPACTION=0 -> `+HTTPACTION: 0,<status>,<len>`, then reads a body with AT+HTTPREAD (its bytes
+come after OK, each chunk announced by `+HTTPREAD: <n>`, the end by `+HTTPREAD: 0`). https uses
+SSL context 0 (AT+HTTPPARA="SSLCFG"); the module's 715 (handshake) and 719 (CA missed) are
+TlsRefused, its other 6xx/7xx codes SocketError.
 """
 import asyncio
 
@@ -50,6 +91,28 @@ _POLL_MS = const(60000)  # belt and braces: look at the UART buffer at least thi
 _RI_STEP_MS = const(20)
 _SMS_SEND_MS = const(60000)  # AT+CMGS: up to 40 s (A76-ATM §9.2.13); TinyGSM waits 60 s
 _SMS_MAX = const(1024)  # longest SMS body read; a longer one is cut (a single SMS is <= 160)
+# AT+CIPTIMEOUT=<netopen>,<cipopen>,<cipsend> (A76-ATM §15.2.12, 3000..120000 ms, default 120000
+# each): the modem's own limit, below the driver's waits (the uplink's 30 s connect, the
+# driver's 30 s send): it answers its timeout error (<err> 10, §15.3.2) before anyone gives up
+_NET_TIMEOUT_MS = const(20000)
+_NET_MARGIN_MS = const(5000)  # the modem's timeout result on its way: the driver waits this more
+# TLS and HTTP(S) (A76-ATM §19, §16)
+TLS_LINK = 10  # the event link of TLS session 0 (session 1: 11); TCP links are 0..9
+_TLS_SESSIONS = const(2)  # <session_id> 0..1 (§19.2.12)
+_TLS_CTX = const(0)  # the SSL context (0..9, §19.2.1) tls_setup() configures and both use
+_TLS_SEND_MAX = const(1460)  # bytes per AT+CCHSEND (<len> 1..2048, §19.2.14)
+_TLS_RECV_MAX = const(1460)  # bytes asked per AT+CCHRECV (<max_recv_len> 0..2048, §19.2.15)
+_TLS_RX_MAX = const(8192)  # bytes of +CCHRECV data kept between reads; the rest is dropped
+_TLS_NEGOTIATE_S = const(20)  # <negotiatetime> 10..300 s, default 300 (§19.2.1): below our waits
+_TLS_HANDSHAKE = const(15)  # <err> "Handshake error" (§19.3.1)
+_TLS_NO_CERT = const(19)  # <err> "Not set certificates"
+_CERT_MAX = const(10240)  # AT+CCERTDOWN <len> 1..10240 (§19.2.2)
+_HTTP_CONNECT_S = const(20)  # AT+HTTPPARA="CONNECTTO" 20..120 s, default 120 (§16.2.3)
+_HTTP_RECV_S = const(20)  # "RECVTO" 2..120 s, default 20
+_HTTP_BODY_MAX = const(2048)  # bytes of a response body read (OsmAnd's is a command text)
+# +HTTPACTION <errcode> (§16.3.2) of a server the CA does not vouch for: 715 handshake failed,
+# 719 CA missed
+_HTTP_TLS_ERRS = (715, 719)
 # GNSS (hardware.md §1.3). READY comes ~9 s after every AT+CGNSSPWR=1: the GNSS firmware is
 # loaded at each power-on (GNSS dynamic loading app note §3.2, §3.4; A76-ATM §24.2.1 note 2,
 # Max Response Time 9000 ms); 3 s of margin.
@@ -76,10 +139,76 @@ _GSM_DBM_MAX = const(-40)
 _QUIET = ("+CPIN:", "PB DONE", "SMS Ready", "+CGEV:", "+CREG:", "+CEREG:", "+CGREG:",
           "*PSNWID", "*PSUTTZ", "+CTZV:", "DST:", "+CGNSSPWR:", "+NETOPEN:", "+NETCLOSE:",
           "+CIPOPEN:", "+CIPCLOSE:", "+CIPSEND:", "+CMGS:")
+# ... and the SSL and HTTP services' late results and notices (§19.4, §16.4)
+_QUIET_TLS = ("+CCHSTART:", "+CCHSTOP:", "+CCHOPEN:", "+CCHCLOSE:", "+CCHSEND:", "+CCHRECV:",
+              "+HTTPACTION:", "+HTTP_PEER_CLOSED", "+HTTP_NONET_EVENT")
 # +CMS ERROR codes while the SIM's SMS part is still starting (before SMS DONE): try later
 _NOT_YET = (14, 314, 500)
 _DIAL_ENDS = (("NO CARRIER", "no carrier"), ("BUSY", "busy"), ("NO ANSWER", "no answer"),
               ("VOICE CALL: END", "end"))
+
+# <err> of the socket commands (A76-ATM §15.3.2) that this driver acts on
+ERR_NETWORK = const(1)  # network failure
+ERR_NOT_OPENED = const(2)  # network not opened
+ERR_TIMEOUT = const(10)  # the modem's AT+CIPTIMEOUT passed
+# Variants and what they lack, from the model name ATI gives (hardware.md §1.2a; LilyGO-T-A76XX
+# docs "Modem differences"): A7670G has no GNSS (LilyGO issue #52: every GNSS command answers
+# ERROR on an A7670G-LLSE), nor have the -LASE, -LASC, -LLSE, -LABE and -LNXY variants;
+# A7670E-LNXY-UBL has no voice and no SMS, nor has SIM7670G's firmware (LilyGO's Voice_Call
+# example, quoted in LilyGo-Modem-Series issue #441). A name not listed has everything.
+_NO_GNSS = ("A7670G", "-LASE", "-LASC", "-LLSE", "-LABE", "-LNXY")
+_NO_VOICE = ("-LNXY", "SIM7670G")
+_NO_SMS = ("-LNXY", "SIM7670G")
+
+
+def _lacks(model, marks):
+    for m in marks:
+        if (m[0] == "-" and m in model) or model.startswith(m):
+            return True
+    return False
+
+
+def capabilities(model):
+    """(gnss, voice, sms) of a module by its model name ('A7670E-LASE' -> no GNSS); True for
+    each part when the model is unknown (None, '')."""
+    if not model:
+        return True, True, True
+    m = model.upper()
+    return not _lacks(m, _NO_GNSS), not _lacks(m, _NO_VOICE), not _lacks(m, _NO_SMS)
+
+
+def parse_model(lines):
+    """The model from ATI's lines ('Model: A7670E-FASE', A76-ATM §2.2.7) or AT+CGMM's bare line
+    (§2.2.17); None if there is none."""
+    for line in lines:
+        if line.startswith("Model:"):
+            return line[6:].strip() or None
+    for line in lines:
+        t = line.strip()
+        if t and ":" not in t and " " not in t:
+            return t
+    return None
+
+
+class SocketError(ATError):
+    """A socket command failed with the modem's <err> (int, A76-ATM §15.3.2) or <err_info> (text,
+    §15.3.1) in `code`. busy: refused at once in the command's own reply (`+CIPOPEN: n,err`,
+    `+CIPERROR: err` or `+IP ERROR: ...`, then ERROR): the state of the link or the network
+    said no and nothing went on air; else it started and failed (the network, the server, the
+    modem's timeout). The text says which: 'AT+CIPOPEN=...: busy 4' / ': failed 4'."""
+
+    def __init__(self, command, code, busy):
+        ATError.__init__(self, command, ("busy " if busy else "failed ") + str(code))
+        self.code = code
+        self.busy = busy
+
+
+class TlsRefused(SocketError):
+    """The TLS handshake failed: the server's certificate chain does not end in the CA this
+    watch was provisioned with, or no CA is set (`+CCHOPEN: <s>,15|19`, A76-ATM §19.3.1;
+    `+HTTPACTION: 0,715|719`, §16.3.2). Nothing of ours went to that server."""
+
+    tls_refused = True
 
 
 def csq_percent(rssi):
@@ -486,6 +615,29 @@ class A76xx:
         self.sim_state = None
         self.reg_stat = None
         self.net_offset_min = None  # the local time's offset the network gave with AT+CCLK
+        # the module (ATI, once: the model never changes) and what it has (capabilities())
+        self.model = None
+        self.has_gnss = True
+        self.has_voice = True
+        self.has_sms = True
+        self._ctzu = False  # AT+CTZU=1 written since this driver started (it is nonvolatile)
+        # +CIPEVENT: NETWORK CLOSED UNEXPECTEDLY seen: the network library may still be open
+        # with no PDP context behind it; net_open() releases it first (A76-ATM §15.4)
+        self._net_lost = False
+        self._lost_links = []  # links open when it came: closed before AT+NETCLOSE
+        self._err_info = None  # '+IP ERROR:' / '+CIPERROR:' line of the running command
+        # TLS and HTTP(S): what this module has (the uplink checks before it asks), the SSL
+        # service and sessions, the CA set in SSL context 0 since the modem's last boot
+        self.has_tls = True
+        self.has_http = True
+        self.tls_link = TLS_LINK  # the event link of TLS session 0
+        self.tls_links = [False] * _TLS_SESSIONS
+        self.tls_ca_name = None
+        self._cch = False  # AT+CCHSTART done since the modem's last boot
+        self._tls_rx = [bytearray(), bytearray()]  # +CCHRECV data not yet handed over
+        self._http = False  # AT+HTTPINIT done since the modem's last boot
+        self._http_ssl = False  # AT+HTTPPARA="SSLCFG" set in this HTTP service
+        self._http_body = bytearray()
         self.bad_replies = 0  # replies that did not parse (counted, not raised)
         self.ri_count = 0
         self.events = EventQueue(16)
@@ -508,6 +660,9 @@ class A76xx:
         at.on_urc("+CIPRXGET: 1,", self._urc_rx)
         at.on_urc("+IPCLOSE:", self._urc_ipclose)
         at.on_urc("+CIPEVENT:", self._urc_cipevent)
+        # the info line a refused command gives before its ERROR (A76-ATM §15.2.4, §15.3.1)
+        at.on_urc("+IP ERROR:", self._urc_err_info)
+        at.on_urc("+CIPERROR:", self._urc_err_info)
         at.on_urc("RING", self._urc_ring)
         at.on_urc("+CLIP:", self._urc_clip)
         at.on_urc("+CLCC:", self._urc_clcc)
@@ -519,10 +674,19 @@ class A76xx:
         at.on_urc("+CMT:", self._urc_cmt, sms_body_len)
         at.on_urc("SMS DONE", self._urc_sms_done)
         at.on_urc("+CGNSSPWR: READY", self._urc_gnss_ready)  # before _QUIET's "+CGNSSPWR:"
+        # TLS sessions and HTTP (A76-ATM §19.4, §16.4): data lines carry their bytes by length
+        at.on_urc("+CCHRECV: DATA,", self._urc_tls_data, _tls_data_len)
+        at.on_urc("+CCHEVENT:", self._urc_tls_event)
+        at.on_urc("+CCH_PEER_CLOSED:", self._urc_tls_closed)
+        at.on_urc("+CCH_RECV_CLOSED:", self._urc_tls_closed)
+        at.on_urc("+CCH: CCH STOP", self._urc_tls_stop)
+        at.on_urc("+HTTPREAD: ", self._urc_http_data, _http_data_len)
+        for p in _QUIET_TLS:
+            at.on_urc(p, _ignore)
         for p in _QUIET:
             at.on_urc(p, _ignore)
         at.on_hung = self._hung
-        at.before_cmd = self._wake_modem
+        at.before_cmd = self._before_cmd
         at.after_cmd = self._let_sleep
 
     def start(self):
@@ -597,18 +761,23 @@ class A76xx:
         for link in range(_LINKS):
             if self.links[link]:
                 self.events.put(ev.DATA, link)
+        for s in range(_TLS_SESSIONS):
+            if self.tls_links[s]:
+                self.events.put(ev.DATA, TLS_LINK + s)
         if not self.phone_ready:
             return
-        seen = []
-        for c in await self.calls():
-            if self._call_state(*c):
-                seen.append(c[0])
-        for cid in list(self._calls):
-            if cid not in seen:  # it ended while the ESP32 slept
-                del self._calls[cid]
-                self.events.put(ev.CALL, ev.CALL_ENDED, "gone")
-        for i in await self.sms_indexes():
-            self.events.put(ev.SMS, i)
+        if self.has_voice:
+            seen = []
+            for c in await self.calls():
+                if self._call_state(*c):
+                    seen.append(c[0])
+            for cid in list(self._calls):
+                if cid not in seen:  # it ended while the ESP32 slept
+                    del self._calls[cid]
+                    self.events.put(ev.CALL, ev.CALL_ENDED, "gone")
+        if self.has_sms:
+            for i in await self.sms_indexes():
+                self.events.put(ev.SMS, i)
 
     # ---- power ------------------------------------------------------------------------------
 
@@ -653,7 +822,48 @@ class A76xx:
         finally:
             self._booting = False
         self._forget(False)
+        await self._setup()
         self.needs_init = False
+
+    async def _setup(self):
+        """After each power-on: the model (once), network time on (once), the modem's socket
+        timeouts (each boot). A setting the firmware refuses (ERROR) is logged, not fatal; no
+        answer at all (ATTimeout) fails the power-on like any other command."""
+        if self.model is None:
+            await self._detect_model()
+        if not self._ctzu:
+            # NITZ updates the clock only with CTZU=1, factory value 0; nonvolatile (A76-ATM
+            # §4.2.12): once per ESP32 boot is plenty
+            try:
+                await self.at.cmd("AT+CTZU=1", 9000)
+                self._ctzu = True
+            except ATError as e:
+                log.event("error", where="modem_setup", err=repr(e))
+        try:
+            t = _NET_TIMEOUT_MS
+            await self.at.cmd("AT+CIPTIMEOUT=%d,%d,%d" % (t, t, t), 9000)  # NO_SAVE (§15.2.12)
+        except ATError as e:
+            log.event("error", where="modem_setup", err=repr(e))
+
+    async def _detect_model(self):
+        """ATI's 'Model:' line (A76-ATM §2.2.7), else AT+CGMM (§2.2.17); sets the capability
+        flags once and logs them."""
+        model = None
+        for command in ("ATI", "AT+CGMM"):
+            try:
+                model = parse_model(await self.at.cmd(command, 9000))
+            except ATError:
+                model = None
+            if model:
+                break
+        if not model:
+            self.bad_replies += 1
+            log.event("error", where="modem_model", err="no model from ATI / AT+CGMM")
+            return  # asked again at the next power-on; meanwhile everything is tried
+        self.model = model
+        self.has_gnss, self.has_voice, self.has_sms = capabilities(model)
+        log.event("modem_model", model=model, gnss=self.has_gnss, voice=self.has_voice,
+                  sms=self.has_sms)
 
     async def power_cycle(self, timeout_ms=30000):
         """For a modem that stopped answering: a long PWRKEY press powers it off whatever it
@@ -687,6 +897,11 @@ class A76xx:
             self.dtr.value(0)
             self._dtr_high = False
         return True
+
+    async def _before_cmd(self):
+        # inside the AT lock: an error info line from now on is this command's
+        self._err_info = None
+        await self._wake_modem()
 
     async def _wake_modem(self):
         if self._dtr_high:
@@ -761,8 +976,11 @@ class A76xx:
         return _body(lines[0]) if lines else None
 
     async def network_time(self):
-        """UTC epoch-2000 seconds from AT+CCLK? (network time), None on error or when the RTC
-        is unset (year outside 2024..2069: the reset defaults read as 1970/1980 -> 70, 80)."""
+        """UTC epoch-2000 seconds from AT+CCLK? (network time, A76-ATM §3.2.10), None on error or
+        when the RTC is unset (year outside 2024..2069: the reset defaults read as 1970/1980 ->
+        70, 80). The A76xx's clock counts from 70/01/01 at every boot until NITZ sets it, which
+        it does only with AT+CTZU=1 (§4.2.12, _setup()) and some time after registration, or
+        never where the operator sends none: callers ask again later (firmware/app.py)."""
         try:
             lines = await self.at.cmd("AT+CCLK?", 5000, "+CCLK:")
         except ATError:
@@ -813,6 +1031,8 @@ class A76xx:
         (an SOS) go on meanwhile.
         off: AT+CGNSSPWR=0,1 stores the positioning data for a hot start next time (keep and
         the firmware has AP_Flash), AT+CGNSSPWR=0 drops it. Returns None."""
+        if not self.has_gnss:  # a variant without a receiver: nothing to power (_setup)
+            return False if on else None
         if not on:
             if self.gnss_ready_urc is None:
                 try:
@@ -888,6 +1108,8 @@ class A76xx:
     async def gnss_fix(self):
         """Fix from AT+CGNSSINFO, or None without a fix (also when the modem sends only OK, and
         for a line that is garbage: counted in bad_replies and logged, never raised)."""
+        if not self.has_gnss:
+            return None
         lines = await self.at.cmd("AT+CGNSSINFO", 5000, "+CGNSSINFO:")
         if not lines:
             return None
@@ -921,13 +1143,42 @@ class A76xx:
 
     async def phone_setup(self):
         """Caller id, call-state URCs, SMS in text mode with the GSM alphabet, header details
-        (the body length) and +CMTI for every SMS stored. Volatile: again after each restart."""
+        (the body length) and +CMTI for every SMS stored. Volatile: again after each restart.
+        Only the parts the module has (a variant without voice refuses the call commands)."""
         self.phone_wanted = True
-        for command in ("AT+CLIP=1", "AT+CLCC=1", "AT+CMGF=1", 'AT+CSCS="GSM"', "AT+CSDH=1",
-                        "AT+CNMI=2,1,0,0,0"):
-            await self.at.cmd(command)
+        if self.has_voice:
+            for command in ("AT+CLIP=1", "AT+CLCC=1"):
+                await self._part_cmd(command, "voice")
+        if self.has_sms:
+            for command in ("AT+CMGF=1", 'AT+CSCS="GSM"', "AT+CSDH=1", "AT+CNMI=2,1,0,0,0"):
+                await self._part_cmd(command, "sms")
         self.phone_ready = True
         self._want_resync()  # SMS that came while it was not set up are on the SIM already
+
+    async def _part_cmd(self, command, part):
+        """command, part of what the module may lack ("voice", "sms"): a bare ERROR (a command
+        the firmware does not know; with AT+CMEE=2 real failures are +CME/+CMS ERROR) means a
+        variant without it that ATI did not name: noted once, and the part is not used again."""
+        if part == "voice" and not self.has_voice or part == "sms" and not self.has_sms:
+            return
+        try:
+            await self.at.cmd(command)
+        except ATError as e:
+            if e.code is not None:
+                raise
+            self._lacking(part, command)
+
+    def _lacking(self, part, command):
+        if part == "voice":
+            self.has_voice = False
+        else:
+            self.has_sms = False
+        log.event("modem_lacks", part=part, model=self.model, command=command)
+
+    def _voice(self, command):
+        """A module without voice is not asked (it would answer ERROR): the same ATError."""
+        if not self.has_voice:
+            raise ATError(command, "no voice on %s" % self.model)
 
     @property
     def line_busy(self):
@@ -949,18 +1200,21 @@ class A76xx:
         up; its progress arrives as CALL events. ATError if the modem refuses at once."""
         if not dialable(number):
             raise ValueError("not a dialable number: %r" % number)
+        self._voice("ATD")
         await self.at.cmd("ATD%s;" % number, 20000, urgent=urgent)
         if not self._calls:
             self._calls[0] = ev.CALL_DIALING  # until +CLCC names it (or the end clears it)
 
     async def answer(self, urgent=False):
         """ATA: take the ringing call (OK, then VOICE CALL: BEGIN)."""
+        self._voice("ATA")
         await self.at.cmd("ATA", 20000, urgent=urgent)
         if not self._calls:
             self._calls[0] = ev.CALL_ACTIVE
 
     async def hangup(self, urgent=False):
         """AT+CHUP: ends or rejects every call (ATH is ignored unless AT+CVHU=0, §1.6)."""
+        self._voice("AT+CHUP")
         await self.at.cmd("AT+CHUP", 20000, urgent=urgent)
 
     async def calls(self):
@@ -1012,6 +1266,8 @@ class A76xx:
         within 70 characters. Returns the message reference. ValueError if it does not fit."""
         if not dialable(number):
             raise ValueError("not a number: %r" % number)
+        if not self.has_sms:
+            raise ATError("AT+CMGS", "no SMS on %s" % self.model)
         kind, body = smscodec.encode_sms(text)
         if kind == "ucs2":
             await self.at.cmd("AT+CSMP=17,167,0,8", urgent=urgent)
@@ -1028,17 +1284,47 @@ class A76xx:
             self.bad_replies += 1
             return -1
 
-    # ---- TCP sockets (§1.7) -----------------------------------------------------------------
+    # ---- TCP sockets (§1.7; A76-ATM §15) ----------------------------------------------------
 
     async def _cmd_urc(self, command, urc, timeout_ms, urc_timeout_ms):
         """command -> OK, then the result URC starting with urc (expected before sending: it
-        can arrive in the same read as the OK)."""
+        can arrive in the same read as the OK). Refused at once (that line, or an error info
+        line, then ERROR): SocketError(busy=True) with the line's code."""
         w = self.at.expect(urc)
         try:
-            await self.at.cmd(command, timeout_ms)
+            try:
+                await self.at.cmd(command, timeout_ms)
+            except ATError as e:
+                raise self._refused(command, e, w.line)
             return await self.at.wait(w, urc_timeout_ms)
         finally:
             self.at.cancel(w)
+
+    def _refused(self, command, e, line=None):
+        """The ATError e of a command that answered ERROR, with the reason the modem gave just
+        before it: its result line at once (line: '+CIPOPEN: 0,4', A76-ATM §15.2.3 case 3) or an
+        '+IP ERROR: <err_info>' / '+CIPERROR: <err>' line (§15.2.1, §15.2.4, §15.3.1) ->
+        SocketError(busy=True), the code an int where it is a number. Else e as it is."""
+        info = line if line is not None else self._err_info
+        if info is None or e.code is not None:
+            return e
+        body = _body(info)
+        last = body.split(",")[-1].strip()
+        return SocketError(command, int(last) if _digits(last) else body, True)
+
+    def _net_wait(self, timeout_ms):
+        """How long to wait for a NETOPEN/CIPOPEN/CIPSEND result: the caller's time, and at least
+        the modem's own limit (AT+CIPTIMEOUT) and a margin, so its timeout error is heard."""
+        t = _NET_TIMEOUT_MS + _NET_MARGIN_MS
+        return timeout_ms if timeout_ms > t else t
+
+    def _net_trouble(self, code):
+        """A socket failed for the network's sake (<err> 1 network failure, 2 not opened): the
+        NETWORK CLOSED URC may have come while the ESP32 slept (UART bytes are lost then), so
+        the library is released before the next AT+NETOPEN as if it had been seen."""
+        if code == ERR_NETWORK or code == ERR_NOT_OPENED:
+            self._net_lost = True
+            self.net_up = False
 
     async def set_apn(self, apn):
         """AT+CGDCONT=1,"IP","<apn>": the packet data context the data connection uses (§1.7).
@@ -1046,28 +1332,58 @@ class A76xx:
         await self.at.cmd('AT+CGDCONT=1,"IP","%s"' % apn)
 
     async def net_open(self, timeout_ms=30000):
-        """AT+CIPRXGET=1 (buffer-access receive), AT+NETOPEN -> OK, '+NETOPEN: 0'. If the
-        network is already open the modem answers an error; AT+NETOPEN? -> '+NETOPEN: 1' then
-        counts as success. ATError(code=err) when +NETOPEN reports an error."""
+        """AT+CIPRXGET=1 (buffer-access receive), AT+NETOPEN -> OK, '+NETOPEN: 0'. An open
+        network answers '+IP ERROR: Network is already opened' and ERROR (A76-ATM §15.2.1);
+        AT+NETOPEN? -> '+NETOPEN: 1' then counts as success. After NETWORK CLOSED UNEXPECTEDLY
+        that answer is a trap, the library open with no PDP context behind it: net_release()
+        first (§15.4). SocketError(code=err) when '+NETOPEN: <err>' reports a failure (10: the
+        modem's AT+CIPTIMEOUT passed)."""
+        if self._net_lost:
+            await self.net_release()
         try:
             await self.at.cmd("AT+CIPRXGET=1")
         except ATError:
             pass  # refused while the network is open: the mode set earlier stays
         try:
-            line = await self._cmd_urc("AT+NETOPEN", "+NETOPEN:", 5000, timeout_ms)
+            line = await self._cmd_urc("AT+NETOPEN", "+NETOPEN:", 5000, self._net_wait(timeout_ms))
         except ATError:
             lines = await self.at.cmd("AT+NETOPEN?", 5000, "+NETOPEN:")
             if lines and _body(lines[0]).split(",")[0] == "1":
                 self.net_up = True
                 return
             raise
-        err = _int(_body(line))
+        err = _result("AT+NETOPEN", line, 0)  # '+NETOPEN: 1.5' is an OSError, not a ValueError
         if err:
-            raise ATError("AT+NETOPEN", err)
+            raise SocketError("AT+NETOPEN", err, False)
         self.net_up = True
+
+    async def net_release(self):
+        """After '+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY' (A76-ATM §15.4: "user's application
+        needs to check and close all opened sockets, and then uses AT+NETCLOSE to release the
+        network library if AT+NETOPEN? shows the network library is still opened"): AT+CIPCLOSE
+        for each link that was open (errors of links already gone ignored), then AT+NETCLOSE
+        -> OK, '+NETCLOSE: 0' (§15.2.2) if AT+NETOPEN? says 1. SocketError if the close fails
+        (tried again at the next net_open())."""
+        links, self._lost_links = self._lost_links, []
+        for link in links:
+            await self.tcp_close(link)
+        self.net_up = False
+        lines = await self.at.cmd("AT+NETOPEN?", 5000, "+NETOPEN:")
+        if lines and _body(lines[0]).split(",")[0] == "1":
+            try:
+                line = await self._cmd_urc("AT+NETCLOSE", "+NETCLOSE:", 5000, self._net_wait(0))
+            except SocketError:
+                line = None  # '+NETCLOSE: <err>' then ERROR: not open after all (§15.2.2 case 5)
+            err = _result("AT+NETCLOSE", line, 0) if line is not None else 0
+            if err:
+                raise SocketError("AT+NETCLOSE", err, False)
+        self._net_lost = False
 
     async def tcp_open(self, link, host, port, timeout_ms=60000):
         """AT+CIPOPEN=<link>,"TCP","<host>",<port> -> OK, then '+CIPOPEN: <link>,<err>'.
+        SocketError: busy when refused at once ('+CIPOPEN: <link>,<err>' then ERROR: the link
+        is held or the network not open, A76-ATM §15.2.3 case 3), failed when the connect
+        failed (err 4 refused, 11 DNS, 10 the modem's timeout: §15.3.2).
 
         The link is closed first, whatever this driver believes: the modem refuses CIPOPEN on
         a link it still holds (error 4), forever, and it can hold one this driver does not know
@@ -1078,16 +1394,23 @@ class A76xx:
         except OSError:
             pass  # nothing to close, or no answer to it: the open tells
         command = 'AT+CIPOPEN=%d,"TCP","%s",%d' % (link, host, port)
-        line = await self._cmd_urc(command, "+CIPOPEN: %d," % link, 5000, timeout_ms)
+        try:
+            line = await self._cmd_urc(command, "+CIPOPEN: %d," % link, 5000, self._net_wait(timeout_ms))
+        except SocketError as e:
+            self._net_trouble(e.code)
+            raise
         err = _result(command, line, 1)
         if err:
-            raise ATError(command, err)
+            self._net_trouble(err)
+            raise SocketError(command, err, False)
         self.links[link] = True
         self.rx_ready[link] = False
 
     async def tcp_send(self, link, data, timeout_ms=30000, urgent=False):
         """AT+CIPSEND=<link>,<len> -> '>' -> data -> OK, then '+CIPSEND: <link>,<req>,<sent>'.
-        Sends in pieces of at most 1460 bytes. ATError if the modem sent less than asked."""
+        Sends in pieces of at most 1460 bytes. SocketError: busy when refused at once
+        ('+CIPERROR: <err>' then ERROR: the link is not open, A76-ATM §15.2.4 case 3), failed
+        when the modem sent less than asked (<sent> -1: the connection is gone)."""
         mv = memoryview(data)
         off = 0
         while off < len(data):
@@ -1097,29 +1420,37 @@ class A76xx:
             command = "AT+CIPSEND=%d,%d" % (link, n)
             w = self.at.expect("+CIPSEND: %d," % link)
             try:
-                await self.at.send_data(command, mv[off:off + n], timeout_ms, urgent=urgent)
-                line = await self.at.wait(w, timeout_ms)
+                try:
+                    await self.at.send_data(command, mv[off:off + n], timeout_ms, urgent=urgent)
+                except ATError as e:
+                    raise self._refused(command, e)
+                line = await self.at.wait(w, self._net_wait(timeout_ms))
             finally:
                 self.at.cancel(w)
             req = _result(command, line, 1)
             sent = _result(command, line, 2)
             if sent < 0 or sent < req:
-                raise ATError(command, sent)
+                raise SocketError(command, sent, False)
             off += n
 
     async def tcp_recv(self, link, timeout_ms=10000):
         """Everything the modem buffered for link: AT+CIPRXGET=2,<link>,1460 ->
         '+CIPRXGET: 2,<link>,<read>,<rest>' + <read> raw bytes + OK, repeated while rest > 0.
-        b'' when nothing is buffered (the modem may answer an error then)."""
+        b'' when nothing is buffered: '+IP ERROR: No data' then ERROR (A76-ATM §15.2.5; the
+        TCPIP app note shows it for a link never opened too), or a bare ERROR. SocketError for
+        any other reason the modem gives."""
         self.rx_ready[link] = False
         out = b""
         prefix = "+CIPRXGET: 2,"
         for _ in range(_RECV_CHUNKS):
+            command = "AT+CIPRXGET=2,%d,%d" % (link, _RECV_MAX)
             try:
-                lines, data = await self.at.cmd("AT+CIPRXGET=2,%d,%d" % (link, _RECV_MAX), timeout_ms,
-                                                prefix, prefix, _rxget_len)
-            except ATError:
-                return out
+                lines, data = await self.at.cmd(command, timeout_ms, prefix, prefix, _rxget_len)
+            except ATError as e:
+                e = self._refused(command, e)
+                if out or not isinstance(e, SocketError) or e.code == "No data":
+                    return out
+                raise e
             out += data
             rest = 0
             if lines:
@@ -1137,7 +1468,8 @@ class A76xx:
 
     async def tcp_close(self, link, timeout_ms=10000):
         """AT+CIPCLOSE=<link> -> OK, then '+CIPCLOSE: <link>,<err>'. Errors from a link that
-        is already closed are ignored; the link counts as closed afterwards."""
+        is already closed ('+CIPCLOSE: <link>,<err>' then ERROR, A76-ATM §15.2.6 case 5) are
+        ignored; the link counts as closed afterwards."""
         try:
             await self._cmd_urc("AT+CIPCLOSE=%d" % link, "+CIPCLOSE: %d," % link, 5000, timeout_ms)
         except ATError:
@@ -1145,6 +1477,233 @@ class A76xx:
         finally:
             self.links[link] = False
             self.rx_ready[link] = False
+
+    # ---- TLS sessions (A76-ATM §19; A76-SSL §3.3) ------------------------------------------
+
+    async def tls_setup(self, name, pem, stale_prefix=None):
+        """The CA `name` (a .pem file name, 5..108 characters) with the PEM bytes `pem` as the
+        server root of SSL context 0. The module keeps certificates on its own flash: stored
+        with AT+CCERTDOWN (`>`, the bytes, OK; §19.2.2) only when AT+CCERTLIST (§19.2.3) does
+        not list it; files starting with stale_prefix that are not `name` (an older CA of
+        ours) are deleted (AT+CCERTDELE, §19.2.4). Then AT+CSSLCFG (§19.2.1): TLS 1.2 only
+        (<sslversion> 3: no downgrade; the record overhead the simulator counts is TLS 1.2's),
+        <authmode> 1 (server authentication against the CA), that CA, SNI on (a front serving
+        several names picks the right certificate), and a negotiation limit below our waits.
+        <ignorelocaltime> stays 1 (the default): the module's clock is unset until network
+        time comes, and a handshake refused for it would keep reports queued for no reason.
+        The PEM is never logged; the event says only that a CA went into the module."""
+        if len(pem) > _CERT_MAX or not pem:
+            raise ValueError("CA: 1..%d bytes, not %d" % (_CERT_MAX, len(pem)))
+        lines = await self.at.cmd("AT+CCERTLIST", 9000, "+CCERTLIST:")
+        names = [fields(_body(line))[0] for line in lines]
+        if name not in names:
+            if stale_prefix:
+                for old in names:
+                    if old.startswith(stale_prefix):
+                        try:
+                            await self.at.cmd('AT+CCERTDELE="%s"' % old, 9000)
+                        except ATError as e:
+                            log.event("error", where="tls_ca", err=repr(e))
+            await self.at.send_data('AT+CCERTDOWN="%s",%d' % (name, len(pem)), pem, 20000)
+            log.event("tls_ca", stored=name, bytes=len(pem))
+        c = _TLS_CTX
+        for command in ('AT+CSSLCFG="sslversion",%d,3' % c, 'AT+CSSLCFG="authmode",%d,1' % c,
+                        'AT+CSSLCFG="cacert",%d,"%s"' % (c, name), 'AT+CSSLCFG="enableSNI",%d,1' % c,
+                        'AT+CSSLCFG="negotiatetime",%d,%d' % (c, _TLS_NEGOTIATE_S)):
+            await self.at.cmd(command, 9000)
+        self.tls_ca_name = name
+
+    async def _tls_start(self, timeout_ms):
+        """AT+CCHSET=1,1 (report each send's result; cache received data and announce it,
+        §19.2.5: before AT+CCHSTART), then AT+CCHSTART -> OK, '+CCHSTART: 0' (§19.2.7). A
+        service still running from before an ESP32-only reset refuses both: stopped and
+        started again (AT+CCHSTOP -> OK, '+CCHSTOP: 0', §19.2.8)."""
+        for attempt in (0, 1):
+            try:
+                await self.at.cmd("AT+CCHSET=1,1", 9000)
+                line = await self._cmd_urc("AT+CCHSTART", "+CCHSTART:", 9000, self._net_wait(timeout_ms))
+            except ATError:
+                if attempt:
+                    raise
+                try:
+                    await self._cmd_urc("AT+CCHSTOP", "+CCHSTOP:", 9000, 9000)
+                except ATError:
+                    pass
+                self._tls_gone(True)
+                continue
+            err = _result("AT+CCHSTART", line, 0)
+            if err:
+                raise SocketError("AT+CCHSTART", err, False)
+            self._cch = True
+            return
+
+    async def tls_open(self, session, host, port, timeout_ms=60000):
+        """A TLS connection to host:port on session 0..1, checked against SSL context 0
+        (tls_setup() first): AT+CCHSSLCFG=<s>,0 (cleared by a failed open and by a close,
+        §19.2.10), AT+CCHOPEN=<s>,"<host>",<port>,2 -> OK, '+CCHOPEN: <s>,<err>' (§19.2.12).
+        TlsRefused for err 15 (handshake: the certificate is not the CA's) and 19 (no
+        certificate set); SocketError for the rest (§19.3.1: 13 DNS, 14 connect, 17 no
+        network ...). The session is closed first, whatever this driver believes (an
+        ESP32-only reset may have left it open in the module)."""
+        if not self._cch:
+            await self._tls_start(timeout_ms)
+        try:
+            await self.tls_close(session)
+        except OSError:
+            pass
+        command = 'AT+CCHOPEN=%d,"%s",%d,2' % (session, host, port)
+        try:
+            await self.at.cmd("AT+CCHSSLCFG=%d,%d" % (session, _TLS_CTX), 9000)
+            line = await self._cmd_urc(command, "+CCHOPEN: %d," % session, 9000, self._net_wait(timeout_ms))
+        except ATError as e:
+            if isinstance(e, ATTimeout) or isinstance(e, ATReset):
+                raise
+            self._cch = False  # refused at once: the service may have stopped unseen
+            raise
+        err = _result(command, line, 1)
+        if err == _TLS_HANDSHAKE or err == _TLS_NO_CERT:
+            raise TlsRefused(command, err, False)
+        if err:
+            raise SocketError(command, err, False)
+        self.tls_links[session] = True
+        self._tls_rx[session] = bytearray()
+
+    async def tls_send(self, session, data, timeout_ms=30000, urgent=False):
+        """AT+CCHSEND=<s>,<len> -> '>' -> data -> OK, then '+CCHSEND: <s>,<err>' (AT+CCHSET=1,
+        §19.2.5, §19.2.14), in pieces of at most 1460 bytes. SocketError when refused at once
+        (the session is not open) or when err != 0."""
+        mv = memoryview(data)
+        off = 0
+        while off < len(data):
+            n = len(data) - off
+            if n > _TLS_SEND_MAX:
+                n = _TLS_SEND_MAX
+            command = "AT+CCHSEND=%d,%d" % (session, n)
+            w = self.at.expect("+CCHSEND: %d," % session)
+            try:
+                try:
+                    await self.at.send_data(command, mv[off:off + n], timeout_ms, urgent=urgent)
+                except ATError as e:
+                    if e.code is None:
+                        raise SocketError(command, "not open", True)
+                    raise
+                line = await self.at.wait(w, self._net_wait(timeout_ms))
+            finally:
+                self.at.cancel(w)
+            err = _result(command, line, 1)
+            if err:
+                raise SocketError(command, err, False)
+            off += n
+
+    async def tls_recv(self, session, timeout_ms=10000):
+        """What the module cached for the session: AT+CCHRECV=<s>,1460 -> OK, then
+        '+CCHRECV: DATA,<s>,<len>' + <len> bytes (one or more), then '+CCHRECV: <s>,0'
+        (§19.2.15). b'' when nothing is cached (the module answers '+CCHRECV: <s>,<err>' and
+        ERROR). A full read may leave more behind: a DATA event comes back for it."""
+        w = self.at.expect("+CCHRECV: %d," % session)
+        try:
+            try:
+                await self.at.cmd("AT+CCHRECV=%d,%d" % (session, _TLS_RECV_MAX), timeout_ms)
+                await self.at.wait(w, timeout_ms)
+            except ATError as e:
+                if isinstance(e, ATTimeout) or isinstance(e, ATReset):
+                    raise
+        finally:
+            self.at.cancel(w)
+        data = bytes(self._tls_rx[session])
+        self._tls_rx[session] = bytearray()
+        if len(data) >= _TLS_RECV_MAX:
+            self.events.put(ev.DATA, TLS_LINK + session)
+        return data
+
+    async def tls_close(self, session, timeout_ms=10000):
+        """AT+CCHCLOSE=<s> -> OK, '+CCHCLOSE: <s>,0' (§19.2.13); a session that is not open
+        answers ERROR, ignored. It counts as closed afterwards."""
+        try:
+            await self._cmd_urc("AT+CCHCLOSE=%d" % session, "+CCHCLOSE: %d," % session, 5000, timeout_ms)
+        except ATError:
+            pass
+        finally:
+            self.tls_links[session] = False
+
+    # ---- HTTP(S) (A76-ATM §16; HTTP(S) app note §3) ---------------------------------------
+
+    async def _http_start(self):
+        """AT+HTTPINIT (§16.2.1) and the service's timeouts, below the driver's waits. A service
+        left running by an ESP32-only reset refuses a second init: AT+HTTPTERM first."""
+        try:
+            await self.at.cmd("AT+HTTPINIT", 9000)
+        except ATError as e:
+            if isinstance(e, ATTimeout) or isinstance(e, ATReset):
+                raise
+            try:
+                await self.at.cmd("AT+HTTPTERM", 9000)
+            except ATError:
+                pass
+            await self.at.cmd("AT+HTTPINIT", 9000)
+        await self.at.cmd('AT+HTTPPARA="CONNECTTO",%d' % _HTTP_CONNECT_S, 9000)
+        await self.at.cmd('AT+HTTPPARA="RECVTO",%d' % _HTTP_RECV_S, 9000)
+        self._http = True
+        self._http_ssl = False
+
+    async def http_get(self, url, ssl=False, timeout_ms=60000, urgent=False):
+        """GET url (http://host:port/path?query; the caller makes it safe inside quotes):
+        AT+HTTPPARA="URL",... then AT+HTTPACTION=0 -> OK, '+HTTPACTION: 0,<status>,<len>'
+        (§16.2.4); a 200's body (at most 2048 bytes) with AT+HTTPREAD=0,<len> (§16.2.6).
+        Returns (status, body). ssl: an https url, checked by SSL context 0 (tls_setup()
+        first; AT+HTTPPARA="SSLCFG",0). TlsRefused for 715/719, SocketError for the module's
+        own errors (600-604, 701-719: §16.3)."""
+        if not self._http:
+            await self._http_start()
+        if ssl and not self._http_ssl:
+            await self.at.cmd('AT+HTTPPARA="SSLCFG",%d' % _TLS_CTX, 9000, urgent=urgent)
+            self._http_ssl = True
+        await self.at.cmd('AT+HTTPPARA="URL","%s"' % url, 9000, urgent=urgent)
+        command = "AT+HTTPACTION=0"
+        w = self.at.expect("+HTTPACTION: 0,")
+        try:
+            try:
+                await self.at.cmd(command, 9000, urgent=urgent)
+            except ATError as e:
+                if not isinstance(e, ATTimeout) and not isinstance(e, ATReset):
+                    self._http = False  # refused: the service may be gone (init again)
+                raise
+            wait = (_HTTP_CONNECT_S + _HTTP_RECV_S) * 1000 + _NET_MARGIN_MS
+            line = await self.at.wait(w, wait if wait > timeout_ms else timeout_ms)
+        finally:
+            self.at.cancel(w)
+        status = _result(command, line, 1)
+        n = _result(command, line, 2)
+        if status in _HTTP_TLS_ERRS:
+            raise TlsRefused(command, status, False)
+        if status >= 600:
+            raise SocketError(command, status, False)
+        body = b""
+        if status == 200 and n > 0:
+            body = await self._http_read(n if n < _HTTP_BODY_MAX else _HTTP_BODY_MAX, urgent)
+        return status, body
+
+    async def _http_read(self, n, urgent=False):
+        """AT+HTTPREAD=0,<n> -> OK, '+HTTPREAD: <k>' + k bytes ..., '+HTTPREAD: 0' (§16.2.6)."""
+        self._http_body = bytearray()
+        w = self.at.expect("+HTTPREAD: 0")
+        try:
+            await self.at.cmd("AT+HTTPREAD=0,%d" % n, 9000, urgent=urgent)
+            await self.at.wait(w, 9000)
+        finally:
+            self.at.cancel(w)
+        body = bytes(self._http_body)
+        self._http_body = bytearray()
+        return body
+
+    async def http_term(self):
+        """AT+HTTPTERM (§16.2.2): the HTTP service and its connection closed; errors ignored."""
+        try:
+            await self.at.cmd("AT+HTTPTERM", 9000)
+        except ATError:
+            pass
+        self._http = False
+        self._http_ssl = False
 
     # ---- URC handlers (run inside the AT reader) --------------------------------------------
 
@@ -1163,7 +1722,53 @@ class A76xx:
 
     def _urc_cipevent(self, line):
         if "NETWORK CLOSED" in line:
+            # the network library may stay open without its PDP context: the next net_open()
+            # closes these links and sends AT+NETCLOSE first (A76-ATM §15.4)
+            self._net_lost = True
+            for link in range(_LINKS):
+                if self.links[link] and link not in self._lost_links:
+                    self._lost_links.append(link)
             self._closed_all(True)
+
+    def _urc_tls_data(self, line, data):
+        # '+CCHRECV: DATA,<s>,<len>' + the bytes (§19.2.15): kept for tls_recv(), bounded
+        s = _session(line, 1)
+        if data is None or s is None:
+            self.bad_replies += 1
+            return
+        buf = self._tls_rx[s]
+        if len(buf) + len(data) > _TLS_RX_MAX:
+            self.bad_replies += 1  # a server streaming faster than we read: the uplink's bounds
+            return
+        buf.extend(data)  # read in answer to AT+CCHRECV (manual receive): no event here
+
+    def _urc_tls_event(self, line):
+        # '+CCHEVENT: <s>,RECV EVENT': the module cached data for the session (§19.4)
+        s = _session(line, 0)
+        if s is not None and "RECV" in line:
+            self.events.put(ev.DATA, TLS_LINK + s)
+
+    def _urc_tls_closed(self, line):
+        # '+CCH_PEER_CLOSED: <s>' (the server closed), '+CCH_RECV_CLOSED: <s>,<err>' (§19.4)
+        s = _session(line, 0)
+        if s is not None:
+            self.tls_links[s] = False
+            self.events.put(ev.CLOSED, TLS_LINK + s)
+
+    def _urc_tls_stop(self, line):
+        # '+CCH: CCH STOP': the SSL service stopped for a network error (§19.4)
+        self._cch = False
+        self._tls_gone(True)
+
+    def _urc_http_data(self, line, data):
+        # '+HTTPREAD: <k>' + k bytes of a body being read (§16.2.6); '+HTTPREAD: 0' ends it
+        if data is None:
+            self.bad_replies += 1
+        elif len(self._http_body) + len(data) <= _HTTP_BODY_MAX:
+            self._http_body.extend(data)
+
+    def _urc_err_info(self, line):
+        self._err_info = line  # read by _refused() when the command's ERROR follows
 
     def _urc_reboot(self, line):
         if self._booting:
@@ -1268,6 +1873,14 @@ class A76xx:
         settings are gone. notify: tell the services (a CLOSED per socket, CALL_ENDED for a call
         they believe up: an SOS waiting on a ringing call must not wait for its timeout)."""
         self._closed_all(notify)
+        # the SSL and HTTP services and SSL context 0 are gone too (the CA file stays on the
+        # module's flash)
+        self._cch = False
+        self.tls_ca_name = None
+        self._http = False
+        self._http_ssl = False
+        self._net_lost = False  # a restart closes the network library too
+        self._lost_links = []
         self.gnss_on = self.gnss_ready = False
         self._csclk = False  # CSCLK is back at its default after a restart
         self.phone_ready = False  # every setting of phone_setup() is gone
@@ -1284,8 +1897,36 @@ class A76xx:
                 if notify:
                     self.events.put(ev.CLOSED, link)
             self.rx_ready[link] = False
+        self._tls_gone(notify)
+
+    def _tls_gone(self, notify):
+        """Every TLS session is gone (a restart, the network, the SSL service stopped)."""
+        for s in range(_TLS_SESSIONS):
+            if self.tls_links[s]:
+                self.tls_links[s] = False
+                if notify:
+                    self.events.put(ev.CLOSED, TLS_LINK + s)
 
 
 def _ignore(line):
     pass
+
+
+def _session(line, i):
+    """The TLS session number in field i of a CCH line, or None."""
+    try:
+        s = int(_body(line).split(",")[i])
+    except (ValueError, IndexError):
+        return None
+    return s if 0 <= s < _TLS_SESSIONS else None
+
+
+def _tls_data_len(line):
+    """Bytes following '+CCHRECV: DATA,<s>,<len>' (A76-ATM §19.2.15)."""
+    return int(line.split(",")[2])
+
+
+def _http_data_len(line):
+    """Bytes following '+HTTPREAD: <len>' (A76-ATM §16.2.6; 0 ends the body)."""
+    return int(_body(line))
 

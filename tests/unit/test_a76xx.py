@@ -43,6 +43,22 @@ def _reply(*lines):
     return b"".join(b"\r\n" + s.encode() + b"\r\n" for s in lines) + OK
 
 
+SETUP = ["ATI", "AT+CTZU=1", "AT+CIPTIMEOUT=20000,20000,20000"]  # after CFGRI at the first power-on
+
+
+def _ati(model):
+    """ATI's reply (A76-ATM §2.2.7), as a real A7670 prints it."""
+    return _reply("Manufacturer: INCORPORATED", "Model: " + model, "Revision: A7670M7_V1.11.1",
+                  "IMEI: 862000012345674", "+GCAP: +CGSM,+FCLASS,+DS")
+
+
+def _setup(u, model="A7670E-FASE"):
+    """Script the set-up commands power_on() sends after AT+CFGRI=1."""
+    u.on("ATI", _ati(model))
+    u.on("AT+CTZU=1", OK)
+    u.on("AT+CIPTIMEOUT=20000,20000,20000", OK)
+
+
 # ---- pure parsers -------------------------------------------------------------------------------
 
 
@@ -113,6 +129,7 @@ def test_power_on_pulses_pwrkey_then_waits_for_atready():
         u.on("ATE0", b"ATE0\r\r\nOK\r\n")
         u.on("AT+CMEE=2", OK)
         u.on("AT+CFGRI=1", OK)
+        _setup(u)
         t0 = clock.ticks_ms()
         await m.power_on()
         took = clock.ticks_diff(clock.ticks_ms(), t0)
@@ -120,8 +137,8 @@ def test_power_on_pulses_pwrkey_then_waits_for_atready():
         assert levels[2][0] - levels[1][0] == 100  # 100 ms press (hardware.md §5.2)
         assert 11100 <= took < 12500, took
         cmds = u.commands()
-        assert cmds[-3:] == ["ATE0", "AT+CMEE=2", "AT+CFGRI=1"]
-        assert set(cmds[:-3]) == {"AT"} and len(cmds) - 3 >= 10  # probed about once a second
+        assert cmds[-6:] == ["ATE0", "AT+CMEE=2", "AT+CFGRI=1"] + SETUP
+        assert set(cmds[:-6]) == {"AT"} and len(cmds) - 6 >= 10  # probed about once a second
         assert m.reboots == 0 and not m.needs_init
         assert fm.WIRING.pin(25).level == 0  # DTR low: awake
 
@@ -135,8 +152,9 @@ def test_power_on_when_already_running_answers_probe():
         u.on("ATE0", OK)
         u.on("AT+CMEE=2", OK)
         u.on("AT+CFGRI=1", OK)
+        _setup(u)
         await m.power_on()
-        assert u.commands() == ["AT", "ATE0", "AT+CMEE=2", "AT+CFGRI=1"]
+        assert u.commands() == ["AT", "ATE0", "AT+CMEE=2", "AT+CFGRI=1"] + SETUP
 
     support.run(main())
 
@@ -151,6 +169,7 @@ def test_pwrkey_active_low_option():
         m = A76xx(u, key, pwrkey_active_high=False)
         for c in ("AT", "ATE0", "AT+CMEE=2", "AT+CFGRI=1"):
             u.on(c, OK)
+        _setup(u)
         await m.power_on()
         assert levels == [1, 0, 1]
 
@@ -617,6 +636,19 @@ def test_net_open_when_already_open_and_errors():
     support.run(main())
 
 
+def test_a_garbled_netopen_result_is_an_oserror_not_a_valueerror():
+    # issue 10 #1: '+NETOPEN: 1.5' raised ValueError, which the uplink does not handle: its
+    # service restarted instead of backing off like any failed connect
+    async def main():
+        u, m = _modem()
+        u.on("AT+CIPRXGET=1", OK)
+        u.on("AT+NETOPEN", [(0, OK), (100, b"\r\n+NETOPEN: 1.5\r\n")])
+        e = await support.araises(ATError, m.net_open())
+        assert isinstance(e, OSError) and "bad reply" in str(e) and not m.net_up
+
+    support.run(main())
+
+
 def test_send_short_write_is_an_error():
     async def main():
         u, m = _modem()
@@ -755,6 +787,7 @@ def test_power_cycle_holds_pwrkey_long_enough_to_power_off():
         u.on("ATE0", OK)
         u.on("AT+CMEE=2", OK)
         u.on("AT+CFGRI=1", OK)
+        _setup(u)
         m.at.silent = 5
         await m.power_cycle()
         (t_on, v_on), (t_off, v_off) = levels[0], levels[1]

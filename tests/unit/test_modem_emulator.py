@@ -6,7 +6,7 @@ from firmware import clock
 from host_sim import world as W
 from host_sim.fakes import machine as fm
 from host_sim.modem_a76xx import (AGPS_BYTES, AGPS_FAIL_MS, AGPS_MS, BOOT_MS, GNSS_LOAD_MS, GNSS_TTFF,
-                                  SLEEP_IDLE_MS, TAIL_MS, A76xxEmulator)
+                                  NITZ_MS, REG_MS, SLEEP_IDLE_MS, TAIL_MS, A76xxEmulator)
 
 VT = support.VT
 H = 3600000
@@ -173,7 +173,11 @@ def test_identity_and_network_exact_bytes():
     assert r.cmd(b'AT+COPS?\r') == b'\r\n+COPS: 0,2,"24201",7\r\n\r\nOK\r\n'
     assert r.cmd(b"AT+CPSI?\r") == (b"\r\n+CPSI: LTE,Online,242-01,0x07DA,26383618,226,EUTRAN-BAND20,"
                                     b"6300,5,5,26,58,53,13\r\n\r\nOK\r\n")
-    # 22:00:xx UTC + 2 h: local midnight of the 14th, +08 quarter hours
+    # network time needs AT+CTZU=1 (factory 0, A76-ATM §4.2.12) and comes NITZ_MS after the
+    # registration; 22:00:xx UTC + 2 h: local midnight of the 14th, +08 quarter hours
+    assert r.cmd(b"AT+CTZU?\r") == b"\r\n+CTZU: 0\r\n\r\nOK\r\n"
+    assert r.cmd(b"AT+CTZU=1\r") == b"\r\nOK\r\n"
+    r.advance(NITZ_MS)
     r.advance(1000 - VT.ms % 1000 + 500)
     cclk = b'\r\n+CCLK: "26/09/14,00:00:%02d+08"\r\n\r\nOK\r\n' % (VT.ms // 1000)
     assert r.cmd(b"AT+CCLK?\r") == cclk
@@ -568,23 +572,35 @@ def test_socket_push_mode_and_server_close():
     c.close_cb()
     r.advance(300)
     assert r.read() == b"\r\n+IPCLOSE: 1,1\r\n"
-    assert r.cmd(b"AT+CIPSEND=1,3\r") == b"\r\nERROR\r\n"
+    # A76-ATM §15.2.4 case 3: a link abnormally closed refuses with +CIPERROR: <err>, ERROR
+    assert r.cmd(b"AT+CIPSEND=1,3\r") == b"\r\n+CIPERROR: 4\r\n\r\nERROR\r\n"
     # the link the server closed can be opened again straight away
     assert r.cmd(b'AT+CIPOPEN=1,"TCP","192.0.2.10",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 1,0\r\n"
     assert len(r.server.conns) == 2
 
 
 def test_cipopen_failures():
+    # refused at once, in the reply, then ERROR (A76-ATM §15.2.3 cases 2, 3), or failed after
+    # OK in the result (§15.3.2: 4 refused, 11 DNS)
     r = Rig()
     r.boot()
-    assert r.cmd(b'AT+CIPOPEN=0,"TCP","192.0.2.10",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,2\r\n"
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","192.0.2.10",5093\r', 500) == b"\r\n+CIPOPEN: 0,2\r\n\r\nERROR\r\n"
     _net_up(r)
     assert r.cmd(b'AT+CIPOPEN=0,"TCP","nowhere.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,11\r\n"
     assert r.cmd(b'AT+CIPOPEN=0,"TCP","192.0.2.10",81\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,4\r\n"
-    assert r.cmd(b'AT+CIPOPEN=10,"TCP","192.0.2.10",81\r', 500) == b"\r\nERROR\r\n"
+    assert r.cmd(b'AT+CIPOPEN=10,"TCP","192.0.2.10",81\r', 500) == \
+        b"\r\n+IP ERROR: Invalid parameter\r\n\r\nERROR\r\n"
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","192.0.2.10",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","192.0.2.10",5093\r', 500) == b"\r\n+CIPOPEN: 0,4\r\n\r\nERROR\r\n"
+    assert len(r.server.conns) == 1  # the busy link's attempt never reached the network
+    assert r.cmd(b"AT+CIPSEND=0,0\r") == b"\r\n+CIPERROR: 3\r\n\r\nERROR\r\n"
+    assert r.cmd(b"AT+CIPSEND=5,3\r") == b"\r\n+CIPERROR: 4\r\n\r\nERROR\r\n"
 
 
-def test_coverage_loss_closes_network():
+def test_coverage_loss_leaves_the_network_half_open_until_netclose():
+    # A76-ATM §15.4: after NETWORK CLOSED UNEXPECTEDLY the application closes its sockets and
+    # sends AT+NETCLOSE "if AT+NETOPEN? shows the network library is still opened": it is, and
+    # nothing connects until it is released, coverage or not
     r = Rig()
     r.boot()
     _net_up(r)
@@ -592,11 +608,35 @@ def test_coverage_loss_closes_network():
     r.advance(30 * M - VT.ms + 100)
     assert r.read() == b"\r\n+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY\r\n"
     assert r.server.conns[0].closed
-    assert r.cmd(b"AT+NETOPEN?\r") == b"\r\n+NETOPEN: 0\r\n\r\nOK\r\n"
-    assert r.cmd(b"AT+NETOPEN\r", 1000) == b"\r\nOK\r\n\r\n+NETOPEN: 1\r\n"
+    assert r.cmd(b"AT+NETOPEN?\r") == b"\r\n+NETOPEN: 1\r\n\r\nOK\r\n"
+    assert r.cmd(b"AT+NETOPEN\r") == b"\r\n+IP ERROR: Network is already opened\r\n\r\nERROR\r\n"
     r.advance(5 * M + 4000)
     assert r.cmd(b"AT+CEREG?\r") == b"\r\n+CEREG: 0,1\r\n\r\nOK\r\n"
+    assert r.cmd(b"AT+NETOPEN\r") == b"\r\n+IP ERROR: Network is already opened\r\n\r\nERROR\r\n"
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == \
+        b"\r\n+CIPOPEN: 0,1\r\n\r\nERROR\r\n"
+    assert r.cmd(b"AT+CIPSEND=0,3\r") == b"\r\n+CIPERROR: 4\r\n\r\nERROR\r\n"
+    assert r.cmd(b"AT+CIPCLOSE=0\r") == b"\r\n+CIPCLOSE: 0,4\r\n\r\nERROR\r\n"
+    assert r.cmd(b"AT+NETCLOSE\r", 500) == b"\r\nOK\r\n\r\n+NETCLOSE: 0\r\n"
+    assert r.cmd(b"AT+NETOPEN?\r") == b"\r\n+NETOPEN: 0\r\n\r\nOK\r\n"
+    assert r.cmd(b"AT+NETCLOSE\r") == b"\r\n+NETCLOSE: 2\r\n\r\nERROR\r\n"  # §15.2.2 case 5
     _net_up(r)
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
+
+
+def test_coverage_loss_while_opening_fails_the_netopen():
+    r = Rig()
+    r.boot()
+    r.advance(30 * M - VT.ms - 200)
+    assert r.cmd(b"AT+NETOPEN\r", 1000) == b"\r\nOK\r\n\r\n+NETOPEN: 1\r\n"
+    assert r.cmd(b"AT+NETOPEN?\r") == b"\r\n+NETOPEN: 0\r\n\r\nOK\r\n"
+
+
+def test_netclose_closes_the_open_links_first():
+    r = _buffered_link()
+    assert r.cmd(b'AT+CIPOPEN=2,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 2,0\r\n"
+    assert r.cmd(b"AT+NETCLOSE\r", 500) == b"\r\nOK\r\n\r\n+CIPCLOSE: 2,0\r\n\r\n+NETCLOSE: 0\r\n"
+    assert r.server.conns[0].closed
 
 
 def test_sleep_drops_bytes_until_dtr_low_and_ri_pulses():
@@ -881,3 +921,113 @@ def test_an_empty_receive_buffer_answers_no_data_and_error():
     r = _buffered_link()
     assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 500) == b"\r\nOK\r\n\r\n+CIPOPEN: 0,0\r\n"
     assert r.cmd(b"AT+CIPRXGET=2,0,100\r") == b"\r\n+IP ERROR: No data\r\n\r\nERROR\r\n"
+
+
+# ==================================================================== the modem as the manual says
+def _cclk(r):
+    return r.cmd(b"AT+CCLK?\r").split(b'"')[1]
+
+
+def test_network_time_needs_ctzu_and_comes_after_registration():
+    # A76-ATM §4.2.12: NITZ updates the clock only with AT+CTZU=1; its factory value is 0 and
+    # it is nonvolatile. The time comes NITZ_MS after the registration.
+    r = Rig()
+    r.boot()
+    assert r.cmd(b"AT+CTZU=?\r") == b"\r\n+CTZU: (0-1)\r\n\r\nOK\r\n"
+    r.advance(NITZ_MS + 1000)
+    assert _cclk(r).startswith(b"70/01/01,00:00:")  # CTZU 0: NITZ came and was ignored
+    assert r.cmd(b"AT+CTZU=1\r") == b"\r\nOK\r\n"
+    r.advance(60000)
+    assert _cclk(r).startswith(b"70/01/01,00:01:")  # applied only from the next NITZ on
+    r.press(3000)  # power off and on: the setting is kept, the clock is not
+    r.advance(3000)
+    r.boot()
+    assert r.cmd(b"AT+CTZU?\r") == b"\r\n+CTZU: 1\r\n\r\nOK\r\n"
+    booted = VT.ms
+    assert _cclk(r).startswith(b"70/01/01,")  # registered, the network's time not here yet
+    r.advance(REG_MS + NITZ_MS - 6000 + 100)
+    assert _cclk(r).startswith(b"26/09/14,00:0") and _cclk(r).endswith(b"+08")
+    assert VT.ms - booted < 10000
+
+
+def test_network_time_never_when_the_operator_sends_none():
+    r = Rig(emu={"nitz": "never", "ctzu": 1})
+    r.boot()
+    r.advance(3600000)
+    assert _cclk(r).startswith(b"70/01/01,01:00:")
+    support.raises(ValueError, Rig, emu={"nitz": "sometimes"})
+    support.raises(ValueError, Rig, emu={"ctzu": 2})
+
+
+def test_ciptimeout_bounds_a_slow_connect():
+    # A76-ATM §15.2.12: AT+NETOPEN, AT+CIPOPEN and AT+CIPSEND take up to 120 s by default
+    r = Rig(emu={"cipopen_ms": 45000})
+    r.boot()
+    assert r.cmd(b"AT+CIPTIMEOUT?\r") == b"\r\n+CIPTIMEOUT: 120000,120000,120000\r\n\r\nOK\r\n"
+    _net_up(r)
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 30000) == b"\r\nOK\r\n"
+    r.advance(15000)
+    assert r.read() == b"\r\n+CIPOPEN: 0,0\r\n"  # 45 s: within the default limit
+    assert r.cmd(b"AT+CIPCLOSE=0\r", 500) == b"\r\nOK\r\n\r\n+CIPCLOSE: 0,0\r\n"
+    assert r.cmd(b"AT+CIPTIMEOUT=3000,120001\r") == b"\r\nERROR\r\n"  # 3000..120000 ms
+    assert r.cmd(b"AT+CIPTIMEOUT=,20000\r") == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+CIPTIMEOUT?\r") == b"\r\n+CIPTIMEOUT: 120000,20000,120000\r\n\r\nOK\r\n"
+    t0 = VT.ms
+    assert r.cmd(b'AT+CIPOPEN=0,"TCP","tracker.trygg.test",5093\r', 19000) == b"\r\nOK\r\n"
+    r.advance(20000 - (VT.ms - t0) + 100)
+    assert r.read() == b"\r\n+CIPOPEN: 0,10\r\n"  # <err> 10: Timeout (§15.3.2)
+    r.advance(60000)
+    assert r.read() == b"" and len(r.server.conns) == 1 and r.emu.links[0] is None
+    r.emu.reboot()  # NO_SAVE: the default again after a restart
+    r.advance(BOOT_MS + 6000)
+    r.read()
+    assert r.cmd(b"ATE0\r") == b"ATE0\r\r\nOK\r\n"
+    assert r.cmd(b"AT+CIPTIMEOUT?\r") == b"\r\n+CIPTIMEOUT: 120000,120000,120000\r\n\r\nOK\r\n"
+
+
+def test_ciptimeout_bounds_a_slow_netopen():
+    r = Rig(emu={"netopen_ms": 30000})
+    r.boot()
+    assert r.cmd(b"AT+CIPTIMEOUT=10000,10000,10000\r") == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+NETOPEN\r", 10100) == b"\r\nOK\r\n\r\n+NETOPEN: 10\r\n"
+    assert r.cmd(b"AT+NETOPEN?\r") == b"\r\n+NETOPEN: 0\r\n\r\nOK\r\n"
+    r.advance(30000)
+    assert r.read() == b""  # the late answer never comes: the attempt was dropped
+
+
+def test_model_without_gnss_refuses_every_gnss_command():
+    r = Rig(emu={"model": "A7670E-LASE"})
+    r.boot()
+    ati = r.cmd(b"ATI\r")
+    assert ati == (b"\r\nManufacturer: SIMCOM INCORPORATED\r\n\r\nModel: A7670E-LASE\r\n\r\n"
+                   b"Revision: A7670M7_V1.11.1\r\n\r\nIMEI: 862000012345674\r\n\r\n"
+                   b"+GCAP: +CGSM,+FCLASS,+DS\r\n\r\nOK\r\n")
+    assert r.cmd(b"AT+CGMM\r") == b"\r\nA7670E-LASE\r\n\r\nOK\r\n"
+    for c in (b"AT+CGNSSPWR=1", b"AT+CGNSSPWR?", b"AT+CGNSSPWR=?", b"AT+CGNSSINFO", b"AT+CAGPS",
+              b"AT+CGPSINFO", b"AT+CGPSCOLD"):
+        assert r.cmd(c + b"\r") == b"\r\nERROR\r\n", c  # LilyGO issue #52 (A7670G-LLSE)
+    assert r.emu.gnss_powerons == 0 and r.meter.state.get("gnss", "off") == "off"
+    assert r.cmd(b"AT+CLIP=1\r") == b"\r\nOK\r\n"  # voice and SMS are there
+    assert r.cmd(b"AT+CMGF=1\r") == b"\r\nOK\r\n"
+
+
+def test_model_without_voice_or_sms_and_the_overrides():
+    r = Rig(emu={"model": "A7670E-LNXY-UBL"})
+    r.boot()
+    for c in (b"ATD+4791111111;", b"ATA", b"AT+CLIP=1", b"AT+CLCC", b"AT+CHUP", b"AT+CMGF=1",
+              b'AT+CMGS="+4791111111"', b"AT+CNMI=2,1,0,0,0", b"AT+CGNSSPWR=1"):
+        assert r.cmd(c + b"\r") == b"\r\nERROR\r\n", c
+    assert r.cmd(b"AT+CSQ\r") == b"\r\n+CSQ: 28,99\r\n\r\nOK\r\n"
+    r = Rig(emu={"voice": False})  # a FASE without voice: GNSS and SMS stay
+    r.boot()
+    assert r.cmd(b"ATD+4791111111;\r") == b"\r\nERROR\r\n"
+    assert r.cmd(b"AT+CMGF=1\r") == b"\r\nOK\r\n"
+    assert r.cmd(b"AT+CGNSSPWR=1\r") == b"\r\nOK\r\n"
+    support.raises(ValueError, Rig, emu={"model": "A7670X-NOPE"})
+    support.raises(ValueError, Rig, emu={"gnss": "yes"})
+
+
+def test_model_from_the_scenarios_device_block():
+    r = Rig(device={"model": "A7670SA-LASE", "nitz": "never"})
+    assert r.emu.model == "A7670SA-LASE" and not r.emu.has_gnss and r.emu.has_voice
+    assert r.emu.nitz_mode == "never"
