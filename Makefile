@@ -13,12 +13,14 @@ SCENARIO ?= host_sim/scenarios/school_day.json
 OUT ?= out/sim
 BOARD ?= lilygo_t_a7670
 PORT ?= /dev/ttyUSB0
+CONFIG ?=
 
-.PHONY: help sim test unit unit-cpython unit-micropython compile lint scenario bench soak flash clean
+.PHONY: help sim test unit unit-cpython unit-micropython compile lint scenario board bench soak flash \
+	provision-check board-test vboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
-	@echo "  variables: PY=python|micropython SCENARIO=... OUT=... BOARD=... PORT=..."
+	@echo "  variables: PY=python|micropython SCENARIO=... OUT=... BOARD=... PORT=... CONFIG=... SEED=..."
 
 $(VENV)/.stamp: requirements.txt
 	python3 -m venv $(VENV)
@@ -32,7 +34,7 @@ else
 	$(PYTHON) -m host_sim run $(SCENARIO) $(OUT)
 endif
 
-test: $(VENV)/.stamp lint compile unit scenario ## the whole suite: lint, mpy-cross, unit tests on both interpreters, scenarios
+test: $(VENV)/.stamp lint compile unit scenario board ## the whole suite: lint, mpy-cross, unit tests on both interpreters, scenarios, the board suite on the virtual board
 
 lint: $(VENV)/.stamp ## ruff over everything
 	$(VENV)/bin/ruff check .
@@ -51,14 +53,26 @@ unit-micropython: $(VENV)/.stamp
 scenario: $(VENV)/.stamp ## simulated days on both interpreters, checked like Traccar (and the people calling) would
 	$(PYTHON) -m pytest tests/scenario tests/tools
 
+board: $(VENV)/.stamp ## the board suite (tests/board) on the virtual board: flashed as a real one, then QA over serial with pytest-embedded
+	$(PYTHON) tools/boardtest.py
+
+board-test: $(VENV)/.stamp ## the board suite on a real board: make board-test PORT=/dev/ttyUSB0 CONFIG=my-watch.json (README, Real hardware)
+	$(PYTHON) tools/boardtest.py --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
+
+vboard: $(VENV)/.stamp ## a virtual board on a pty (out/vboard/tty) with the simulated world behind it; then make flash PORT=out/vboard/tty, mpremote connect out/vboard/tty
+	$(PYTHON) tools/vboard.py --world host_sim.board_world --link out/vboard/tty
+
 bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, energy, SOS latencies, heap, .mpy size)
 	$(PYTHON) tools/bench.py
 
 soak: $(VENV)/.stamp ## the power-cut suite: a week, 1,000 cuts (a third inside flash writes, renames, deletes), a 12 h and an 80 h outage; every report accounted for (SEED=1)
 	$(PYTHON) tools/soak.py --days 7 --cuts 1000 --seed $(or $(SEED),1)
 
-flash: $(VENV)/.stamp ## compile and copy the firmware to a board: make flash BOARD=lilygo_t_a7670 PORT=/dev/ttyUSB0
-	$(PYTHON) tools/deploy.py --board $(BOARD) --port $(PORT)
+flash: $(VENV)/.stamp ## compile and copy the firmware to a board or a virtual board's pty: make flash BOARD=lilygo_t_a7670 PORT=/dev/ttyUSB0 [CONFIG=my-watch.json]
+	$(PYTHON) tools/deploy.py --board $(BOARD) --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
+
+provision-check: $(VENV)/.stamp ## check a watch's settings file with the firmware's own validator: make provision-check CONFIG=my-watch.json
+	$(PYTHON) tools/provision.py check $(CONFIG)
 
 clean: ## remove build output (keeps .venv)
 	rm -rf out .pytest_cache .ruff_cache
