@@ -322,8 +322,9 @@ def _action(name, reply=""):
 
 
 # FACTORY keeps what the watch needs to be reached at all: the server that sent the command,
-# its id there, and the PIN for SMS commands
-_KEEP_ON_FACTORY = ("pin", "server_host", "server_port", "device_id", "maker", "protocol", "apn")
+# its id there, how to reach it (protocol, TLS: a factory reset must not send in clear), and the
+# PIN for SMS commands
+_KEEP_ON_FACTORY = ("pin", "server_host", "server_port", "device_id", "maker", "protocol", "tls", "apn")
 
 
 def _factory(new, args):

@@ -27,8 +27,16 @@ DEFAULTS = {
     # Empty: no server configured, reports stay queued in the outbox. Privacy by default: the
     # firmware ships with no third-party server.
     "server_host": "",
-    "server_port": 5093,  # Traccar's watch port (watch-protocol.md §1)
-    "protocol": "watch",  # the only uplink so far; OsmAnd HTTP comes as the fallback later
+    # The port of the chosen protocol: Traccar's watch port 5093, OsmAnd's 5055 (watch-protocol.md
+    # §1), or the TLS front's before either (docs/transports.md)
+    "server_port": 5093,
+    # "watch": Traccar's watch protocol on one TCP session (firmware/uplink.py); "osmand": one
+    # HTTP GET per report, Traccar's OsmAnd protocol (watch-protocol.md §7, firmware/osmand.py)
+    "protocol": "watch",
+    # TLS to the server, checked against the CA provisioned with the watch (<root>/ca.pem, written
+    # by provisioning, never logged; docs/transports.md). While set, nothing is sent in clear:
+    # without TLS in the modem's driver or without the CA, the reports stay queued.
+    "tls": False,
     "maker": "SG",  # the 2-character manufacturer field of a watch frame (watch-protocol.md §2)
     "report_interval_s": 300,
     # Below Traccar's 1800 s idle timeout, with a minute of margin (watch-protocol.md §1).
@@ -120,7 +128,7 @@ _RANGES = {
 MAX_REMINDERS = 8
 MAX_WORK_WINDOWS = 8
 
-PROTOCOLS = ("watch",)  # a value is accepted only once something implements it
+PROTOCOLS = ("watch", "osmand")  # a value is accepted only once something implements it
 
 
 class ConfigError(ValueError):

@@ -32,7 +32,19 @@ class Control:
         self._carry_out(res, "server", frame.type[:16])
         if not res.reply:
             return None
-        return watchproto.encode(frame.maker, self.app.device_id, res.reply, frame.index)
+        index = frame.index
+        if index is not None and not watchproto.is_index(index):
+            # Traccar's rule takes any text before a hex length for the index (§2), and so does
+            # parse(); its encoder only ever writes 4 hex digits. Another "index" (a broken or
+            # hostile server: "[SG*id**0002*CR]") is not echoed: encode() refuses it, and that
+            # ValueError would end the receiver with the command carried out and unanswered.
+            index = None
+        maker = frame.maker
+        if not watchproto.is_maker(maker):
+            # parse() takes any 2 printable characters, as Traccar does (§2); echoing a `}` or a
+            # `*` would give a frame Traccar cannot read (an escape error closes the session)
+            maker = self.app.cfg["maker"]
+        return watchproto.encode(maker, self.app.device_id, res.reply, index)
 
     # ---- by SMS (from a guardian: telephony checked the number) ----
     async def on_sms(self, contact, text):

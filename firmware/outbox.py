@@ -43,8 +43,11 @@ Why this shape:
   reads as acked=0: everything still on flash is sent again rather than lost.
 * Records out of seq order within a segment (moved by damage) or repeated are found at open and
   the segment rewritten in seq order, so pending() is oldest first and acking a batch by its
-  last seq cannot ack a record that was never sent. Files in the folder that are not
-  "<segno>.log" as this module writes them (a stray "00.log") are left alone and not read.
+  last seq cannot ack a record that was never sent. Segments whose seqs do not rise with their
+  number (renamed, copied or cross-linked by a damaged filesystem) are merged at open: every
+  unacked record once, in seq order, into new segments after the last. Files in the folder
+  that are not "<segno>.log" as this module writes them (a stray "00.log") are left alone and
+  not read.
 
 RAM: one 1 KiB payload buffer and an index of [segno, first_seq, last_seq, count, seqs] per
 segment (seqs is None while the segment's seqs are consecutive, the normal case; a list only
@@ -450,7 +453,76 @@ class Outbox:
         self._bad = 0
         self._next = top + 1
         self._next_segno = segnos[-1] + 1 if segnos else 0
+        if self._misordered():
+            self.corrupt += 1
+            dirty = True
+            self._merge()
         self._tail_ok = bool(self._segs)
         self._recount()
         if dirty:  # persist the count, so that repaired damage is not counted again next boot
             self._write_head(self._acked, self.dropped, self.corrupt)
+
+    def _commit(self, segno):
+        os.rename(fsutil.join(self.dir, "%d.tmp" % segno), self._path(segno))
+
+    def _misordered(self):
+        """Do the segments, in segno order, fail to hold ever higher seqs? Never as this module
+        writes them; a segment renamed, copied or cross-linked by a damaged filesystem does. The
+        records in it that are not above the segments before it would be skipped by pending()
+        but counted by len(): never sent, and the queue never empty."""
+        last = -1
+        for seg in self._segs:
+            if seg[_FIRST] <= last:
+                return True
+            last = seg[_LAST]
+        return False
+
+    def _merge(self):
+        """Rewrite every unacked record once, in seq order, into new segments after the last
+        one (each <segno>.tmp, then renamed), then delete the old ones. A power cut in between
+        leaves old and new segments, merged again at the next open: nothing lost or repeated."""
+        where = {}  # seq -> (segno, pos) of its first copy
+        for seg in self._segs:
+            path = self._path(seg[_SEG])
+            size = fsutil.size(path) or 0
+            f = open(path, "rb")
+            try:
+                for seq, _, pos in self._records(f, size):
+                    if seq > self._acked and seq not in where:
+                        where[seq] = (seg[_SEG], pos)
+            finally:
+                f.close()
+        self._bad = 0
+        old = [seg[_SEG] for seg in self._segs]
+        segs = []
+        src = None  # [segno, open file, size] of the segment being copied from
+        out = None
+        try:
+            for seq in sorted(where):
+                segno, pos = where[seq]
+                if src is None or src[0] != segno:
+                    if src is not None:
+                        src[1].close()
+                    path = self._path(segno)
+                    src = [segno, open(path, "rb"), fsutil.size(path) or 0]
+                if out is None or segs[-1][_COUNT] >= self.seg_items:
+                    if out is not None:
+                        out.close()
+                        self._commit(segs[-1][_SEG])
+                    segs.append([self._next_segno, 0, -1, 0, None])
+                    self._next_segno += 1
+                    out = open(fsutil.join(self.dir, "%d.tmp" % segs[-1][_SEG]), "wb")
+                n = self._parse(src[1], pos, src[2])[1]
+                out.write(self._hdr)
+                out.write(self._mv[0:n])
+                self._add(segs[-1], seq)
+        finally:
+            if src is not None:
+                src[1].close()
+            if out is not None:
+                out.close()
+        if segs:
+            self._commit(segs[-1][_SEG])
+        for segno in old:
+            fsutil.remove(self._path(segno))
+        self._segs = segs

@@ -19,7 +19,8 @@ File <root>/places.dat, text, replaced whole by fsutil.atomic_write:
 
 Example:  `59912345 10745678 18 812345678 4 a0b1c2d3e4f5:-52 a0b1c2d3e4f6:-67 1a2b3c4d`
 
-Loading never raises. A line without its newline (a torn write), with a bad CRC (garbled) or
+Loading never raises (not even MemoryError: the places are soft data, and a boot that fails
+on them would fail again). A line without its newline (a torn write), with a bad CRC (garbled) or
 with a field out of range is dropped and counted in `damaged`; an unknown header or a file
 over MAX_FILE (~2x what 24 places take) is not read at all (counted as one). The next save
 rewrites the file clean. With littlefs a save is atomic (hardware.md §4) and damage should
@@ -384,7 +385,7 @@ class Places:
                 self.damaged = 1
             else:
                 self._read(fsutil.read_bytes(self._path) or b"")
-        except OSError as e:
+        except (OSError, MemoryError) as e:  # soft data: the watch starts without it
             log.event("error", where="places", err=repr(e))
             self._p = []
             return
@@ -396,15 +397,22 @@ class Places:
             self._dirty |= _CHANGED  # rewritten clean at the next save
 
     def _read(self, data):
-        lines = data.split(b"\n")
-        if len(lines) < 2 or lines[0] != HEADER:
+        # Line by line, not data.split(): a damaged file of MAX_FILE bytes may hold thousands of
+        # short lines, and a list of them is more than the ESP32's heap has (tests/fuzz: places)
+        i = data.find(b"\n")
+        if i < 0 or data[:i] != HEADER:
             self.damaged = 1
             return
-        if lines[-1]:  # the last line has no newline: a torn write
-            self.damaged += 1
-        for raw in lines[1:-1]:
-            p = _parse(raw)
+        i += 1
+        n = len(data)
+        while i < n:
+            j = data.find(b"\n", i)
+            if j < 0:  # the last line has no newline: a torn write
+                self.damaged += 1
+                return
+            p = _parse(data[i:j])
             if p is None:
                 self.damaged += 1
             else:
                 self._p.append(p)
+            i = j + 1

@@ -43,6 +43,7 @@ LOW_BATTERY = const(0x20000)  # status bit 17: Traccar's lowBattery (watch-proto
 MARGIN_PCT = const(5)  # a flag clears only this many points above its level (hysteresis)
 READ_MS = const(60000)  # the gauge is read once a minute (the ESP32 wakes that often anyway)
 FILENAME = "power.json"
+_MAX_BYTES = const(256)
 
 
 def step(low, critical, pct, low_pct, crit_pct):
@@ -89,10 +90,12 @@ class Power:
         if self._path is None:
             return
         try:
-            d = json.loads(fsutil.read_bytes(self._path) or b"{}")
+            # ~32 bytes when we wrote it: a bigger file is damage, and is not read whole
+            d = json.loads(fsutil.read_bytes(self._path, _MAX_BYTES) or b"{}")
             self.low = d.get("low") is True
             self.critical = d.get("critical") is True
-        except (OSError, ValueError, AttributeError) as e:  # unreadable: as after a fresh start
+        except Exception as e:  # unreadable: as after a fresh start. Not JSON: ValueError; not an
+            # object: AttributeError; CPython also RecursionError on deep nesting (tests/fuzz)
             log.event("error", where="power", err=repr(e))
 
     def _save(self):

@@ -46,6 +46,7 @@ _ALERT_BUDGET_S = const(45)
 _STILL_CHECK_MIN_S = const(60)  # a Wi-Fi scan costs ~0.04 mAh: never more often than this
 _ZONE_FAST_MS = const(60000)  # after a crossing: a report every minute ...
 _ZONE_FAST_FOR_MS = const(300000)  # ... for 5 minutes
+_ZONES_FILE_MAX = const(1024)  # zones.json is read up to this (it is ~250 bytes when full)
 
 
 def still_check_s(edge_m, interval_s):
@@ -112,10 +113,12 @@ class Reporter:
         if self._zpath is None:
             return
         try:
-            d = json.loads(fsutil.read_bytes(self._zpath) or b"{}")
+            # 8 names and beliefs: ~250 bytes as we write it; a far bigger file is damage
+            d = json.loads(fsutil.read_bytes(self._zpath, _ZONES_FILE_MAX) or b"{}")
             if isinstance(d, dict):
                 self.zones.restore(d)
-        except (OSError, ValueError, TypeError) as e:
+        except Exception as e:  # unreadable: every belief starts unknown. Not JSON: ValueError;
+            # CPython also RecursionError on deep nesting (tests/fuzz)
             log.event("error", where="zones", err=repr(e))
 
     def _save_zones(self):

@@ -58,7 +58,7 @@ class Inbox:
                 items = json.loads(data)
                 if isinstance(items, list):
                     self.items = [m for m in items if isinstance(m, dict)]
-        except (OSError, ValueError):
+        except Exception:  # OSError, ValueError; CPython's RecursionError on deep nesting (tests/fuzz)
             log.event("error", where="inbox", err="unreadable messages.json ignored")
 
     def has(self, number, scts, text):

@@ -1,4 +1,5 @@
-"""The link to the Traccar server: one TCP session speaking the `watch` protocol.
+"""The link to the Traccar server: one TCP session speaking the `watch` protocol, over TLS when
+configured; or the OsmAnd protocol over HTTP(S) (firmware/osmand.py). docs/transports.md.
 
 Delivery rule (watch-protocol.md §4): Traccar never acks UD, but acks every LK with `LK` and
 TCP keeps order. So each batch of queued reports goes out in one send followed by an LK, and
@@ -33,11 +34,24 @@ first: not acked, it is the network or the server, and nothing changes; acked, t
 at a time, and one that is refused alone in two sessions whose probe was acked is dropped
 (`report_rejected` / `alarm_rejected` in the log, `rejected` counted). An item that cannot be
 encoded at all is dropped when it is the oldest. Alarms never wait for a suspected report's
-probe: they go alone, first.
+probe: they go alone, first; and a new alarm does not wait for the probe of a suspected alarm
+either: the alarm queue goes once without it (a server that stores without acking must still
+get every crossing and SOS at once).
+
+Transports (config "tls", "protocol"; docs/transports.md). With "tls" the session is the
+modem's TLS client (the driver's tls_* methods: A76-ATM §19), its server checked against the
+CA provisioned with the watch (<root>/ca.pem, handed to the modem once under a name made from
+its CRC, never logged): a server the CA does not vouch for is refused by the modem (the
+driver's TlsRefused) and logged as `tls_refused`; the reports wait (bad_backoff between tries:
+each costs a handshake), and nothing ever goes in clear while "tls" is set, whatever fails. With
+"protocol": "osmand" each item is one HTTP(S) GET (firmware/osmand.py), acked by its 200; there
+is no session and no heartbeat. A modem driver without TLS or HTTP (has_tls / has_http) cannot
+carry what the config asks: a clear error is logged and the reports stay queued.
 """
 import asyncio
+from binascii import crc32
 
-from firmware import clock, log, smscodec, watchproto
+from firmware import clock, fsutil, log, osmand, smscodec, watchproto
 from firmware.compat import const, wait_for_ms
 
 _LINK = const(0)
@@ -77,6 +91,84 @@ _UNASKED_MS = const(3600000)
 _BAD_BACKOFF_MIN_S = const(60)
 _BAD_BACKOFF_MAX_S = const(1800)
 _CLEAN_MS = const(600000)
+CA_FILE = "ca.pem"  # the CA provisioned with the watch (TLS), in the flash root
+_CA_MAX = const(10240)  # the most a modem takes (A76-ATM §19.2.2 AT+CCERTDOWN <len>)
+_CA_PREFIX = "trygg"  # its name in the modem: trygg<crc32 hex>.pem; a new CA, a new name
+
+
+class Ca:
+    """The CA provisioned with the watch (<root>/ca.pem, PEM). load(modem) makes it the one the
+    modem checks servers against, storing it there only when the modem lacks it (the name
+    carries the file's CRC-32: a CA replaced on flash is stored anew under its own name). The
+    text is read only to hand it to the modem, and never logged."""
+
+    def __init__(self, root):
+        self.path = fsutil.join(root, CA_FILE) if root else CA_FILE
+        self.name = None
+
+    def present(self):
+        n = fsutil.size(self.path)
+        return n is not None and 0 < n <= _CA_MAX
+
+    async def load(self, modem):
+        if self.name is not None and modem.tls_ca_name == self.name:
+            return
+        pem = fsutil.read_bytes(self.path, _CA_MAX + 1)
+        if not pem or len(pem) > _CA_MAX:
+            raise OSError(2, "no usable CA at %s" % CA_FILE)
+        self.name = "%s%08x.pem" % (_CA_PREFIX, crc32(pem) & 0xFFFFFFFF)
+        if modem.tls_ca_name != self.name:
+            await modem.tls_setup(self.name, pem, _CA_PREFIX)
+
+
+class _Tcp:
+    """The watch protocol's bytes over the modem's TCP socket, link 0 (A76-ATM §15)."""
+
+    tls = False
+    link = _LINK
+
+    def __init__(self, modem):
+        self.m = modem
+
+    async def open(self, host, port):
+        await self.m.net_open()
+        await self.m.tcp_open(_LINK, host, port, _CONNECT_TIMEOUT_MS)
+
+    async def send(self, data, urgent=False):
+        await self.m.tcp_send(_LINK, data, urgent=urgent)
+
+    async def recv(self):
+        return await self.m.tcp_recv(_LINK)
+
+    async def close(self):
+        await self.m.tcp_close(_LINK)
+
+
+class _Tls(_Tcp):
+    """... over the modem's TLS session 0 (A76-ATM §19), the server checked against the CA."""
+
+    tls = True
+
+    def __init__(self, modem, ca):
+        self.m = modem
+        self.ca = ca
+        self.link = modem.tls_link
+
+    async def open(self, host, port):
+        await self.ca.load(self.m)
+        # the data connection as on a plain day (AT+NETOPEN: the positioning's AGPS uses it);
+        # the SSL service activates the same PDP context itself (AT+CCHSTART, §19.2.7)
+        await self.m.net_open()
+        await self.m.tls_open(0, host, port, _CONNECT_TIMEOUT_MS)
+
+    async def send(self, data, urgent=False):
+        await self.m.tls_send(0, data, urgent=urgent)
+
+    async def recv(self):
+        return await self.m.tls_recv(0)
+
+    async def close(self):
+        await self.m.tls_close(0)
 
 
 def _splitter():
@@ -131,8 +223,13 @@ class Uplink:
         self._suspect = None  # (outbox, seq) of the oldest item of the batches that failed
         self._suspect_fails = 0  # ... how many times in a row
         self._careful = 0  # items still to send one at a time
+        self._alarm_free = 0  # seq of the newest alarm sent without waiting for a probe
         self._alone_fails = 0  # the suspect sent alone, after an acked probe, and not acked
         self.rejected = 0  # items dropped because the server refused them every time
+        self._ca = Ca(getattr(cfg, "root", None))
+        self._tx = _Tcp(modem)  # the transport of the session (set at each connect)
+        self._osm = osmand.OsmAnd(self)
+        self._proto = None  # the protocol in use ("watch" / "osmand"), to see it change
         self._session()
 
     # ---- called by others ----
@@ -164,11 +261,11 @@ class Uplink:
 
     def on_data(self, link, _=None):
         """Router: the modem holds bytes for a socket (or may: it asks after every RI wake)."""
-        if link == _LINK and self.connected:
+        if link == self._tx.link and self.connected and self._proto == "watch":
             self._rx.set()
 
     def on_closed(self, link, _=None):
-        if link == _LINK and self.connected:
+        if link == self._tx.link and self.connected and self._proto == "watch":
             self._lost("closed by network or server")
 
     async def alarm_written(self, timeout_ms):
@@ -224,10 +321,14 @@ class Uplink:
         cfg = self._cfg
         host, port = cfg["server_host"], cfg["server_port"]
         self._alarms_tried = self._alarm_mark()
+        # TLS exactly when configured: a refused or failed TLS connect never falls back to plain
+        self._tx = _Tls(self._m, self._ca) if cfg["tls"] else _Tcp(self._m)
         try:
-            await self._m.net_open()
-            await self._m.tcp_open(_LINK, host, port, _CONNECT_TIMEOUT_MS)
+            await self._tx.open(host, port)
         except OSError as e:
+            if getattr(e, "tls_refused", False):
+                self._tls_refused(host, port, e)
+                return False
             self.backoff_s = next_backoff(self.backoff_s)
             self._retry_at = clock.ticks_add(clock.ticks_ms(), self.backoff_s * 1000)
             log.event("connect_failed", host=host, port=port, err=repr(e), retry_s=self.backoff_s)
@@ -236,14 +337,27 @@ class Uplink:
         self._split = _splitter()
         self._ack.clear()
         self._session()
-        log.event("connect", host=host, port=port, id=self.device_id)
+        log.event("connect", host=host, port=port, id=self.device_id, tls=self._tx.tls)
         return True
+
+    def _tls_refused(self, host, port, e):
+        """The server's certificate is not signed by the provisioned CA (or no CA is set): the
+        modem refused the handshake and sent nothing. Logged for the people who run the server;
+        the next try waits bad_backoff (each costs a handshake, ~4 KB), and no alarm skips it:
+        an alarm cannot go to that server either."""
+        self.strikes += 1
+        wait_s = max(next_backoff(self.backoff_s), bad_backoff(self.strikes))
+        self.backoff_s = next_backoff(self.backoff_s)
+        self._retry_at = clock.ticks_add(clock.ticks_ms(), wait_s * 1000)
+        log.event("tls_refused", host=host, port=port, err=getattr(e, "code", None), retry_s=wait_s,
+                  why="the server's certificate is not signed by the CA provisioned with the watch; "
+                      "reports stay queued")
 
     async def _close(self, why, bad=False):
         if self.connected:
             self._lost(why, bad)
         try:
-            await self._m.tcp_close(_LINK)
+            await self._tx.close()
         except OSError:
             pass
 
@@ -281,7 +395,7 @@ class Uplink:
         self._ack.clear()
         self._got_ack = False
         self._owed += acks
-        await self._m.tcp_send(_LINK, payload, urgent=urgent)
+        await self._tx.send(payload, urgent=urgent)
         if urgent:
             self._alarm_out.set()
         try:
@@ -344,7 +458,17 @@ class Uplink:
         batch. True if all went out."""
         while self.connected:
             alarms = self._al.pending(_BATCH) if self._al is not None else []
-            careful = self._careful and (not alarms or self._suspect[0] is self._al)
+            # A suspected alarm waits for the probe, but an alarm newer than the last one sent
+            # without a probe does not: the whole alarm queue goes at once, once (a crossing or
+            # an SOS must reach a server that stores without acking, issue 8; if the oldest
+            # alarm is the one refused, the careful pass resumes at the next session). The
+            # suspect is forgotten once a careful send is acked or it is dropped: then an
+            # alarm goes alone too, as the careful pass goes on.
+            fresh = alarms and alarms[-1][0] > self._alarm_free
+            careful = self._careful and (not alarms or self._suspect is None or (
+                self._suspect[0] is self._al and not fresh))
+            if alarms and not careful:
+                self._alarm_free = alarms[-1][0]
             if careful:
                 # an alarm never waits for the probe of a suspected report: it goes alone first
                 if not self._probed:
@@ -399,8 +523,20 @@ class Uplink:
 
     def _ms_until_due(self):
         """How long the sender may sleep when it has nothing to send: while disconnected, until
-        the reconnect time; while connected, until the next heartbeat."""
+        the reconnect time; while connected, until the next heartbeat. OsmAnd: until the held
+        reports' deadline or the retry time, with nothing queued an hour (no heartbeat)."""
         now = clock.ticks_ms()
+        if self._proto == "osmand":
+            if not self._cfg["server_host"] or not self.queued():
+                return _IDLE_MS
+            wait = 0
+            h = self._hold_until
+            if h is not None and self._held():
+                wait = clock.ticks_diff(h, now)
+            r = self._retry_at
+            if r is not None and clock.ticks_diff(r, now) > wait:
+                wait = clock.ticks_diff(r, now)
+            return max(0, wait)
         if not self.connected:
             if not self._cfg["server_host"]:
                 return _IDLE_MS
@@ -422,35 +558,118 @@ class Uplink:
             wait = clock.ticks_diff(h, now)
         return max(0, wait)
 
+    def _blocked(self):
+        """Why nothing can be sent as configured (a clear error for the log), or None."""
+        cfg = self._cfg
+        if not cfg["server_host"]:
+            return "no server configured; reports stay queued"
+        m = self._m
+        if cfg["tls"] and not getattr(m, "has_tls", False):
+            return "TLS is configured but the modem driver has no TLS; reports stay queued (never in clear)"
+        if cfg["protocol"] == "osmand" and not getattr(m, "has_http", False):
+            return "OsmAnd is configured but this modem's driver has no HTTP; reports stay queued"
+        if cfg["tls"] and not self._ca.present():
+            return "TLS is configured but no CA was provisioned (%s); reports stay queued" % CA_FILE
+        return None
+
+    async def _switch(self, proto):
+        """The protocol changed (provisioning, a new config): the old one's link ends first."""
+        if self._proto == "watch" and self.connected:
+            await self._close("protocol changed to " + proto)
+        elif self._proto == "osmand" and hasattr(self._m, "http_term"):
+            await self._m.http_term()
+        self.connected = False
+        self._last_ack = None
+        self._proto = proto
+
     async def run_sender(self):
-        """Keep the session up, deliver reports, send heartbeats. Never returns."""
-        warned = False
+        """Keep the session up, deliver reports, send heartbeats (watch protocol); or send each
+        queued item when due (OsmAnd). Never returns."""
+        warned = None
         while True:
+            why = None
             try:
-                if not self._cfg["server_host"]:
-                    if not warned:
-                        log.event("error", where="uplink", err="no server configured; reports stay queued")
-                        warned = True
-                elif not self.connected and self._may_connect():
-                    # reconnect even with nothing queued: a guardian's request ("locate now")
-                    # can only reach a watch that holds a session
-                    await self._connect()
-                if self.connected:
-                    if self._sendable():
-                        await self._deliver()
-                    elif self._heartbeat_due() and not (self._held() and self.queued()):
-                        if await self._send_and_confirm(self._lk(), "heartbeat"):
-                            log.event("heartbeat")
+                proto = "osmand" if self._cfg["protocol"] == "osmand" else "watch"
+                if proto != self._proto:
+                    await self._switch(proto)
+                why = self._blocked()
+                if why is not None:
+                    if why != warned:
+                        log.event("error", where="uplink", err=why)
+                        warned = why
+                    if self.connected:  # e.g. TLS asked for now: the plain session ends here
+                        if proto == "watch":
+                            await self._close("blocked")
+                        self.connected = False
+                elif proto == "osmand":
+                    warned = None
+                    if self._sendable() and self._may_connect():
+                        await self._osm.deliver()
+                else:
+                    warned = None
+                    if self.connected and self._tx.tls != self._cfg["tls"]:
+                        await self._close("tls setting changed")  # never on in clear
+                    if not self.connected and self._may_connect():
+                        # reconnect even with nothing queued: a guardian's request ("locate
+                        # now") can only reach a watch that holds a session
+                        await self._connect()
+                    if self.connected:
+                        if self._sendable():
+                            await self._deliver()
+                        elif self._heartbeat_due() and not (self._held() and self.queued()):
+                            if await self._send_and_confirm(self._lk(), "heartbeat"):
+                                log.event("heartbeat")
             except OSError as e:
                 log.event("error", where="uplink", err=repr(e))
-                await self._close("error")
+                if self._proto == "watch":
+                    await self._close("error")
+                else:
+                    self._failed_request(e)
             self._kick.clear()
-            if self.connected and self._sendable():
+            if why is None and self._sendable() and (
+                    self.connected if self._proto == "watch" else self._may_connect()):
                 continue  # more to send (each pass awaited the modem: no busy loop)
             try:
-                await wait_for_ms(self._kick.wait(), self._ms_until_due())
+                await wait_for_ms(self._kick.wait(), _IDLE_MS if why is not None else self._ms_until_due())
             except asyncio.TimeoutError:
                 pass
+
+    # ---- OsmAnd (firmware/osmand.py sends; the state is kept here) ----
+    def _request_ok(self):
+        """An OsmAnd request got its 200."""
+        if not self.connected:
+            cfg = self._cfg
+            log.event("connect", host=cfg["server_host"], port=cfg["server_port"], id=self.device_id,
+                      tls=cfg["tls"], via="osmand")
+        self.connected = True
+        self.backoff_s = 0
+        self.strikes = 0
+        self._last_ack = clock.ticks_ms()
+
+    def _failed_request(self, e):
+        """An OsmAnd request failed (the module's error code, no answer, a status but 200 or
+        400): an outage; the usual backoff, everything stays queued."""
+        cfg = self._cfg
+        self.connected = False
+        if getattr(e, "tls_refused", False):
+            self._tls_refused(cfg["server_host"], cfg["server_port"], e)
+            return
+        self.backoff_s = next_backoff(self.backoff_s)
+        self._retry_at = clock.ticks_add(clock.ticks_ms(), self.backoff_s * 1000)
+        log.event("request_failed", host=cfg["server_host"], port=cfg["server_port"], err=repr(e)[:120],
+                  retry_s=self.backoff_s)
+
+    def _refused_device(self):
+        """HTTP 400: Traccar does not know this device id (watch-protocol.md §7). Nothing is
+        dropped; the next try waits bad_backoff (1 .. 30 min) until someone adds the id."""
+        self.connected = False
+        self.strikes += 1
+        wait_s = max(next_backoff(self.backoff_s), bad_backoff(self.strikes))
+        self.backoff_s = next_backoff(self.backoff_s)
+        self._retry_at = clock.ticks_add(clock.ticks_ms(), wait_s * 1000)
+        log.event("error", where="osmand", retry_s=wait_s,
+                  err="HTTP 400: the server does not know device id %s (add it in Traccar exactly so); "
+                      "reports stay queued" % self.device_id)
 
     async def run_receiver(self):
         """Read what the server sends: acks and downlink commands. Never returns."""
@@ -467,7 +686,7 @@ class Uplink:
             if self._bad is not None:
                 return  # dropped for misbehaviour: not one more byte of it
             try:
-                data = await self._m.tcp_recv(_LINK)
+                data = await self._tx.recv()
             except OSError as e:
                 log.event("error", where="recv", err=repr(e))
                 return
@@ -482,7 +701,7 @@ class Uplink:
                 # unknown type and keeps the session): no ack to wait for
                 replies, self._replies = self._replies, []
                 try:
-                    await self._m.tcp_send(_LINK, b"".join(replies))
+                    await self._tx.send(b"".join(replies))
                 except OSError as e:
                     log.event("error", where="command_reply", err=repr(e))
 

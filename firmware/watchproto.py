@@ -7,6 +7,15 @@ epoch-2000 seconds (firmware/clock.py); decimals are printed from integers, neve
 Frames are `[MM*ID*LLLL*content]` or, with a message index, `[MM*ID*IIII*LLLL*content]` (§2).
 This module writes LLLL in UPPER-case hex (`000B`), as the vendors' watches do; Traccar reads
 either case and never checks the value (§2).
+
+The canonical value record. The outboxes (firmware/outbox.py) hold each report and alarm as the
+content position() makes: `UD,DDMMYY,HHMMSS,A,lat,N,lon,E,kmh,course,alt,sats,gsm,batt,steps,0,
+STATUS,n,0,mcc,mnc,(lac,cid,rssi)*n,m,(ssid,mac,rssi)*m,accuracy` (§6). That text is the
+protocol-neutral record: every value a report has is in it, in integers printed as decimals,
+and values() reads it back (Values). The watch protocol frames it as it is; the OsmAnd encoder
+(firmware/osmand.py) builds its query from values(). Records queued by any earlier firmware
+are in this same form, so an update with reports queued sends them either way
+(docs/transports.md has the reasons for this choice).
 """
 from firmware import clock
 from firmware.compat import const
@@ -131,9 +140,8 @@ def encode(maker, dev_id, content, index=None):
     as 4 upper-case hex digits. index: int 0..0xFFFF or a 4-hex-digit str (Traccar recognises
     an index only in that shape, §2).
     """
-    _check_ascii(maker, "maker")
-    if len(maker) != 2:
-        raise ValueError("maker: must be 2 characters: %r" % maker)
+    if not is_maker(maker):
+        raise ValueError("maker: 2 printable characters without * [ ] }: %r" % maker)
     _check_ascii(dev_id, "dev_id")
     if not dev_id or "*" in dev_id or "[" in dev_id or "]" in dev_id or "," in dev_id:
         raise ValueError("dev_id: empty or contains a delimiter: %r" % dev_id)
@@ -147,10 +155,28 @@ def encode(maker, dev_id, content, index=None):
             if not 0 <= index <= 0xFFFF:
                 raise ValueError("index: out of range: %r" % index)
             index = "%04X" % index
-        elif len(index) != 4 or _hexval(index.encode()) < 0:
+        elif not is_index(index):
             raise ValueError("index: must be 4 hex digits: %r" % index)
         head = "[%s*%s*%s*%04X*" % (maker, dev_id, index, len(body))
     return head.encode() + body + b"]"
+
+
+def is_maker(maker):
+    """True for a maker field a frame can carry: 2 printable ASCII characters, none of them a
+    frame delimiter or the escape byte. Traccar takes any 2 characters (§2), but it unescapes
+    the whole frame, header too: a `}` there is an escape error and closes the connection."""
+    if not isinstance(maker, str) or len(maker) != 2:
+        return False
+    for c in maker:
+        if not " " <= c <= "~" or c in "*[]}":
+            return False
+    return True
+
+
+def is_index(index):
+    """True for an index as encode() writes it and Traccar's encoder sends it: a str of 4 hex
+    digits. (Traccar's decoder takes any text before a hex length for one, §2; parse() too.)"""
+    return isinstance(index, str) and len(index) == 4 and _hexval(index.encode()) >= 0
 
 
 # ---- uplink contents (§4, §6) -----------------------------------------------------------------
@@ -232,6 +258,114 @@ def position(kind, fix, gsm, battery, steps, status, cells, wifis=()):
         parts.append("0,0")
     parts.append("%d" % _clamp(fix.acc, 0, 99999))
     return ",".join(parts)
+
+
+# ---- the values back from a stored content ----------------------------------------------------
+
+
+class Values:
+    """The values of a position content (position()'s output, or any §6 variant Traccar takes):
+    kind ('UD', 'AL' ...); t epoch-2000 UTC s; valid; lat, lon signed micro-degrees; speed in
+    0.01 km/h; course degrees; alt m; sats; gsm 0-100; batt %; steps; status (the bit word);
+    mcc, mnc (None without a cell); cells [(lac, cid, rssi or None)]; wifis [(ssid, mac, rssi)];
+    acc metres (None when the content has none)."""
+
+    def __init__(self):
+        self.mcc = self.mnc = self.acc = None
+        self.cells = []
+        self.wifis = []
+
+
+def _dec(text, places, what):
+    """Decimal text (optional '-', digits, optional '.digits') -> int in units of 10**-places,
+    extra decimals cut (ProtocolError if it is not such a number)."""
+    t = text.strip()
+    neg = t[:1] == "-"
+    if neg:
+        t = t[1:]
+    whole, _, frac = t.partition(".")
+    if not _ascii_digits(whole) or (frac and not _ascii_digits(frac)):
+        raise ProtocolError("%s: not a number: %r" % (what, text))
+    frac = (frac + "0" * places)[:places]
+    v = int(whole) * 10 ** places + (int(frac) if places else 0)
+    return -v if neg else v
+
+
+def _ascii_digits(s):
+    """'0'-'9' only (str.isdigit() takes other scripts' digits on CPython, not on MicroPython)."""
+    if not s:
+        return False
+    for c in s:
+        if not "0" <= c <= "9":
+            return False
+    return True
+
+
+def _int_field(text, what):
+    return _dec(text, 0, what)
+
+
+def values(content):
+    """A stored UD/AL/WT content (str or bytes) -> Values. ProtocolError (a ValueError) when it
+    is not one: such a record can be sent in no protocol."""
+    if isinstance(content, (bytes, bytearray)):
+        content = bytes(content).decode()
+    f = content.split(",")
+    if len(f) < 17 or f[0][:2] not in ("UD", "AL", "WT"):
+        raise ProtocolError("not a position content: %r" % content[:40])
+    v = Values()
+    v.kind = f[0]
+    d, tm = f[1], f[2]
+    if len(d) != 6 or len(tm) != 6 or not _ascii_digits(d + tm) or f[3] not in ("A", "V"):
+        raise ProtocolError("date, time or validity: %r" % content[:40])
+    v.t = clock.from_parts(2000 + int(d[4:6]), int(d[2:4]), int(d[0:2]), int(tm[0:2]), int(tm[2:4]),
+                           int(tm[4:6]))
+    v.valid = f[3] == "A"
+    lat = _dec(f[4], 6, "lat")
+    lon = _dec(f[6], 6, "lon")
+    # a hemisphere letter forces the sign; none keeps it as written (§6)
+    v.lat = -abs(lat) if f[5] == "S" else lat
+    v.lon = -abs(lon) if f[7] == "W" else lon
+    if abs(v.lat) > 90000000 or abs(v.lon) > 180000000:
+        raise ProtocolError("coordinates out of range")
+    v.speed = _dec(f[8], 2, "speed")
+    v.course = _int_field(f[9], "course")
+    v.alt = _int_field(f[10], "alt")
+    v.sats = _int_field(f[11], "sats")
+    v.gsm = _int_field(f[12], "gsm")
+    v.batt = _int_field(f[13], "batt")
+    v.steps = _int_field(f[14], "steps")
+    v.status = _hexval(f[16].encode())
+    if v.status < 0 or v.status >= 0x80000000:
+        raise ProtocolError("status: %r" % f[16])
+    rest = f[17:]
+    while rest and rest[-1] == "":
+        rest.pop()  # Java's split drops trailing empty fields (§6)
+    i = 0
+    n = _int_field(rest[i], "cell count") if rest else 0
+    i += 1
+    if n > 0:
+        if len(rest) < 4 + 3 * n:
+            raise ProtocolError("cells: %d announced" % n)
+        v.mcc = _int_field(rest[2], "mcc")
+        v.mnc = _int_field(rest[3], "mnc")
+        i = 4
+        for _ in range(n):
+            r = rest[i + 2]
+            v.cells.append((_int_field(rest[i], "lac"), _int_field(rest[i + 1], "cid"),
+                            _int_field(r, "cell rssi") if r else None))
+            i += 3
+    if i < len(rest):
+        m = _int_field(rest[i], "wifi count")
+        i += 1
+        if len(rest) < i + 3 * m:
+            raise ProtocolError("wifi: %d announced" % m)
+        for _ in range(m):
+            v.wifis.append((rest[i], rest[i + 1], _int_field(rest[i + 2], "wifi rssi")))
+            i += 3
+    if i < len(rest):
+        v.acc = _dec(rest[i], 0, "accuracy")
+    return v
 
 
 # ---- stream splitting (§2) --------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""A Traccar-compatible `watch` protocol server, in-process, for the simulator.
+"""A Traccar-compatible `watch` protocol server, in-process, for the simulator; the same
+Traccar's OsmAnd (HTTP) port (OsmAndServer, watch-protocol.md §7) and a TLS-terminating front
+before either (TlsFront, docs/transports.md), both at the end of this file.
 
 It re-implements what Traccar's WatchFrameDecoder and WatchProtocolDecoder do, as described in
 ../shared/docs/reference/watch-protocol.md (sections cited as §n), without importing the
@@ -23,6 +25,8 @@ every mode (positions are stored); only what the server writes changes:
              the receiver's TCP window, and the flood tops that up every FLOOD_TICK_MS
   never_ack  reads and stores everything, writes nothing (commands stay queued)
 """
+import binascii
+
 from firmware import clock
 
 MAX_FRAME = 32 * 1024  # BaseProtocol.MAX_FRAME_LENGTH_LARGE (§2)
@@ -730,3 +734,446 @@ def _to_ascii(s):
         if ord(ch) > 0x7F:
             return "".join([x if ord(x) < 0x80 else "?" for x in s]).encode()
     return s.encode()
+
+
+# ---- TLS in front of a plain server (docs/transports.md) --------------------------------------
+
+CHAIN_BYTES = 2900  # ASSUMED Certificate record: a leaf and an intermediate, RSA-2048, ~1.4 KB each
+_PEM_LINE = 64  # base64 characters per PEM line (RFC 7468 §2)
+
+
+def ca_pem(name, size=880):
+    """A stand-in CA certificate for the simulator: PEM text (RFC 7468 §2) whose DER bytes are
+    made from the CA's name alone (an LCG fills them), so the same name gives the same
+    certificate on both interpreters and different names differ everywhere. No cryptography:
+    the modem emulator compares the DER of the CA it was given with the root a TlsFront names."""
+    seed = 0
+    for ch in name:
+        seed = (seed * 131 + ord(ch)) & 0x7FFFFFFF
+    der = bytearray(b"\x30\x82" + bytes([(size - 4) >> 8, (size - 4) & 0xFF]))
+    der.extend(b"TRYGG-SIM-CA " + name.encode())
+    while len(der) < size:
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        der.append((seed >> 16) & 0xFF)
+    b64 = binascii.b2a_base64(bytes(der)).decode().replace("\n", "")
+    lines = [b64[i:i + _PEM_LINE] for i in range(0, len(b64), _PEM_LINE)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def pem_der(pem):
+    """The DER bytes of a PEM certificate (str)."""
+    a = pem.index("-----BEGIN CERTIFICATE-----") + 27
+    b = pem.index("-----END CERTIFICATE-----", a)
+    return binascii.a2b_base64("".join(pem[a:b].split()))
+
+
+class TlsFront:
+    """A TLS-terminating stream proxy in front of a plain server, as docs/transports.md sets one
+    up before Traccar (nginx `stream { server { listen 5094 ssl; proxy_pass 127.0.0.1:5093; }}`,
+    or stunnel), modelled at the record level like the modem emulator's TLS: no cryptography.
+    Its certificate chain ends in the CA named `ca` (ca_pem(ca)); a client's modem asks
+    tls_hello(sni) -> {"root": DER of that CA, "chain_bytes": the Certificate record's size},
+    checks the root against the CA it was given and answers tls_done() (the proxy then
+    connects to the backend and passes bytes both ways) or tls_alert(why) (refused: counted,
+    closed). Plain bytes on the TLS port (a client that did not start TLS) fail the handshake
+    as nginx's would: counted in `plain`, the connection closed.
+
+    wire: optional fn(dir, channel, peer, data): channel "tls", one line per handshake outcome.
+    Counters: connections, handshakes, refused, plain."""
+
+    def __init__(self, backend, ca, chain_bytes=CHAIN_BYTES):
+        self.backend = backend
+        self.ca = ca
+        self.root = pem_der(ca_pem(ca))
+        self.chain_bytes = chain_bytes
+        self.down = False
+        self.wire = None
+        self.conns = []
+        self.connections = 0
+        self.handshakes = 0
+        self.refused = 0
+        self.plain = 0
+
+    def set_ca(self, ca):
+        """Present a chain ending in the CA named ca from the next handshake on (a certificate
+        replaced on the proxy)."""
+        self.ca = ca
+        self.root = pem_der(ca_pem(ca))
+
+    def connect(self, peer, send, close):
+        if self.down:
+            return None
+        c = _TlsConn(self, peer, send, close)
+        self.connections += 1
+        self.conns.append(c)
+        return c
+
+    def set_down(self, flag):
+        self.down = flag
+        if flag:
+            for c in list(self.conns):
+                c._server_close()
+
+    def _wire(self, direction, peer, text):
+        if self.wire is not None:
+            self.wire(direction, "tls", peer, text.encode())
+
+
+class _TlsConn:
+    def __init__(self, front, peer, send, close):
+        self.front = front
+        self.peer = peer
+        self._send = send
+        self._close = close
+        self.alive = True
+        self.inner = None  # the backend's connection once the handshake is done
+
+    def tls_hello(self, sni):
+        return {"root": self.front.root, "chain_bytes": self.front.chain_bytes}
+
+    def tls_alert(self, why):
+        self.front.refused += 1
+        self.front._wire("up", self.peer, "alert: %s (the client refused this server's certificate)" % why)
+        self._server_close()
+
+    def tls_done(self):
+        f = self.front
+        f.handshakes += 1
+        f._wire("up", self.peer, "handshake done")
+        self.inner = f.backend.connect(self.peer, self._send, self._inner_closed)
+        if self.inner is None:  # the backend refused (down): the proxy closes the client
+            self._server_close()
+
+    def receive(self, data):
+        if not self.alive:
+            return
+        if self.inner is None:
+            self.front.plain += 1
+            self.front._wire("up", self.peer, "not TLS (%d bytes): handshake failed, closed" % len(data))
+            self._server_close()
+            return
+        self.inner.receive(data)
+
+    def close(self):
+        """The client closed."""
+        if self.alive:
+            self.alive = False
+            if self in self.front.conns:
+                self.front.conns.remove(self)
+            inner, self.inner = self.inner, None
+            if inner is not None and hasattr(inner, "close"):
+                inner.close()
+
+    def _inner_closed(self):
+        """The backend closed: so does the proxy, toward the client."""
+        self.inner = None
+        self._server_close()
+
+    def _server_close(self):
+        if self.alive:
+            self.alive = False
+            if self in self.front.conns:
+                self.front.conns.remove(self)
+            inner, self.inner = self.inner, None
+            if inner is not None and hasattr(inner, "close"):
+                inner.close()
+            self._close()
+
+
+# ---- the OsmAnd protocol (watch-protocol.md §7) -----------------------------------------------
+
+OSMAND_PORT = 5055  # §1
+_HTTP_MAX = 8192  # an HTTP request larger than this is garbage here (Traccar's limits are higher)
+_UNIX_2000 = 946684800  # Unix seconds at 2000-01-01T00:00:00Z (the firmware's epoch)
+
+
+def _pct(s):
+    """Percent-decoding of a query component, '+' as space (Netty's QueryStringDecoder)."""
+    if "%" not in s and "+" not in s:
+        return s
+    out = bytearray()
+    i = 0
+    b = s.encode()
+    while i < len(b):
+        c = b[i]
+        if c == 0x25 and i + 3 <= len(b) and _jhex(b[i + 1:i + 3].decode()):
+            out.append(int(b[i + 1:i + 3].decode(), 16))
+            i += 3
+            continue
+        out.append(0x20 if c == 0x2B else c)
+        i += 1
+    return bytes(out).decode()
+
+
+def _query(q):
+    """'a=1&b=2&a=3' -> [(name, value)] in order (repeatable names kept, as Traccar reads them)."""
+    out = []
+    for part in q.split("&"):
+        if part:
+            k, _, v = part.partition("=")
+            out.append((_pct(k), _pct(v)))
+    return out
+
+
+def _double(s, what):
+    """Double.parseDouble, for the decimal forms a device sends: -?digits[.digits]."""
+    t = s.strip()
+    if not _number(t, True, False) or t in ("", "-"):
+        raise DecodeError("NumberFormatException %s: %r" % (what, s))
+    return t
+
+
+class OsmAndServer:
+    """Traccar's OsmAnd protocol (HTTP, port 5055) for the simulator, after OsmAndProtocolDecoder
+    as watch-protocol.md §7 describes it, written independently of the firmware's encoder
+    (firmware/osmand.py). Positions, position rows and the command queue are shared with the
+    `store` (the WatchServer of the same Traccar), so a day's accounting is the same whichever
+    protocol the watch speaks; each position carries "protocol": "osmand" and "type" "AL" when it
+    has an alarm attribute, else "UD" (the watch message it stands for).
+
+    Rules kept: any method, path ignored, parameters from the query (or an urlencoded body when
+    the query is empty); `id` or `deviceid` missing or unknown -> 400 Bad Request, nothing
+    stored; `timestamp` below 2^31-1 is Unix seconds, else milliseconds, text with a T ISO-8601,
+    else "yyyy-MM-dd HH:mm:ss" in the server's zone (UTC here), missing: the server's time; lat,
+    lon (or location=lat,lon; absent: the device's last location); valid (true/1); speed in
+    knots; bearing or heading; altitude; accuracy; hdop; batt; charge; cell mcc,mnc,lac,cid[,rssi]
+    and wifi mac,rssi ('-' in the MAC becomes ':'), both repeatable; anything else an attribute
+    (alarm=sos gives the alarm). A number that does not parse throws: the connection is closed
+    without an answer (§1). The answer is `HTTP/1.1 200 OK` with a content-length and, as body,
+    one queued command's text for that device (or nothing). The JSON format is not emulated
+    (400). Idle connections are closed after idle_timeout_ms (server.timeout, §1).
+
+    Records: requests [(device or None, status, query)], errors; counters connections,
+    disconnects, drops, timeouts, bytes_up, bytes_down. wire: fn(dir, channel, peer, data) with
+    channel "osmand": the request line up, "<status> <reason>[ <body>]" down."""
+
+    def __init__(self, store, devices=None, now_ms=None, wall_s=None, idle_timeout_ms=IDLE_TIMEOUT_MS):
+        self.store = store
+        self.devices = devices
+        self.now_ms = now_ms
+        self.wall_s = wall_s  # fn() -> epoch-2000 seconds now (a missing timestamp)
+        self.idle_timeout_ms = idle_timeout_ms
+        self.wire = None
+        self.down = False
+        self.conns = []
+        self.requests = []
+        self.errors = []
+        self.connections = 0
+        self.disconnects = 0
+        self.drops = 0
+        self.timeouts = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+
+    def connect(self, peer, send, close):
+        if self.down:
+            return None
+        c = _HttpConn(self, peer, send, close)
+        self.connections += 1
+        self.conns.append(c)
+        return c
+
+    def set_down(self, flag):
+        self.down = flag
+        if flag:
+            for c in list(self.conns):
+                c._server_close()
+
+    def set_mode(self, mode):
+        """Only the watch server misbehaves (host_sim/traccar.py MODES)."""
+
+    def check_idle(self):
+        if self.now_ms is None:
+            return
+        now = self.now_ms()
+        for c in list(self.conns):
+            if clock.ticks_diff(now, c.last_rx_ms) >= self.idle_timeout_ms:
+                self.timeouts += 1
+                c._server_close()
+
+    def _now(self):
+        return self.now_ms() if self.now_ms else 0
+
+    def _gone(self, c):
+        if c in self.conns:
+            self.conns.remove(c)
+        self.disconnects += 1
+
+    def _wire(self, direction, peer, text):
+        if self.wire is not None:
+            self.wire(direction, "osmand", peer, _to_ascii(text))
+
+    # ---- OsmAndProtocolDecoder
+
+    def handle(self, c, method, target, headers, body):
+        """One request -> (status, body text). DecodeError where Traccar would throw."""
+        q = target.partition("?")[2]
+        if not q and body and "json" not in headers.get("content-type", ""):
+            q = _ascii(body)
+        elif not q and body:
+            return 400, ""  # the JSON format (Traccar >= 6.7) is not emulated
+        params = _query(q)
+        dev = None
+        for k, v in params:
+            if k in ("id", "deviceid"):
+                dev = v
+        if dev is None or (self.devices is not None and dev not in self.devices):
+            self.store.unknown_device += 1
+            self.requests.append((dev, 400, q))
+            return 400, ""
+        p = {"device": dev, "protocol": "osmand", "valid": True, "time": None, "lat": None, "lon": None,
+             "speed_kmh10": 0, "course": 0, "alt": 0, "sats": None, "rssi": None, "battery": None,
+             "steps": None, "status": None, "alarm": None, "motion": False, "accuracy": None,
+             "cells": [], "wifis": [], "network_ignored": False, "attributes": {}}
+        for k, v in params:
+            if k in ("id", "deviceid"):
+                continue
+            if k == "timestamp":
+                p["time"] = self._time(v)
+            elif k == "lat":
+                p["lat"] = _scaled(_double(v, "lat"), 6)
+            elif k == "lon":
+                p["lon"] = _scaled(_double(v, "lon"), 6)
+            elif k == "location":
+                a, _, b = v.partition(",")
+                p["lat"], p["lon"] = _scaled(_double(a, "lat"), 6), _scaled(_double(b, "lon"), 6)
+            elif k == "valid":
+                p["valid"] = v.lower() == "true" or v == "1"
+            elif k == "speed":
+                # knots (osmand.speed unset); kept here as 0.1 km/h like the watch positions
+                p["speed_kmh10"] = (_scaled(_double(v, "speed"), 3) * 1852 + 50000) // 100000
+            elif k in ("bearing", "heading"):
+                p["course"] = _scaled(_double(v, k), 0)
+            elif k == "altitude":
+                p["alt"] = _scaled(_double(v, k), 0)
+            elif k == "accuracy":
+                p["accuracy"] = _scaled(_double(v, k), 0)
+            elif k == "batt":
+                p["battery"] = _scaled(_double(v, k), 0)
+            elif k == "cell":
+                f = v.split(",")
+                if len(f) < 4:
+                    raise DecodeError("ArrayIndexOutOfBounds: cell %r" % v)
+                rssi = _jint(f[4], 10, "cell rssi") if len(f) > 4 and f[4] else None
+                p["cells"].append((_jint(f[0], 10, "mcc"), _jint(f[1], 10, "mnc"), _jint(f[2], 10, "lac"),
+                                   _jint(f[3], 10, "cid"), rssi))
+            elif k == "wifi":
+                mac, _, r = v.partition(",")
+                p["wifis"].append((mac.replace("-", ":"), _jint(r, 10, "wifi rssi")))
+            elif k == "alarm":
+                p["alarm"] = v
+            elif k == "sat":
+                p["sats"] = _jint(v, 10, "sat")
+            else:
+                p["attributes"][k] = v
+        if p["time"] is None:
+            p["time"] = self.wall_s() if self.wall_s is not None else 0
+        if p["lat"] is None or p["lon"] is None:
+            last = [x for x in self.store.positions if x["device"] == dev]
+            if last:  # the last known location, reused (§7)
+                p["lat"], p["lon"] = last[-1]["lat"], last[-1]["lon"]
+                p["valid"] = False
+            else:
+                p["lat"] = p["lon"] = 0
+        if abs(p["lat"]) > 90000000 or abs(p["lon"]) > 180000000:
+            raise DecodeError("coordinate out of range")
+        p["type"] = "AL" if p["alarm"] else "UD"
+        self.store.positions.append(p)
+        self.store.rows += 1
+        self.requests.append((dev, 200, q))
+        text = ""
+        pending = self.store.queued.get(dev)
+        if pending:  # one queued command per answer (§7), Traccar's shared queue
+            content = pending.pop(0)
+            if not pending:
+                del self.store.queued[dev]
+            if isinstance(content, str):
+                content = content.replace("{uniqueId}", dev)
+                self.store.commands.append((dev, content))
+                text = content
+        return 200, text
+
+    def _time(self, v):
+        if v and _digits(v):
+            n = int(v)
+            unix = n if n < _I32_MAX else n // 1000
+            return unix - _UNIX_2000
+        if "T" in v:
+            return clock.parse_iso8601(v[:19] + "Z")
+        # "yyyy-MM-dd HH:mm:ss" in the server's zone: UTC here
+        if len(v) != 19 or v[4] != "-" or v[10] != " ":
+            raise DecodeError("ParseException timestamp %r" % v)
+        return clock.from_parts(int(v[0:4]), int(v[5:7]), int(v[8:10]), int(v[11:13]), int(v[14:16]),
+                                int(v[17:19]))
+
+
+_REASONS = {200: "OK", 400: "Bad Request"}
+
+
+class _HttpConn:
+    def __init__(self, server, peer, send, close):
+        self.server = server
+        self.peer = peer
+        self._send = send
+        self._close = close
+        self.alive = True
+        self.last_rx_ms = server._now()
+        self._buf = bytearray()
+
+    def receive(self, data):
+        srv = self.server
+        if not self.alive:
+            return
+        srv.bytes_up += len(data)
+        self.last_rx_ms = srv._now()
+        self._buf.extend(data)
+        while self.alive:
+            i = self._buf.find(b"\r\n\r\n")
+            if i < 0:
+                if len(self._buf) > _HTTP_MAX:
+                    self._fail("request too large")
+                return
+            lines = _ascii(self._buf[:i]).split("\r\n")
+            headers = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+            n = headers.get("content-length", "0")
+            n = int(n) if _digits(n) else 0
+            if len(self._buf) < i + 4 + n:
+                return
+            body = bytes(self._buf[i + 4:i + 4 + n])
+            self._buf = self._buf[i + 4 + n:]
+            parts = lines[0].split(" ")
+            if len(parts) != 3:
+                self._fail("bad request line %r" % lines[0][:60])
+                return
+            srv._wire("up", self.peer, lines[0])
+            try:
+                status, text = srv.handle(self, parts[0], parts[1], headers, body)
+            except (DecodeError, IndexError, ValueError) as e:
+                self._fail("%s (request %r)" % (e, lines[0][:80]))
+                return
+            payload = _to_ascii(text) if text else b""
+            reason = _REASONS.get(status, "?")
+            head = "HTTP/1.1 %d %s\r\ncontent-length: %d\r\n\r\n" % (status, reason, len(payload))
+            srv._wire("down", self.peer, "%d %s%s" % (status, reason, " " + text if text else ""))
+            data = head.encode() + payload
+            srv.bytes_down += len(data)
+            self._send(data)
+
+    def _fail(self, why):
+        self.server.errors.append("%s: %s" % (self.peer, why))
+        self.server.drops += 1
+        self._server_close()
+
+    def _server_close(self):
+        if self.alive:
+            self.alive = False
+            self.server._gone(self)
+            self._close()
+
+    def close(self):
+        if self.alive:
+            self.alive = False
+            self.server._gone(self)

@@ -87,7 +87,11 @@ _SEND_MAX = const(1460)  # bytes per AT+CIPSEND
 _LINKS = const(10)  # A76xx socket links 0..9
 _YEAR_MIN = const(24)  # CCLK years outside 2024..2069 are an unset RTC (reset default 70/80)
 _YEAR_MAX = const(69)
-_POLL_MS = const(60000)  # belt and braces: look at the UART buffer at least this often
+# Belt and braces: look at the UART buffer at least this often. Not a round minute: the driver's
+# loop restarts at a wake that often starts a report cycle too, whose looks come every 60 s, and
+# a timeout due at the same millisecond as another task's sleep is resumed in a different order
+# by CPython's and MicroPython's asyncio (the simulator's two runs of the week then parted).
+_POLL_MS = const(59993)
 _RI_STEP_MS = const(20)
 _SMS_SEND_MS = const(60000)  # AT+CMGS: up to 40 s (A76-ATM §9.2.13); TinyGSM waits 60 s
 _SMS_MAX = const(1024)  # longest SMS body read; a longer one is cut (a single SMS is <= 160)
@@ -175,6 +179,20 @@ def capabilities(model):
         return True, True, True
     m = model.upper()
     return not _lacks(m, _NO_GNSS), not _lacks(m, _NO_VOICE), not _lacks(m, _NO_SMS)
+
+
+def cch_family(model):
+    """True when the module speaks this driver's SSL and HTTP commands (AT+CCH*, AT+HTTP*):
+    the A76xx family, and the SIM7600 that shares them (hardware.md §1.7, §1.8), or an unknown
+    model (None: everything is tried). The SIM7000/SIM7070/SIM7080 family (a driver built on
+    this one) has AT+CA*/AT+SH* instead (hardware.md §1.7 "SIM7080"): False."""
+    if not model:
+        return True
+    m = model.upper()
+    for fam in ("SIM700", "SIM707", "SIM708", "SIM709"):
+        if fam in m:
+            return False
+    return True
 
 
 def parse_model(lines):
@@ -563,6 +581,9 @@ def parse_clcc(line):
         raise ValueError("CLCC: %r" % line[:60])
     number = f[5] if len(f) > 5 else ""
     ntype = _int(f[6]) if len(f) > 6 else 128
+    for c in number:  # as +CLIP: digits and + * # only (found by tests/fuzz: "R" rang as a caller)
+        if not ("0" <= c <= "9" or c in "+*#"):
+            raise ValueError("CLCC number: %r" % line[:60])
     return int(f[0]), int(f[1]), int(f[2]), number, ntype
 
 
@@ -626,10 +647,11 @@ class A76xx:
         self._net_lost = False
         self._lost_links = []  # links open when it came: closed before AT+NETCLOSE
         self._err_info = None  # '+IP ERROR:' / '+CIPERROR:' line of the running command
-        # TLS and HTTP(S): what this module has (the uplink checks before it asks), the SSL
-        # service and sessions, the CA set in SSL context 0 since the modem's last boot
-        self.has_tls = True
-        self.has_http = True
+        # TLS and HTTP(S): what this module has (has_tls / has_http: the uplink checks before
+        # it asks), the SSL service and sessions, the CA set in SSL context 0 since the modem's
+        # last boot
+        self._has_tls = None  # None: by the model (cch_family); a subclass may set True/False
+        self._has_http = None
         self.tls_link = TLS_LINK  # the event link of TLS session 0
         self.tls_links = [False] * _TLS_SESSIONS
         self.tls_ca_name = None
@@ -688,6 +710,24 @@ class A76xx:
         at.on_hung = self._hung
         at.before_cmd = self._before_cmd
         at.after_cmd = self._let_sleep
+
+    @property
+    def has_tls(self):
+        """The SSL client of A76-ATM §19 (AT+CCH*): this module family's (cch_family)."""
+        return cch_family(self.model) if self._has_tls is None else self._has_tls
+
+    @has_tls.setter
+    def has_tls(self, v):
+        self._has_tls = v
+
+    @property
+    def has_http(self):
+        """The HTTP(S) client of A76-ATM §16 (AT+HTTP*), with the SSL client's contexts."""
+        return cch_family(self.model) if self._has_http is None else self._has_http
+
+    @has_http.setter
+    def has_http(self, v):
+        self._has_http = v
 
     def start(self):
         """Call inside the running loop: creates `wake` and arms the RI IRQ (soft, falling
@@ -861,9 +901,20 @@ class A76xx:
             log.event("error", where="modem_model", err="no model from ATI / AT+CGMM")
             return  # asked again at the next power-on; meanwhile everything is tried
         self.model = model
+        if "SIM70" in model.upper():  # a T-SIM7000G flashed with this board's module
+            log.event("error", where="board", err="the modem is a %s: flash boards.lilygo_t_sim7000g" % model)
         self.has_gnss, self.has_voice, self.has_sms = capabilities(model)
         log.event("modem_model", model=model, gnss=self.has_gnss, voice=self.has_voice,
                   sms=self.has_sms)
+
+    async def power_off(self):
+        """AT+CPOF -> OK: the module deregisters and shuts down (A76-ATM §3.2.5). True when it
+        did (a guardian's POWEROFF; boards whose modem differs override this)."""
+        try:
+            await self.at.cmd("AT+CPOF", 9000)
+            return True
+        except OSError:
+            return False
 
     async def power_cycle(self, timeout_ms=30000):
         """For a modem that stopped answering: a long PWRKEY press powers it off whatever it
@@ -1708,14 +1759,28 @@ class A76xx:
     # ---- URC handlers (run inside the AT reader) --------------------------------------------
 
     def _urc_rx(self, line):
-        link = int(line.split(",")[1])
+        try:
+            link = int(line.split(",")[1])
+        except (ValueError, IndexError):
+            self._garbled()  # data may wait on a link: the resync asks every open one
+            return
         if 0 <= link < _LINKS:
             self.rx_ready[link] = True
             self.events.put(ev.DATA, link)
 
+    def _garbled(self):
+        """A URC too garbled to say which link (found by tests/fuzz: '+IPCLOSE: ,1'): counted,
+        and the state behind it asked again (the resync reads every open link)."""
+        self.bad_replies += 1
+        self._want_resync()
+
     def _urc_ipclose(self, line):
         # '+IPCLOSE: <link>,<reason>' 0 local, 1 remote, 2 send timeout (§1.2)
-        link = int(_body(line).split(",")[0])
+        try:
+            link = int(_body(line).split(",")[0])
+        except ValueError:
+            self._garbled()
+            return
         if 0 <= link < _LINKS:
             self.links[link] = False
             self.events.put(ev.CLOSED, link)

@@ -33,7 +33,8 @@ def timeline(start):
 def every_report_delivered(run, t_ms, one_boot=True):
     """Account for every report by its sequence number (no "all but one"): each seq a `report`
     event logged is covered by a later `delivered` event (`through` >= seq), the outbox ends
-    empty and the server holds a distinct UD for each. one_boot: a fresh flash and no reset, so
+    empty and the server holds a distinct UD for each (or, over OsmAnd, a distinct request
+    without an alarm). one_boot: a fresh flash and no reset, so
     the seqs are exactly 1..n and the delivered counts add up to n (after a reset a lost ack may
     resend a batch). Returns n."""
     reports = run.kinds("report")
@@ -53,5 +54,8 @@ def every_report_delivered(run, t_ms, one_boot=True):
     assert s["reports_queued"] == n and s["outbox_left"] == 0
     uds = set(w["data"].split("*", 3)[3] for w in run.wire
               if w["channel"] == "watch" and w["dir"] == "up" and "*UD," in w["data"])
+    # over OsmAnd (watch-protocol.md §7) a report is a GET of its own; an alarm's has alarm=
+    uds |= set(w["data"] for w in run.wire
+               if w["channel"] == "osmand" and w["dir"] == "up" and "&alarm=" not in w["data"])
     assert len(uds) == n
     return n

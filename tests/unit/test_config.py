@@ -74,7 +74,8 @@ def test_validation_names_the_field():
         ("maker", "S"),
         ("maker", "S*"),
         ("apn", "internet,x"),
-        ("protocol", "osmand"),  # not implemented yet: refused, not silently ignored
+        ("protocol", "OsmAnd"),  # the names are exact
+        ("tls", 1),  # a bool, not an int
         ("bogus", 1),  # unknown key
         ("country_code", "047"),
         ("country_code", "+47"),
@@ -96,7 +97,8 @@ def test_validation_names_the_field():
         assert isinstance(e, ValueError)
     for key, value in (("device_id", ""), ("device_id", "A" * 20), ("tz_offset_min", -720),
                        ("tz_offset_min", 840), ("heartbeat_s", 1740), ("server_host", "10.0.0.2"),
-                       ("apn", "internet.telenor.se"), ("protocol", "watch"), ("maker", "3G"),
+                       ("apn", "internet.telenor.se"), ("protocol", "watch"), ("protocol", "osmand"),
+                       ("tls", True), ("maker", "3G"),
                        ("country_code", ""), ("country_code", "47"), ("country_code", "358"), ("pin", ""),
                        ("pin", "4711"), ("pin", "12345678"), ("reminders", ["08:10-1-3-0111110"]),
                        ("work_windows", ["22-6", "6-24"]), ("school_windows", ["Mo-Fr 08:00-14:00"])):

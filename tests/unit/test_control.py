@@ -92,6 +92,32 @@ def test_server_commands_take_effect_and_are_echoed_like_the_downlink():
     assert b"refused" in c.on_downlink(_down("MONITOR"))
 
 
+def test_a_downlink_index_that_is_not_4_hex_digits_gets_a_reply_without_it():
+    # Found by tests/fuzz (downlink): "[SG*<id>**0002*CR]" parses with index "" (Traccar's own
+    # rule, watch-protocol.md §2), and echoing it made encode() raise out of the receiver
+    app = FakeApp(support.tmpdir("ctl6"))
+    c = Control(app)
+    for raw in (b"[SG*" + ID.encode() + b"**0002*CR]", b"[SG*" + ID.encode() + b"*XYZ*0002*CR]",
+                b"[3G*" + ID.encode() + b"*000C45674*0002*CR]"):
+        f = watchproto.parse(raw)
+        assert f.index is not None and f.content == b"CR", f
+        maker = raw[1:3].decode()
+        assert c.on_downlink(f) == ("[%s*%s*0002*CR]" % (maker, ID)).encode()
+    assert c.on_downlink(_down("CR", "SG", "00aF")) == ("[SG*%s*00aF*0002*CR]" % ID).encode()
+
+
+def test_a_downlink_maker_a_frame_cannot_carry_is_not_echoed():
+    # Found by tests/fuzz (downlink): "[S}*<id>*0002*CR]" parses with maker "S}", and the reply
+    # echoed it: Traccar unescapes the whole frame, header too, and closes the session on "}*"
+    app = FakeApp(support.tmpdir("ctl7"))
+    c = Control(app)
+    for maker in (b"S}", b"}}", b"S*"):
+        f = watchproto.parse(b"[" + maker + b"*" + ID.encode() + b"*0002*CR]")
+        assert f.maker == maker.decode() and f.content == b"CR", f
+        assert c.on_downlink(f) == ("[SG*%s*0002*CR]" % ID).encode()  # the configured maker
+    assert c.on_downlink(watchproto.parse(b"[a,*" + ID.encode() + b"*0002*CR]"))[:4] == b"[a,*"
+
+
 def test_message_voice_and_factory():
     app = FakeApp(support.tmpdir("ctl2"), report_interval_s=120, wearer="Emma")
     c = Control(app)

@@ -1,7 +1,7 @@
 """The fix strategy: motion gating, the fallbacks (GNSS, learned place, last position with an
 honest accuracy), tracking near a zone edge, and the reporter's look policies."""
 import support
-from firmware import clock, positioning, reporter
+from firmware import clock, fsutil, positioning, reporter
 from firmware.fix import Cell, Fix
 
 T0 = 843000000  # epoch-2000 seconds (September 2026)
@@ -261,6 +261,21 @@ def test_a_crossing_queues_one_al_with_exactly_one_bit_and_is_kept_over_a_reboot
     assert rep2._check_zones(_fix(HOME[0], HOME[1], T0 + 120))
     al = traccar.decode_position(rep2._al.items[-1])
     assert al["status"] == 0x80000 and al["alarm"] == "geofenceEnter"
+
+
+def test_a_damaged_zones_json_is_no_beliefs_not_a_failed_start():
+    # found by tests/fuzz (zones_json): deep nesting raised RecursionError on CPython out of
+    # Reporter(); a file far bigger than the beliefs ever are is not read whole
+    zone = {"name": "home", "lat": HOME[0], "lon": HOME[1], "r": 100}
+    d = support.tmpdir("rep2")
+    for data in (b"[" * 3000 + b"]" * 3000, b'{"home": "out"' + b" " * 1100 + b"}", b'{"home": 7}'):
+        fsutil.atomic_write(d + "/zones.json", data)
+        with support.Events() as got:
+            rep, _ = _reporter("rep2b", [zone])
+            rep._zpath = d + "/zones.json"
+            rep._load_zones()
+        assert rep.zones.snapshot() == {}
+        assert [k for k, f in got if k == "error"] == ([] if data == b'{"home": 7}' else ["error"])
 
 
 def test_old_gnss_firmware_keeps_nothing_so_every_start_is_cold():

@@ -225,6 +225,13 @@ def test_unreadable_state_file_is_a_fresh_start():
     with support.Events() as got:
         p, _, _, _ = _power("pw8", [50], root)
     assert not p.low and not p.critical and got[0][0] == "error"
+    # found by tests/fuzz (state_files): deep nesting raised RecursionError on CPython, out of
+    # the app's start; a file far bigger than we write is not read whole either
+    for data in (b"[" * 3000 + b"]" * 3000, b'{"low": true, "critical": true' + b" " * 300 + b"}"):
+        fsutil.atomic_write(root + "/power.json", data)
+        with support.Events() as got:
+            p, _, _, _ = _power("pw8", [50], root)
+        assert not p.low and not p.critical and got[0][0] == "error"
 
 
 def test_run_reads_once_a_minute():

@@ -488,3 +488,41 @@ def test_a_new_session_sends_held_reports_at_once():
         assert len(ob) == 0 and b"UD,held" in m.sent[0]
 
     support.run(main())
+
+
+def test_an_alarm_after_a_refused_report_and_a_new_alarm_behind_a_suspected_one_go_at_once():
+    # the careful pass goes on after the refused report was dropped (its suspect forgotten):
+    # an alarm then goes alone, no TypeError; and with an alarm already suspected (sent alone,
+    # unacked) a newer one does not wait for a probe that a server storing without acks never
+    # answers (hostile_never_ack: every crossing's AL must reach the server within seconds)
+    async def main():
+        events = _recording()
+        m, cfg, ob = _setup("up-poison-al")
+        root = ob.dir.rsplit("/", 1)[0]
+        al = Outbox(root, 64, 16, "alarms")
+        m.poison = b"GARBLED"
+        for i in range(4):
+            ob.put("UD,GARBLED" if i == 1 else "UD,report%d" % i)
+        up = uplink.Uplink(m, cfg, ob, ID, al)
+        m._cb, m.closed_cb = up.on_data, up.on_closed
+        await _run(up, 1200000)
+        assert up.rejected == 1 and len(ob) == 0 and up._careful and up._suspect is None
+        al.put("AL,zone1")
+        up.kick()
+        await _run(up, 60000)
+        assert len(al) == 0 and not [f for k, f in events if k == "error"]
+        # a server that stores and never acks: the first alarm goes, unacked, and is suspected;
+        # the second is sent at once, not held behind a probe
+        m.ack = False
+        al.put("AL,zone2")
+        up.kick()
+        await _run(up, 120000)
+        al.put("AL,zone3")
+        up.kick()
+        await _run(up, 20000)
+        assert b"AL,zone3" in b"".join(m.sent)
+        from firmware import log
+
+        log.set_sink(None)
+
+    support.run(main())

@@ -41,6 +41,9 @@ def test_encode_rejects_what_traccar_cannot_take():
     support.raises(ValueError, wp.encode, "SG", "1", "UD,[x")  # unbalanced bracket breaks framing
     support.raises(ValueError, wp.encode, "SG", "1", "UD,x]")
     support.raises(ValueError, wp.encode, "SGX", "1", "LK")
+    for maker in ("S}", "S*", "[G", "S]", "S\x7f"):  # Traccar unescapes the header too (tests/fuzz)
+        support.raises(ValueError, wp.encode, maker, "1", "LK")
+    assert wp.encode("a,", "1", "LK") == b"[a,*1*0002*LK]"
     support.raises(ValueError, wp.encode, "SG", "1*2", "LK")
     support.raises(ValueError, wp.encode, "SG", "", "LK")
     # balanced brackets are fine, and bytes go out as given (already escaped)
