@@ -337,10 +337,7 @@ class App:
         if self.positioning is not None:
             self.positioning.places.flush()  # the refinements since the last save (never raises)
         if kind == "poweroff":
-            try:
-                await self.board.modem.at.cmd("AT+CPOF", 9000)  # A76-ATM §3.2.5
-            except OSError:
-                pass
+            await self.board.modem.power_off()  # the modem's own way (A7670: AT+CPOF, A76-ATM §3.2.5)
             self.board.power_off()  # deep sleep; the SOS button wakes it (a watch must not be
             # switched off from afar for good)
         else:

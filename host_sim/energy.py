@@ -14,6 +14,12 @@ Parts: "esp32" (the chip, at its 160 MHz clock), "wifi" (its radio, on top of th
 row), "modem" (the A7670's cellular side), "gnss" (its receiver), "led" (the modem's STATUS
 LED), "board" (everything else: regulators, charger, divider).
 
+Boards: CURRENT_UA is the T-A7670's (its rows keyed ("modem", "sleep") etc. are the A7670's).
+Another board's parts are a profile: PROFILES[name] holds the rows that differ, each cited the
+same way, and EnergyMeter(profile=name) / rows(name) lay them over CURRENT_UA (the ESP32 and its
+Wi-Fi are the same chip on every LilyGO board here). "sim7000": the LilyGO T-SIM7000G
+(docs/sim7000.md; its emulator is host_sim/modem_sim7000.py).
+
 Not modelled (docs/energy.md, known gaps): the T-A7670 feeds the modem and the ESP32's regulator
 from a boost converter on battery, so the datasheet rows understate the cell's current by the
 conversion (~15-35 %); the measured rows include it.
@@ -104,6 +110,79 @@ CURRENT_UA = {
     ("board", "off"): (0, 0, 0),
 }
 
+# ---- Other boards: the rows that differ from the T-A7670's ----
+# "S7000-HD" is SIMCom's SIM7000 Hardware Design V1.07 (hardware.md §0), table 34 "Current
+# consumption on VBAT pins (VBAT=3.8V)" unless said; the states are the emulator's
+# (host_sim/modem_sim7000.py: the A76xx emulator's, plus "antenna" for the GNSS antenna's supply).
+PROFILES = {
+    "sim7000": {
+        ("modem", "off"): (0, 0, 0),  # <= 7 uA PUBLISHED (S7000-HD, §3.2), inside the board figure
+        # Booting, or on and searching for a network: the receiver on. Low the LTE idle 11 mA
+        # PUBLISHED; high 68 mA PUBLISHED, the receiver busy all the time (NB-IoT "DL mac
+        # padding", 66-68 mA, table 34); central 30 mA ASSUMED (a Cat-M cell search listens
+        # continuously but decodes little).
+        ("modem", "boot"): (11000, 30000, 68000),
+        # Registered, awake, no traffic: LTE idle 11 mA PUBLISHED (table 34, hardware.md §3.2) is
+        # the low end and the central estimate; high 18 mA PUBLISHED for the SIM7070's Cat-M idle
+        # (S7070-HD, §3.2), the same family's next chip, at the network's shorter paging.
+        ("modem", "idle"): (11000, 11000, 18000),
+        # DTR/CSCLK sleep, registered: LTE sleep 1.2 mA PUBLISHED "@DRX=2.56s" (S7000-HD table
+        # 2), the longest paging cycle, so the kind end. Networks usually page every 1.28 s,
+        # twice as often: central 1.7 mA ASSUMED, as the GSM sleep figure at a ~0.94 s paging
+        # cycle (BS_PA_MFRMS=2, 1.7 mA PUBLISHED); high 2.5 mA ASSUMED for DRX 0.64 s.
+        ("modem", "sleep"): (1200, 1700, 2500),
+        # RRC-connected tail after each transfer (~10 s, hardware.md §3.2 list; the emulator's
+        # TAIL_MS): connected-mode DRX, receiver listening. No SIM7000 figure: ASSUMED low 20 mA,
+        # central 35 mA (the A7670's 70 mA scaled by the two modules' idle currents, 11 vs
+        # 23 mA), high 68 mA (the receiver always on, as "boot" above).
+        ("modem", "tail"): (20000, 35000, 68000),
+        # Sending/receiving on LTE Cat-M: PUBLISHED per band and power (table 34): on B20, the
+        # day's band (the emulator's +CPSI), 98 mA at 0 dBm (low) and 110 mA at 10 dBm
+        # (central: a watch near its cell); high 195 mA, B26 at 23 dBm, the table's worst.
+        ("modem", "active"): (98000, 110000, 195000),
+        # No voice on the SIM7000 (hardware.md §1.2a): the emulator never enters "call"; the row
+        # is the transfer's so that no lookup can fail.
+        ("modem", "call"): (98000, 110000, 195000),
+        # PSM: 9 uA PUBLISHED (S7000-HD §5.3.4, table 34). Not entered: the watch keeps PSM off
+        # (docs/sim7000.md: no paging in PSM, so no SMS or server command would reach it).
+        ("modem", "psm"): (9, 9, 9),
+        # GNSS on: the receiver tracking, 30 mA PUBLISHED (table 34, AT+CFUN=0, no USB: the low
+        # end); central 35 mA ASSUMED (a search acquires more than it tracks); high 54 mA
+        # PUBLISHED for the SIM7070's positioning (S7070-HD, hardware.md §3.3). Plus the active
+        # antenna, fed by the board's LDO behind modem GPIO48 (hardware.md §1.3, §5.1), as the
+        # "antenna" row below: low 32, central 40, high 69 mA.
+        ("gnss", "on"): (32000, 40000, 69000),
+        # The antenna's LDO on (AT+CGPIO=0,48,1,1) with the receiver off: what a driver that
+        # forgets to switch it off leaks (LilyGO's note 7, hardware.md §1.3). No figure for the
+        # T-SIM7000G's antenna: ASSUMED 2-15 mA, central 5 mA (a typical active GNSS antenna's LNA).
+        ("gnss", "antenna"): (2000, 5000, 15000),
+        # LEDs: the T-SIM7000G-200415 schematic drives a red LED through 390 ohm from the
+        # SIM7000's STATUS (pin 66, high while the module is on) and another from NETLIGHT (pin
+        # 52: 64 ms on per 3 s registered, per 300 ms during data, S7000-HD table 17). Both are
+        # 1.8 V outputs (IOH 2 mA, S7000-HD table 31). Unmeasured: ASSUMED from a red LED's knee
+        # as for the A7670's row: central (1.8 V - 1.75 V) / 390 ohm ~ 0.13 mA for STATUS plus
+        # NETLIGHT's few per cent, 0.15 mA; low 0.05 mA; high 1 mA (knees at 1.6 V: 0.5 mA each,
+        # NETLIGHT counted as always on).
+        ("led", "on"): (50, 150, 1000),
+        # The T-SIM7000-ESP32 with the modem off and the ESP32 in deep sleep draws ~500 uA
+        # MEASURED (LGA DeepSleep.ino header, hardware.md §3.1): DERIVED 490 uA for the board
+        # less the ESP32's 10 uA deep-sleep row, as for the T-A7670's 147 uA.
+        ("board", "on"): (490, 490, 490),
+    },
+}
+
+
+def rows(profile=None):
+    """The current table of a board: CURRENT_UA with PROFILES[profile] laid over it."""
+    if profile is None:
+        return CURRENT_UA
+    if profile not in PROFILES:
+        raise ValueError("energy profile: %r (one of %s)" % (profile, ", ".join(sorted(PROFILES))))
+    out = dict(CURRENT_UA)
+    out.update(PROFILES[profile])
+    return out
+
+
 PARTS = ("modem", "gnss", "esp32", "wifi", "led", "board")
 ENDS = ("low", "central", "high")
 _END = {"low": 0, "central": 1, "high": 2}
@@ -151,9 +230,13 @@ class EnergyMeter:
     check() notes when each end's charge runs out (empty_ms) and, once, calls on_dead(why)
     ("empty": the cell's charge is used up; "voltage": its loaded voltage fell below
     BROWNOUT_MV) at the battery's end; set() checks the voltage at once (a rise in current is
-    when it sags), the runner calls check() every few seconds for the slow decline."""
+    when it sags), the runner calls check() every few seconds for the slow decline.
 
-    def __init__(self, vt, battery_mah=BATTERY_MAH, start_pct=100, end="central"):
+    profile: the board's rows over the T-A7670's (PROFILES, rows()); `rows` is the table used."""
+
+    def __init__(self, vt, battery_mah=BATTERY_MAH, start_pct=100, end="central", profile=None):
+        self.rows = rows(profile)
+        self.profile = profile
         if end not in _END:
             raise ValueError("end: %r" % end)
         if battery_mah <= 0 or not 0 < start_pct <= 100:
@@ -182,7 +265,7 @@ class EnergyMeter:
         if dt > 0:
             draw = [0, 0, 0]
             for comp, st in self._state.items():
-                c = CURRENT_UA[(comp, st)]
+                c = self.rows[(comp, st)]
                 acc = self.uas.get(comp)
                 if acc is None:
                     acc = self.uas[comp] = [0, 0, 0]
@@ -209,7 +292,7 @@ class EnergyMeter:
         return self._start - self._used(i) - self.drained_uah * 3600000
 
     def set(self, comp, state):
-        if (comp, state) not in CURRENT_UA:
+        if (comp, state) not in self.rows:
             raise ValueError("no current for %s/%s" % (comp, state))
         if self._state.get(comp) != state:
             self._flush()
@@ -255,7 +338,7 @@ class EnergyMeter:
         i = _END[end]
         n = 0
         for comp, st in self._state.items():
-            n += CURRENT_UA[(comp, st)][i]
+            n += self.rows[(comp, st)][i]
         return n
 
     def charge_permille(self, end=None):
@@ -288,22 +371,24 @@ class EnergyMeter:
         return self.dead
 
 
-def floor_ua(end, transfers_per_day, active_ms, tail_ms, sleep_idle_ms, esp32="sleep", led=True):
+def floor_ua(end, transfers_per_day, active_ms, tail_ms, sleep_idle_ms, esp32="sleep", led=True,
+             profile=None):
     """The least a watch on this model can draw at an end (µA): every part at its resting state
     (the modem registered and asleep, the ESP32 in `esp32`, the board on, the STATUS LED lit if
     `led`) plus, for each transfer a day, what the modem's radio cannot avoid: `active_ms`
     active, `tail_ms` RRC-connected, then awake (idle) until `sleep_idle_ms` after the UART fell
     silent. Nothing for positioning, nor for the ESP32 being awake: a bound no firmware beats
-    while sending that often (docs/energy.md, "The floor")."""
+    while sending that often (docs/energy.md, "The floor"). profile: another board's rows (rows())."""
     i = _END[end]
-    sleep = CURRENT_UA[("modem", "sleep")][i]
-    base = sleep + CURRENT_UA[("esp32", esp32)][i] + CURRENT_UA[("board", "on")][i]
+    t = rows(profile)
+    sleep = t[("modem", "sleep")][i]
+    base = sleep + t[("esp32", esp32)][i] + t[("board", "on")][i]
     if led:
-        base += CURRENT_UA[("led", "on")][i]
+        base += t[("led", "on")][i]
     idle_ms = sleep_idle_ms - active_ms - tail_ms
     if idle_ms < 0:
         idle_ms = 0
-    per = (active_ms * (CURRENT_UA[("modem", "active")][i] - sleep)
-           + tail_ms * (CURRENT_UA[("modem", "tail")][i] - sleep)
-           + idle_ms * (CURRENT_UA[("modem", "idle")][i] - sleep))
+    per = (active_ms * (t[("modem", "active")][i] - sleep)
+           + tail_ms * (t[("modem", "tail")][i] - sleep)
+           + idle_ms * (t[("modem", "idle")][i] - sleep))
     return base + transfers_per_day * per // 86400000

@@ -174,11 +174,49 @@ def main():
     print("heap         %s bytes after importing the firmware, %s more for its services, 50 contacts "
           "and a 20-report queue (MicroPython, tools/heap.py)" % (heap.get("heap_import_bytes", "?"),
                                                           heap.get("heap_services_bytes", "?")))
+    second_board()
     sizes = mpy.compile_all()
     total = sum(n for _, n in sizes)
     print("firmware     %d modules, %d bytes of .mpy (firmware/ + boards/)" % (len(sizes), total))
     for rel, n in sorted(sizes, key=lambda x: -x[1])[:5]:
         print("             %6d  %s" % (n, rel))
+
+
+
+# ---- the second board (issue 9): the LilyGO T-SIM7000G (docs/sim7000.md) ----------------------
+SIM7000_DAY = "host_sim/scenarios/school_day_sim7000.json"
+
+
+def second_board():
+    """The school day on the T-SIM7000G (SIM7000G, Cat-M, no voice, no RI; its energy rows are
+    host_sim/energy.py's "sim7000" profile), against the T-A7670's day above: reports, bytes,
+    energy at the three ends and per part, the floor, zone alerts, the SOS without calls."""
+    from host_sim.energy import floor_ua
+    from host_sim.modem_a76xx import ACTIVE_MS, SLEEP_IDLE_MS, TAIL_MS
+
+    s = simulate("python", SIM7000_DAY)
+    day = s["sim_seconds"] / 86400
+    e, d = s["avg_current_ua_ends"], s["battery_days_x10_ends"]
+    print("T-SIM7000G   the school day (school_day_sim7000.json): %d reports/day at the server, %d bytes "
+          "up/day, %d down/day, %d bytes/day on air, %d AT commands/day" % (
+              s["reports_delivered"] / day, s["bytes_up"] / day, s["bytes_down"] / day,
+              s["air_bytes_per_day"], s["modem_commands"] / day))
+    print("             energy %s" % ", ".join(
+        "%s %.2f mA -> %.1f days" % (k, e[k] / 1000, d[k] / 10) for k in ("low", "central", "high")))
+    print("             central per part: %s" % ", ".join(
+        "%s %.2f" % (part, s["avg_ua_parts"][part][1] / 1000)
+        for part in ("modem", "gnss", "esp32", "wifi", "led", "board")))
+
+    def f(n, **kw):
+        return "/".join("%.2f" % (floor_ua(end, n, ACTIVE_MS, TAIL_MS, SLEEP_IDLE_MS, profile="sim7000", **kw)
+                                  / 1000) for end in ("low", "central", "high"))
+
+    print("             floor (low/central/high mA): asleep %s; a transfer every 5 min %s; with deep sleep "
+          "and no LEDs %s" % (f(0), f(288), f(288, esp32="deep", led=False)))
+    print("             zones: %d crossings alerted after %s s, %d missed; SOS without voice: alarm after "
+          "%s ms, SMS after %s ms, no call; GNSS on %d s; UART bytes lost in light sleep %d (no RI)" % (
+              s["zone_crossings"], s["zone_alert_latencies_s"], s["zone_alerts_missed"], s["sos_al_ms"],
+              ", ".join(str(x) for x in s["sos_sms_ms"]), s["gnss_on_s"], s["uart_bytes_lost_in_sleep"]))
 
 
 if __name__ == "__main__":
