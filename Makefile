@@ -14,27 +14,37 @@ OUT ?= out/sim
 BOARD ?= lilygo_t_a7670
 PORT ?= /dev/ttyUSB0
 CONFIG ?=
+SERVER ?=
+FUZZ_N ?= 100000
+FUZZ_SEED ?= 1
 
-.PHONY: help sim test unit unit-cpython unit-micropython compile lint scenario board bench soak flash \
+.PHONY: help sim plot sims chromium fuzz fuzz-short test unit unit-cpython unit-micropython compile lint scenario board bench soak flash \
 	provision-check board-test vboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
-	@echo "  variables: PY=python|micropython SCENARIO=... OUT=... BOARD=... PORT=... CONFIG=... SEED=..."
+	@echo "  variables: PY=python|micropython SCENARIO=... OUT=... BOARD=... PORT=... CONFIG=... SEED=... SERVER=host:port"
 
 $(VENV)/.stamp: requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos, sick_day, weekend_walks, week, low_battery, hostile_*; PY=micropython); files in out/sim
+sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos, sick_day, weekend_walks, weekend_no_signal, week, low_battery, hostile_*; PY=micropython; SERVER=host:port: a real Traccar instead of the simulated one); files, map.png, energy.png and index.html in out/sim
 ifeq ($(PY),micropython)
 	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=64M -m host_sim run $(SCENARIO) $(OUT)
+	$(PYTHON) -m host_sim plot $(OUT)
 else
-	$(PYTHON) -m host_sim run $(SCENARIO) $(OUT)
+	$(PYTHON) -m host_sim run $(SCENARIO) $(OUT) --plot $(if $(SERVER),--server $(SERVER))
 endif
 
-test: $(VENV)/.stamp lint compile unit scenario board ## the whole suite: lint, mpy-cross, unit tests on both interpreters, scenarios, the board suite on the virtual board
+plot: $(VENV)/.stamp ## draw a saved run again from its folder: map.png, energy.png, index.html (OUT=out/sim)
+	$(PYTHON) -m host_sim plot $(OUT)
+
+sims: $(VENV)/.stamp ## every scenario on both interpreters, 2 at a time, one table (tools/sims.py; ~3 min)
+	$(PYTHON) tools/sims.py
+
+test: $(VENV)/.stamp lint compile unit fuzz-short scenario board ## the whole suite: lint, mpy-cross, unit tests on both interpreters, the fuzz suite's quick pass, scenarios, the board suite on the virtual board
 
 lint: $(VENV)/.stamp ## ruff over everything
 	$(VENV)/bin/ruff check .
@@ -50,8 +60,15 @@ unit-cpython: $(VENV)/.stamp
 unit-micropython: $(VENV)/.stamp
 	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=16M tools/mptest.py
 
-scenario: $(VENV)/.stamp ## simulated days on both interpreters, checked like Traccar (and the people calling) would
+scenario: $(VENV)/.stamp chromium ## simulated days on both interpreters, checked like Traccar (and the people calling) would; the tools' tests
 	$(PYTHON) -m pytest tests/scenario tests/tools
+
+# Debian's Chromium for the page test (tests/tools/test_page.py): installed when missing and
+# this is root (CI, a fresh container); otherwise that test says how to install it
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -q && apt-get install -y -q chromium; } || \
+		echo "chromium missing: the page test will fail (apt-get install -y chromium)"
 
 board: $(VENV)/.stamp ## the board suite (tests/board) on the virtual board: flashed as a real one, then QA over serial with pytest-embedded
 	$(PYTHON) tools/boardtest.py
@@ -61,6 +78,15 @@ board-test: $(VENV)/.stamp ## the board suite on a real board: make board-test P
 
 vboard: $(VENV)/.stamp ## a virtual board on a pty (out/vboard/tty) with the simulated world behind it; then make flash PORT=out/vboard/tty, mpremote connect out/vboard/tty
 	$(PYTHON) tools/vboard.py --world host_sim.board_world --link out/vboard/tty
+
+fuzz-short: $(VENV)/.stamp ## the fuzz suite's quick pass: corpus, hypothesis (40 per target), 300 mutated inputs per target, both interpreters
+	$(PYTHON) -m pytest tests/fuzz -q
+	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=16M tools/fuzz.py --n 300
+
+fuzz: $(VENV)/.stamp ## 100,000 mutated inputs per target on both interpreters, then hypothesis at length (tens of minutes); failures land in tests/fuzz/corpus (FUZZ_N=, FUZZ_SEED=)
+	$(PYTHON) -W error::RuntimeWarning tools/fuzz.py --n $(FUZZ_N) --seed $(FUZZ_SEED)
+	MICROPYPATH=$(MPPATH) $(MPY) tools/fuzz.py --n $(FUZZ_N) --seed $(FUZZ_SEED)
+	TRYGG_HYPOTHESIS=fuzz $(PYTHON) -m pytest tests/fuzz/test_fuzz_hypothesis.py -q
 
 bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, energy, SOS latencies, heap, .mpy size)
 	$(PYTHON) tools/bench.py

@@ -463,7 +463,7 @@ class Outbox:
             self._write_head(self._acked, self.dropped, self.corrupt)
 
     def _commit(self, segno):
-        os.rename(fsutil.join(self.dir, "%d.tmp" % segno), self._path(segno))
+        fsutil.rename(fsutil.join(self.dir, "%d.tmp" % segno), self._path(segno))
 
     def _misordered(self):
         """Do the segments, in segno order, fail to hold ever higher seqs? Never as this module

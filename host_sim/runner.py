@@ -1,7 +1,8 @@
 """Scenario runner: one simulated stretch of a watch's life, on CPython or MicroPython.
 
-Wires the world (route, cells, server), the A76xx emulator behind the fake UART and pins, the
-energy meter behind the fake ADC, boots the unmodified firmware on the board module, replays
+Wires the world (route, cells, server), the modem emulator behind the fake UART and pins, the
+energy meter behind the fake ADC, boots the unmodified firmware on the board module (the
+scenario's device "board": BOARDS gives its module, emulator and energy profile), replays
 the scenario's faults, and writes (ARCHITECTURE.md §5):
   events.jsonl  {"t": ISO-8601 UTC, "kind": ..., ...}   what the firmware and the world did
   wire.jsonl    {"t", "dir", "channel", "peer", "data"[, "hex"]}   every frame on the wire:
@@ -28,7 +29,7 @@ from host_sim.fakes import esp32, network  # noqa: E402
 
 import asyncio  # noqa: E402
 
-import boards.lilygo_t_a7670 as board_module  # noqa: E402
+from boards import lilygo_t_a7670, lilygo_t_sim7000g  # noqa: E402
 from firmware import clock, fsutil, geo, log, zones  # noqa: E402
 from firmware import idle as fw_idle  # noqa: E402
 from firmware import main as fw_main  # noqa: E402
@@ -38,11 +39,18 @@ from firmware.drivers.battery import percent_from_mv  # noqa: E402
 from host_sim.flashcut import FlashCut  # noqa: E402
 from host_sim.energy import BATTERY_MAH, ENDS, PARTS, EnergyMeter  # noqa: E402
 from host_sim.modem_a76xx import SMS_SLOW_ONE_IN, A76xxEmulator  # noqa: E402
+from host_sim.modem_sim7000 import Sim7000Emulator  # noqa: E402
 from host_sim import scenario, traccar  # noqa: E402
 from host_sim.traccar import WatchServer  # noqa: E402
 from host_sim.world import World, offset_ms  # noqa: E402
 
+# The scenario's device "board": its module (boards/), the emulator behind its modem and the
+# energy profile of its parts (host_sim/energy.py PROFILES; None: the T-A7670's own table).
+BOARDS = {"lilygo_t_a7670": (lilygo_t_a7670, A76xxEmulator, None),
+          "lilygo_t_sim7000g": (lilygo_t_sim7000g, Sim7000Emulator, "sim7000")}
+
 VT = vtime.VT
+TEST_CA = "Trygg Test Root CA"  # the TLS fronts' CA unless the scenario's "server" names one
 BATTERY_CHECK_MS = 10000  # how often the runner looks at the cell between changes of state
 _NOTABLE = ("boot", "identity", "clock", "modem_ready", "connect", "connect_failed", "disconnect",
             "error", "fault", "config_recovered", "outbox_restored", "modem_rebooted", "modem_unresponsive",
@@ -131,7 +139,163 @@ class Recorder:
         t = self.start + ms // 1000 + tz_s
         return "%s %02d:%02d" % (_WEEKDAYS[t // 86400 % 7], t // 3600 % 24, t // 60 % 60)
 
+    # ---- progress (issue 11): a line on stderr at most every progress_s wall seconds once a run
+    # has taken that long (\r-rewritten on a terminal); stdout, the timeline tests read, is
+    # untouched. run_file starts it; TRYGG_PROGRESS_S sets the interval (0: none).
+    progress_s = 0  # 0: off
+    duration_ms = 0  # the run's length, for "of N h"
+    _wall0 = None
+    _wall_next = 0
+    _pn = 0
+    _tty = False
+    _shown = False  # a \r progress line stands on the terminal
+
+    def start_progress(self, every_s, duration_ms):
+        self.progress_s = every_s
+        self.duration_ms = duration_ms
+        self._wall0 = time.time()
+        self._wall_next = self._wall0 + every_s
+        try:
+            self._tty = sys.stderr.isatty()
+        except AttributeError:  # MicroPython's stderr has no isatty: plain lines
+            self._tty = False
+
+    def _progress(self):
+        now = time.time()
+        if now < self._wall_next:
+            return
+        self._wall_next = now + self.progress_s
+        wall = now - self._wall0
+        h10 = VT.ms // 360000
+        text = "  ... %s, %d.%d h" % (self.local_at(VT.ms), h10 // 10, h10 % 10)
+        if self.duration_ms:
+            t10 = self.duration_ms // 360000
+            text += " of %d.%d h" % (t10 // 10, t10 % 10)
+        text += " simulated in %d.%d s, %dx real time, %d reports" % (
+            int(wall), int(wall * 10) % 10, int(VT.ms / 1000 / wall) if wall > 0 else 0,
+            self.counts.get("report", 0))
+        if self._tty:
+            sys.stderr.write("\r" + text + "\033[K")
+            self._shown = True
+            self._text = text
+        else:
+            sys.stderr.write(text + "\n")
+
+    def _unshow(self):
+        """Clear a \r progress line before the timeline prints (they share the terminal)."""
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+            self._shown = False
+            self._hidden = True
+
+    _hidden = False
+    _text = ""
+
+    def _reshow(self):
+        """... and put it back under the line printed (a status line at the bottom)."""
+        if self._hidden and self._wall0 is not None:
+            sys.stderr.write("\r" + self._text + "\033[K")
+            self._shown = True
+        self._hidden = False
+
+    # ---- energy.jsonl (issue 11): each part's current, a line per minute that differs ----
+    en = None
+
+    def watch_meter(self, meter, out_dir):
+        """Follow the meter's changes of state (its set(), wrapped on this instance; energy.py
+        itself unchanged) into energy.jsonl: a header {"kind": "meter", "step_s": 60, "parts":
+        "modem,gnss,...", ...}, then {"min": N, "ua": [µA, ...], "pm": P}: in minute N from the
+        start, each part's average current at the central end, in the header's order, and the
+        cell's charge at the minute's end in per mille, at the battery's end of the model (as
+        summary.json's battery_left_permille). A minute like the one before is left out, except
+        the last of such a run: the currents hold until the next line, and "pm" is linear in
+        between. The last line may cover part of a minute ("span_ms"). ~50 bytes a minute."""
+        self._cua = meter.rows  # the board's table (host_sim/energy.py rows())
+        self._meter = meter
+        self._est = {}
+        for p in PARTS:
+            self._est[p] = meter.state(p)
+        self._eacc = [0] * len(PARTS)
+        self._eend = ENDS.index(meter.end)
+        self._eused = 0  # µA·ms drawn at the battery's end
+        self._emin = VT.ms // 60000
+        self._et = VT.ms
+        self._eprev = None  # the last minute's currents
+        self._eheld = None  # the last minute like the one written before it, not yet written
+        self._edrained = meter.drained_uah
+        self.en = open(out_dir + "/energy.jsonl", "w")
+        self.en.write(json_line([("kind", "meter"), ("step_s", 60), ("parts", ",".join(PARTS)),
+                                 ("battery_mah", meter.battery_mah), ("start_pct", meter.start_pct),
+                                 ("end", meter.end)]))
+        orig = meter.set
+
+        def set_state(comp, state):
+            if self._est.get(comp) != state:
+                self._energy_to(VT.ms)
+            orig(comp, state)
+            self._est[comp] = state
+
+        meter.set = set_state
+
+    def _energy_to(self, now):
+        cua = self._cua
+        acc = self._eacc
+        end = self._eend
+        while True:
+            edge = (self._emin + 1) * 60000
+            stop = now if now < edge else edge
+            dt = stop - self._et
+            if dt > 0:
+                for i in range(len(PARTS)):
+                    c = cua[(PARTS[i], self._est[PARTS[i]])]
+                    acc[i] += c[1] * dt
+                    self._eused += c[end] * dt
+                self._et = stop
+            if now < edge:
+                return
+            self._energy_line(60000)
+            self._emin += 1
+
+    def _energy_line(self, span):
+        m = self._meter
+        acc = self._eacc
+        ua = [a // span for a in acc]
+        for i in range(len(acc)):
+            acc[i] = 0
+        cap = m.battery_mah * 3600000000
+        left = cap * m.start_pct // 100 - self._eused - m.drained_uah * 3600000
+        pairs = [("min", self._emin), ("ua", ua), ("pm", left * 1000 // cap if left > 0 else 0)]
+        if span != 60000:
+            pairs.append(("span_ms", span))
+        line = json_line(pairs)
+        if ua == self._eprev and m.drained_uah == self._edrained and span == 60000:
+            self._eheld = line
+            return
+        if self._eheld is not None:
+            self.en.write(self._eheld)
+            self._eheld = None
+        self.en.write(line)
+        self._eprev = ua
+        self._edrained = m.drained_uah
+
+    def _energy_close(self):
+        self._energy_to(VT.ms)
+        span = VT.ms - self._emin * 60000
+        if span > 0:
+            self._energy_line(span)
+        if self._eheld is not None:
+            self.en.write(self._eheld)
+        self.en.close()
+        self.en = None
+
     def event(self, kind, fields):
+        if self._wall0 is not None:
+            self._pn += 1
+            if self._pn >= 50:
+                self._pn = 0
+                self._progress()
+        if kind == "world" and self.en is not None and fields.get("do") == "battery":
+            self._energy_to(VT.ms)  # the cell's charge jumps here: a minute's line shows it
         if kind == "sos_accepted":
             self.accepted.append(fields.get("by"))
         elif kind == "report":
@@ -153,8 +317,10 @@ class Recorder:
         if channel != "watch" or b"*AL," in data:
             self.frames_at.append((VT.ms, direction, channel, peer, data))
         if channel != "watch" and self.echo:
+            self._unshow()
             text = data.decode("utf-8", "replace").replace("\r", "\\r").replace("\n", "\\n")
             print("  %s  %-16s %s %s %s" % (self.local(), channel, direction, peer, text[:70]))
+            self._reshow()
         pairs = [("t", self.iso()), ("dir", direction), ("channel", channel), ("peer", peer)]
         try:
             text = data.decode()
@@ -182,23 +348,31 @@ class Recorder:
                 self.places.append(where)
         if kind in _NOTABLE:
             detail = " ".join("%s=%s" % (k, fields[k]) for k in sorted(fields))
+            self._unshow()
             print("  %s  %-16s %s" % (self.local(), kind, detail))
+            self._reshow()
 
     def flush_hour(self):
         if self.hour is None or not self.echo:
             return
         hc = self.hour_counts
         if hc.get("report") or hc.get("delivered"):
+            self._unshow()
             print("  %s:00  %2d reports, %2d with a fresh fix, %2d batches delivered  %s" % (
                 self.hour, hc.get("report", 0), hc.get("valid", 0), hc.get("delivered", 0),
                 ", ".join(self.places)))
+            self._reshow()
         self.hour_counts = {}
         self.places = []
 
     def close(self):
         self.flush_hour()
+        self._unshow()
+        self._wall0 = None
         self.ev.close()
         self.wire.close()
+        if self.en is not None:
+            self._energy_close()
 
 
 class Sim:
@@ -210,11 +384,15 @@ class Sim:
         VT.reset()
         machine.WIRING.reset()
         self.world = World(scenario, VT)
+        board = scenario.get("device", {}).get("board", "lilygo_t_a7670")
+        if board not in BOARDS:
+            raise ValueError("device board: %r (one of %s)" % (board, ", ".join(sorted(BOARDS))))
+        self.board_module, emu_class, profile = BOARDS[board]
         # the cell (docs/energy.md): "battery_mah" (default 800), "battery_start_pct" (100) and
         # "battery_end", the end of the energy model whose charge drains it (default "central")
         self.meter = EnergyMeter(VT, scenario.get("battery_mah", BATTERY_MAH),
                                  scenario.get("battery_start_pct", 100),
-                                 scenario.get("battery_end", "central"))
+                                 scenario.get("battery_end", "central"), profile)
         self.meter.on_dead = self._on_dead
         self.died = None  # (VT ms, why, loaded mV) once the cell browned out
         self._main_task = None
@@ -228,21 +406,49 @@ class Sim:
         self.device_id = scenario.get("config", {}).get("device_id") or dev["imei"]
         # Traccar closes a socket idle for 1800 s (watch-protocol.md §1): checked every minute
         self.server = WatchServer(devices=set([self.device_id]), now_ms=clock.ticks_ms, after=VT.after)
-        self._idle_check()
         self.world.add_server(srv["host"], srv["ip"], srv["port"], self.server)
+        # the same Traccar's OsmAnd port (one store: positions, rows, the command queue), and a
+        # TLS front before either when the scenario names its port (docs/transports.md):
+        # "server": {"tls_port": 5094, "osmand_tls_port": 5056, "ca": "<the front's CA>"}
+        self.osmand = traccar.OsmAndServer(self.server, devices=set([self.device_id]), now_ms=clock.ticks_ms,
+                                           wall_s=self.world.utc)
+        osmand_port = srv.get("osmand_port", traccar.OSMAND_PORT)
+        self.world.add_server(srv["host"], srv["ip"], osmand_port, self.osmand)
+        self.servers = [self.server, self.osmand]
+        self.fronts = []
+        for key, backend in (("tls_port", self.server), ("osmand_tls_port", self.osmand)):
+            if srv.get(key):
+                front = traccar.TlsFront(backend, srv.get("ca", TEST_CA))
+                self.world.add_server(srv["host"], srv["ip"], srv[key], front)
+                self.fronts.append(front)
+                self.servers.append(front)
+        # a real server instead (make sim SERVER=host:port; host_sim/realserver.py): the watch's
+        # connections go over real TCP, the simulated server above only shadows what it sends
+        self.real = None
+        real = scenario.get("real_server")
+        if real:
+            from host_sim.realserver import RealServer
+
+            host, port = real.rsplit(":", 1)
+            self.real = RealServer(host, int(port), shadow=self.server)
+            self.world.add_server(srv["host"], srv["ip"], srv["port"], self.real)
+            VT.waiters.append(self.real.pump)
+        self._idle_check()
         self.rec = Recorder(out_dir, self.world.utc(0), scenario.get("tz_offset_min", 0), echo,
                             lambda: self.world.position_at(VT.ms)[5])
         self.rec.tz_at = self.world.tz_offset_at  # the timeline in local time across DST
-        self.server.wire = self.rec.frame
+        for s in self.servers:
+            s.wire = self.rec.frame
         self._server_commands()
-        self.emu = A76xxEmulator(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
+        self.emu = emu_class(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
                                  variant=dev.get("gnss_variant", "foreign"),
                                  sms_capacity=dev.get("sms_capacity", 40),
                                  sms_slow_one_in=dev.get("sms_slow_one_in", SMS_SLOW_ONE_IN))
-        pins = board_module.PINS
+        pins = self.board_module.PINS
         machine.WIRING.attach_uart(pins["modem_tx"], pins["modem_rx"], self.emu)
         W = machine.WIRING
-        self.emu.attach_pins(pwrkey=W.pin(pins["pwrkey"]), dtr=W.pin(pins["dtr"]), ri=W.pin(pins["ri"]))
+        ri = W.pin(pins["ri"]) if "ri" in pins else None  # the T-SIM7000G wires no RI (hardware.md §5.1)
+        self.emu.attach_pins(pwrkey=W.pin(pins["pwrkey"]), dtr=W.pin(pins["dtr"]), ri=ri)
         W.adc_source[pins["battery_adc"]] = lambda: self.meter.battery_mv() * 1000 // 2
         self.emu.wire = self.rec.frame
         self.button = W.pin(pins["sos_button"])
@@ -317,6 +523,7 @@ class Sim:
 
     def _idle_check(self):
         self.server.check_idle()
+        self.osmand.check_idle()
         VT.after(60000, self._idle_check)
 
     # ---- the battery running down ----
@@ -377,6 +584,9 @@ class Sim:
         cfg = Config.load(self.flash)
         cfg.update(self.sc.get("config", {}))
         cfg.save()
+        ca = self.sc["device"].get("ca")
+        if ca:  # the CA the watch is provisioned with (TLS): "device": {"ca": "<name>"}
+            fsutil.atomic_write(self.flash + "/ca.pem", traccar.ca_pem(ca).encode())
         lf = self.sc.get("last_fix")
         if lf:
             t = clock.parse_iso8601(lf["at"])
@@ -393,7 +603,7 @@ class Sim:
         machine.WIRING.reset_cause = cause
         # what the board's main.py runs (firmware/main.py), in the simulator's event loop
         fw_main.APP = None
-        self.app_task = asyncio.create_task(fw_main.start(board_module, self.flash))
+        self.app_task = asyncio.create_task(fw_main.start(self.board_module, self.flash))
         self._booted = True
 
     @property
@@ -531,8 +741,14 @@ class Sim:
             lock = self.board.modem.at._lock
             asyncio.create_task(lock.acquire())
         elif do == "server_down":
-            self.server.set_down(True)
-            VT.after(ev.get("for_s", 600) * 1000, lambda: self.server.set_down(False))
+            for s in self.servers:
+                s.set_down(True)
+            VT.after(ev.get("for_s", 600) * 1000, lambda: [s.set_down(False) for s in self.servers])
+        elif do == "server_ca":
+            # the TLS fronts' certificate chain replaced: now it ends in the CA named "ca" (a
+            # proxy misconfigured, then fixed; docs/transports.md)
+            for f in self.fronts:
+                f.set_ca(ev["ca"])
         elif do == "server_garbage":
             self.server.inject(ev.get("data", "garbage]]\r\n[SG*x").encode())
         elif do == "server_mode":
@@ -656,6 +872,8 @@ class Sim:
             log.set_sink(None)
             if self.flashcut is not None:
                 self.flashcut.uninstall()
+            if self.real is not None:
+                self.real.close_all()
             self.rec.close()
         wall = time.time() - wall0
         summary = self.summary(wall)
@@ -832,6 +1050,9 @@ class Sim:
                 except ValueError:
                     continue
                 als.append((t, "exit" if st & 0x40000 else "enter" if st & 0x80000 else None))
+            elif ch == "osmand" and d == "up" and b"&alarm=" in data:  # the same alarms by OsmAnd
+                als.append((t, "exit" if b"alarm=geofenceExit" in data else
+                            "enter" if b"alarm=geofenceEnter" in data else None))
         lat_s = []
         used = set()
         for ms, name, ev in self.zone_crossings():
@@ -873,7 +1094,8 @@ class Sim:
             if starts[0] - 1000 <= t <= starts[0]:
                 t0 = t
         frames = self.rec.frames_at
-        al = [t for t, d, ch, _, data in frames if ch == "watch" and d == "up" and t >= t0]
+        al = [t for t, d, ch, _, data in frames if d == "up" and t >= t0 and (
+            ch == "watch" or (ch == "osmand" and b"&alarm=sos" in data))]
         if al:
             out["sos_al_ms"] = al[0] - t0
         # this SOS's SMS: up to the next SOS (slow ones may go after the first call)
@@ -952,8 +1174,66 @@ def print_summary(s):
 load = scenario.load  # a scenario file, with its "extends" followed (host_sim/scenario.py)
 
 
-def run_file(path, out_dir, echo=True):
-    sc = load(path)
+def _write_truth(sim, path):
+    """truth.jsonl, so a saved run can be drawn again from its folder alone (host_sim/plot.py):
+    {"kind": "scenario", "path", "name", "description", "start", "duration_s",
+     "tz": [[ms, offset_min], ...]} (the local offset from each ms on),
+    {"kind": "zone", ...} for each of the config's zones (as in the config), and
+    {"kind": "waypoint", "ms", "t", "local", "lat", "lon", "sky", "place"} for each waypoint of
+    the route (micro-degrees): the child walks straight between them (world.py)."""
+    sc = sim.sc
+    rec = sim.rec
+    w = sim.world
+    tz = []
+    for ms in range(0, w.duration_s * 1000 + 1, 3600000):  # daylight saving changes on the hour
+        off = w.tz_offset_at(ms)
+        if not tz or tz[-1][1] != off:
+            tz.append([ms, off])
+    with open(sim.out + "/truth.jsonl", "w") as f:
+        f.write(json_line([("kind", "scenario"), ("path", path), ("name", sc.get("name", "?")),
+                           ("description", sc.get("description", "")), ("start", rec.iso(0)),
+                           ("duration_s", w.duration_s), ("tz", tz)]))
+        for z in (sc.get("config") or {}).get("zones") or []:
+            f.write(json_line([("kind", "zone")] + [(k, z[k]) for k in sorted(z)]))
+        for p in sc.get("route") or []:
+            ms = offset_ms(p["at"])
+            f.write(json_line([("kind", "waypoint"), ("ms", ms), ("t", rec.iso(ms)),
+                               ("local", rec.local_at(ms)), ("lat", int(round(p["lat"] * 1000000))),
+                               ("lon", int(round(p["lon"] * 1000000))),
+                               ("sky", p.get("sky", "open")), ("place", p.get("place", ""))]))
+
+
+def _progress_s():
+    """Seconds between progress lines: TRYGG_PROGRESS_S, default 3 (0: none)."""
+    import os
+
+    try:
+        v = os.getenv("TRYGG_PROGRESS_S")
+        return float(v) if v else 3
+    except (AttributeError, ValueError):
+        return 3
+
+
+def run_file(path, out_dir, echo=True, draw=False, server=None):
+    """Run a scenario file into out_dir (checked against host_sim/scenario.schema.json first,
+    on CPython); draw: also the pictures and out_dir/index.html (host_sim/plot.py, CPython);
+    server: "host:port" of a real server for the watch's connections (host_sim/realserver.py)."""
+    sc = scenario.load(path, check=True)
+    if server:
+        sc["real_server"] = server
     if echo:
         print("Trygg simulator: %s (%s)" % (sc.get("name", path), sc.get("description", "")))
-    return Sim(sc, out_dir, echo).run()
+    sim = Sim(sc, out_dir, echo)
+    _write_truth(sim, path)
+    sim.rec.watch_meter(sim.meter, out_dir)
+    every = _progress_s()
+    if every > 0:
+        sim.rec.start_progress(every, sim.world.duration_s * 1000)
+    s = sim.run()
+    if draw:
+        from host_sim import plot
+
+        page = plot.draw(out_dir)
+        if echo:
+            print("  pictures: %s" % page)
+    return s

@@ -4,8 +4,12 @@
 other key replaces the base's, except "config" and "device", whose keys are merged into the
 base's (so a variant of the school day says only what differs: a server's misbehaviour, a
 contact, a setting). A chain of extends is followed; a loop is an error.
+
+load(path, check=True) also checks the result against host_sim/scenario.schema.json on CPython
+(docs/scenarios.md); the runner loads that way.
 """
 import json
+import sys
 
 _MERGED = ("config", "device")
 
@@ -15,21 +19,29 @@ def _folder(path):
     return path[:i + 1] if i >= 0 else ""
 
 
-def load(path, _seen=None):
+def load(path, _seen=None, check=False):
+    """The scenario in a file, its "extends" followed. check: also check it against
+    host_sim/scenario.schema.json (host_sim/schema.py) and raise its ScenarioError (a
+    ValueError naming each bad field) before anything runs; on CPython only (jsonschema is
+    CPython's: on MicroPython the simulator runs unchecked, the tests check every scenario)."""
     with open(path) as f:
         sc = json.load(f)
     base = sc.pop("extends", None)
-    if base is None:
-        return sc
-    seen = _seen or []
-    if path in seen:
-        raise ValueError("extends: a loop through %s" % path)
-    out = load(_folder(path) + base, seen + [path])
-    for k, v in sc.items():
-        if k in _MERGED and isinstance(v, dict) and isinstance(out.get(k), dict):
-            merged = dict(out[k])
-            merged.update(v)
-            out[k] = merged
-        else:
-            out[k] = v
-    return out
+    if base is not None:
+        seen = _seen or []
+        if path in seen:
+            raise ValueError("extends: a loop through %s" % path)
+        out = load(_folder(path) + base, seen + [path])
+        for k, v in sc.items():
+            if k in _MERGED and isinstance(v, dict) and isinstance(out.get(k), dict):
+                merged = dict(out[k])
+                merged.update(v)
+                out[k] = merged
+            else:
+                out[k] = v
+        sc = out
+    if check and sys.implementation.name == "cpython":
+        from host_sim import schema
+
+        schema.check(sc, path)
+    return sc

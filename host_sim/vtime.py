@@ -50,6 +50,9 @@ class VirtualTime:
         self._events = []  # sorted [due_ms, seq, fn]
         self._seq = 0
         self._spins = 0  # idle(0) calls in a row without time moving
+        # fn() called before every jump of virtual time: a real server's replies are awaited
+        # there (host_sim/realserver.py)
+        self.waiters = []
 
     def ticks_ms(self):
         return (self.start_ticks + self.ms) & (clock.PERIOD - 1)
@@ -100,6 +103,8 @@ class VirtualTime:
             self.run_due()
             return
         self._spins = 0
+        for w in self.waiters:
+            w()
         if self.run_due():
             return  # something happened now (a flag set, bytes arrived): let the tasks see it
         nxt = self.next_event_ms()

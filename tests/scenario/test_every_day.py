@@ -4,7 +4,8 @@ import pytest
 # each day, and the fewest wire frames it has (a guard against comparing two empty runs)
 DAYS = {"school_day": 800, "faults_day": 800, "sos_park": 800, "calls_day": 800, "boot_sos": 50,
         "guardian_day": 800, "school_dst": 1000, "sick_day": 500, "weekend_walks": 500,
-        "low_battery": 100}
+        "low_battery": 100, "school_day_tls": 800, "school_day_osmand": 600,
+        "school_day_sim7000": 800, "weekend_no_signal": 500}
 
 
 @pytest.mark.parametrize("scenario", sorted(DAYS))
