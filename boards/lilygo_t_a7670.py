@@ -125,20 +125,17 @@ class Board:
         return False
 
 
-def build(machine=None):
-    if machine is None:
-        import machine
+def esp32_io(machine, pins):
+    """What every ESP32 board of ours builds alike: the modem UART, the battery ADC (x2
+    divider), the SOS button (pulled up), the vibration output (off) and the Wi-Fi radio (off:
+    80-90 mA while on, hardware.md §3.1). Returns (uart, adc, sos, vib, esp32, wlan); esp32
+    and wlan are None on a port without them."""
     Pin = machine.Pin
-    power = Pin(PINS["power_on"], Pin.OUT, value=1)
-    reset = Pin(PINS["modem_reset"], Pin.OUT, value=0)
-    pwrkey = Pin(PINS["pwrkey"], Pin.OUT, value=0)
-    dtr = Pin(PINS["dtr"], Pin.OUT, value=0)
-    ri = Pin(PINS["ri"], Pin.IN)
-    uart = machine.UART(MODEM_UART, MODEM_BAUD, tx=PINS["modem_tx"], rx=PINS["modem_rx"],
+    uart = machine.UART(MODEM_UART, MODEM_BAUD, tx=pins["modem_tx"], rx=pins["modem_rx"],
                         rxbuf=2048, timeout=0)
-    adc = machine.ADC(Pin(PINS["battery_adc"]), atten=machine.ADC.ATTN_11DB)
-    sos = Pin(PINS["sos_button"], Pin.IN, Pin.PULL_UP)
-    vib = Pin(PINS["vibration"], Pin.OUT, value=0)
+    adc = machine.ADC(Pin(pins["battery_adc"]), atten=machine.ADC.ATTN_11DB)
+    sos = Pin(pins["sos_button"], Pin.IN, Pin.PULL_UP)
+    vib = Pin(pins["vibration"], Pin.OUT, value=0)
     try:
         import esp32
     except ImportError:
@@ -150,7 +147,20 @@ def build(machine=None):
     wlan = None
     if network is not None:
         wlan = network.WLAN(network.STA_IF)
-        wlan.active(False)  # the radio draws 80-90 mA while on (hardware.md §3.1)
+        wlan.active(False)
+    return uart, adc, sos, vib, esp32, wlan
+
+
+def build(machine=None):
+    if machine is None:
+        import machine
+    Pin = machine.Pin
+    power = Pin(PINS["power_on"], Pin.OUT, value=1)
+    reset = Pin(PINS["modem_reset"], Pin.OUT, value=0)
+    pwrkey = Pin(PINS["pwrkey"], Pin.OUT, value=0)
+    dtr = Pin(PINS["dtr"], Pin.OUT, value=0)
+    ri = Pin(PINS["ri"], Pin.IN)
+    uart, adc, sos, vib, esp32, wlan = esp32_io(machine, PINS)
     from firmware.button import Button
     from firmware.drivers.a76xx import A76xx
     from firmware.drivers.battery import Battery

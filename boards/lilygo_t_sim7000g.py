@@ -66,23 +66,7 @@ def build(machine=None):
     led = Pin(PINS["led"], Pin.OUT, value=1)  # LOW lights it
     pwrkey = Pin(PINS["pwrkey"], Pin.OUT, value=0)
     dtr = Pin(PINS["dtr"], Pin.OUT, value=0)
-    uart = machine.UART(MODEM_UART, MODEM_BAUD, tx=PINS["modem_tx"], rx=PINS["modem_rx"],
-                        rxbuf=2048, timeout=0)
-    adc = machine.ADC(Pin(PINS["battery_adc"]), atten=machine.ADC.ATTN_11DB)
-    sos = Pin(PINS["sos_button"], Pin.IN, Pin.PULL_UP)
-    vib = Pin(PINS["vibration"], Pin.OUT, value=0)
-    try:
-        import esp32
-    except ImportError:
-        esp32 = None
-    try:
-        import network
-    except ImportError:
-        network = None
-    wlan = None
-    if network is not None:
-        wlan = network.WLAN(network.STA_IF)
-        wlan.active(False)  # the radio draws 80-90 mA while on (hardware.md §3.1)
+    uart, adc, sos, vib, esp32, wlan = _a7670.esp32_io(machine, PINS)
     from firmware.button import Button
     from firmware.drivers.battery import Battery
     from firmware.drivers.sim7000 import Sim7000

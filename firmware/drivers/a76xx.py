@@ -208,6 +208,11 @@ def parse_model(lines):
     return None
 
 
+def _not_open(command, e):
+    """A send refused with a bare ERROR: its socket or session is not open (busy)."""
+    return SocketError(command, "not open", True) if e.code is None else e
+
+
 class SocketError(ATError):
     """A socket command failed with the modem's <err> (int, A76-ATM §15.3.2) or <err_info> (text,
     §15.3.1) in `code`. busy: refused at once in the command's own reply (`+CIPOPEN: n,err`,
@@ -1462,26 +1467,46 @@ class A76xx:
         Sends in pieces of at most 1460 bytes. SocketError: busy when refused at once
         ('+CIPERROR: <err>' then ERROR: the link is not open, A76-ATM §15.2.4 case 3), failed
         when the modem sent less than asked (<sent> -1: the connection is gone)."""
-        mv = memoryview(data)
-        off = 0
-        while off < len(data):
-            n = len(data) - off
-            if n > _SEND_MAX:
-                n = _SEND_MAX
-            command = "AT+CIPSEND=%d,%d" % (link, n)
-            w = self.at.expect("+CIPSEND: %d," % link)
-            try:
-                try:
-                    await self.at.send_data(command, mv[off:off + n], timeout_ms, urgent=urgent)
-                except ATError as e:
-                    raise self._refused(command, e)
-                line = await self.at.wait(w, self._net_wait(timeout_ms))
-            finally:
-                self.at.cancel(w)
+
+        def check(command, line, n):
             req = _result(command, line, 1)
             sent = _result(command, line, 2)
             if sent < 0 or sent < req:
                 raise SocketError(command, sent, False)
+
+        await self._send_pieces(data, _SEND_MAX, "AT+CIPSEND=%d,%%d" % link, "+CIPSEND: %d," % link,
+                                timeout_ms, urgent, self._refused, self._net_wait(timeout_ms), check)
+
+    async def _send_pieces(self, data, most, command, urc, timeout_ms, urgent, refused, result_ms,
+                           check, on_missing=None):
+        """What every send of this driver (and its subclasses) shares: data in pieces of at most
+        `most` bytes, each `command % n` -> '>' -> the piece -> OK, then the result URC starting
+        `urc` within result_ms. refused(command, e): the exception for a piece the modem refused
+        at once; check(command, line, n) raises for a piece that failed; on_missing(): a result
+        URC that never came is counted and passed on as None (default: ATTimeout)."""
+        mv = memoryview(data)
+        off = 0
+        while off < len(data):
+            n = len(data) - off
+            if n > most:
+                n = most
+            cmd = command % n
+            w = self.at.expect(urc)
+            try:
+                try:
+                    await self.at.send_data(cmd, mv[off:off + n], timeout_ms, urgent=urgent)
+                except ATError as e:
+                    raise refused(cmd, e)
+                try:
+                    line = await self.at.wait(w, result_ms)
+                except ATTimeout:
+                    if on_missing is None:
+                        raise
+                    on_missing()
+                    line = None
+            finally:
+                self.at.cancel(w)
+            check(cmd, line, n)
             off += n
 
     async def tcp_recv(self, link, timeout_ms=10000):
@@ -1623,28 +1648,15 @@ class A76xx:
         """AT+CCHSEND=<s>,<len> -> '>' -> data -> OK, then '+CCHSEND: <s>,<err>' (AT+CCHSET=1,
         §19.2.5, §19.2.14), in pieces of at most 1460 bytes. SocketError when refused at once
         (the session is not open) or when err != 0."""
-        mv = memoryview(data)
-        off = 0
-        while off < len(data):
-            n = len(data) - off
-            if n > _TLS_SEND_MAX:
-                n = _TLS_SEND_MAX
-            command = "AT+CCHSEND=%d,%d" % (session, n)
-            w = self.at.expect("+CCHSEND: %d," % session)
-            try:
-                try:
-                    await self.at.send_data(command, mv[off:off + n], timeout_ms, urgent=urgent)
-                except ATError as e:
-                    if e.code is None:
-                        raise SocketError(command, "not open", True)
-                    raise
-                line = await self.at.wait(w, self._net_wait(timeout_ms))
-            finally:
-                self.at.cancel(w)
+
+        def check(command, line, n):
             err = _result(command, line, 1)
             if err:
                 raise SocketError(command, err, False)
-            off += n
+
+        await self._send_pieces(data, _TLS_SEND_MAX, "AT+CCHSEND=%d,%%d" % session,
+                                "+CCHSEND: %d," % session, timeout_ms, urgent, _not_open,
+                                self._net_wait(timeout_ms), check)
 
     async def tls_recv(self, session, timeout_ms=10000):
         """What the module cached for the session: AT+CCHRECV=<s>,1460 -> OK, then

@@ -70,7 +70,8 @@ import asyncio
 from firmware import clock, log
 from firmware.compat import const, sleep_ms, wait_for_ms
 from firmware.drivers import events as ev
-from firmware.drivers.a76xx import A76xx, SocketError, _body, _digits, _fixed, _mdays, _rdiv, parse_model
+from firmware.drivers.a76xx import (A76xx, SocketError, _body, _digits, _fixed, _mdays, _not_open, _rdiv,
+                                    parse_model)
 from firmware.drivers.at import ATError, ATReset, ATTimeout
 from firmware.fix import Fix, udeg_from_decimal
 
@@ -577,39 +578,25 @@ class Sim7000(A76xx):
         the cid is not open), failed when <result> is not 0 or less was sent. A firmware that
         prints no result line: its OK counts (send_results_missing). Without RI the ESP32 then
         stays awake for the answer (run())."""
-        mv = memoryview(data)
-        off = 0
-        while off < len(data):
-            n = len(data) - off
-            if n > _SEND_MAX:
-                n = _SEND_MAX
-            command = "AT+CASEND=%d,%d" % (link, n)
-            w = self.at.expect("+CASEND: %d," % link)
+
+        def check(command, line, n):
+            if line is None:
+                return  # no result line: its OK counts (send_results_missing)
+            f = _body(line).split(",")
             try:
-                try:
-                    await self.at.send_data(command, mv[off:off + n], timeout_ms, urgent=urgent)
-                except ATError as e:
-                    if e.code is None:
-                        raise SocketError(command, "not open", True)
-                    raise
-                try:
-                    line = await self.at.wait(w, _SEND_RESULT_MS)
-                except ATTimeout:
-                    line = None
-                    self.send_results_missing += 1
-            finally:
-                self.at.cancel(w)
-            if line is not None:
-                f = _body(line).split(",")
-                try:
-                    res, sent = int(f[1]), int(f[2])
-                except (ValueError, IndexError):
-                    raise ATError(command, "bad reply: " + line[:40])
-                if res or sent < n:
-                    if res in _CA_NET_DOWN:
-                        self.net_up = False
-                    raise SocketError(command, res or sent, False)
-            off += n
+                res, sent = int(f[1]), int(f[2])
+            except (ValueError, IndexError):
+                raise ATError(command, "bad reply: " + line[:40])
+            if res or sent < n:
+                if res in _CA_NET_DOWN:
+                    self.net_up = False
+                raise SocketError(command, res or sent, False)
+
+        def missing():
+            self.send_results_missing += 1
+
+        await self._send_pieces(data, _SEND_MAX, "AT+CASEND=%d,%%d" % link, "+CASEND: %d," % link,
+                                timeout_ms, urgent, _not_open, _SEND_RESULT_MS, check, missing)
         self._awake_for(link, _REPLY_MS, True)
 
     async def tcp_recv(self, link, timeout_ms=10000):
