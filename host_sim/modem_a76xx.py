@@ -1320,6 +1320,11 @@ class A76xxEmulator:
             return None
         return _ERROR
 
+    @staticmethod
+    def handlers():
+        """The extended commands this module knows, by name (a profile's subclass has its own)."""
+        return _HANDLERS
+
     def _extended(self, cmd):
         k = 0
         n = len(cmd)
@@ -1337,7 +1342,7 @@ class A76xxEmulator:
             kind, args = "write", _args(rest[1:])
         else:
             return _ERROR
-        h = _HANDLERS.get(name)
+        h = self.handlers().get(name)
         if h is None or name in self._refused:  # a part this variant lacks: unknown to it
             return _ERROR
         try:

@@ -98,7 +98,7 @@ gnss "antenna". Where the manual is silent the choice is marked ASSUMED.
 from firmware import clock
 from host_sim import modem_a76xx as a76
 from host_sim.modem_a76xx import (_ERROR, _LATER, _PROMPT, CPIN_MS, SMS_SLOW_ONE_IN, TCPIP_HDR, A76xxEmulator,
-                                  _args, _dec, _flag_handler, _int, _Link, _stamp)
+                                  _dec, _flag_handler, _int, _Link, _stamp)
 
 BOOT_MS = 4500  # PWRKEY press to UART ready: Ton(uart) >= 4.5 s (S7000-HD table 8)
 PRESS_ON_MS = 1000  # PWRKEY low >= 1 s powers on (S7000-HD table 8)
@@ -242,30 +242,10 @@ class Sim7000Emulator(A76xxEmulator):
             return None
         return A76xxEmulator._basic(self, cmd)
 
-    def _extended(self, cmd):
-        k = 0
-        n = len(cmd)
-        while k < n and cmd[k] not in "=?":
-            k += 1
-        name = cmd[:k].upper()
-        rest = cmd[k:]
-        if rest == "":
-            kind, args = "exec", []
-        elif rest == "?":
-            kind, args = "read", []
-        elif rest == "=?":
-            kind, args = "test", []
-        elif rest[0] == "=":
-            kind, args = "write", _args(rest[1:])
-        else:
-            return _ERROR
-        h = _HANDLERS.get(name)
-        if h is None:
-            return _ERROR
-        try:
-            return h(self, kind, args)
-        except (ValueError, IndexError):
-            return _ERROR
+    @staticmethod
+    def handlers():
+        """The SIM7000's command table (_HANDLERS below: the A76xx's shared ones and its own)."""
+        return _HANDLERS
 
     # ================================================================ network
     def _nitz_arrives(self):
