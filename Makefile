@@ -30,7 +30,7 @@ $(VENV)/.stamp: requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos, sick_day, weekend_walks, weekend_no_signal, week, low_battery, hostile_*; PY=micropython; SERVER=host:port: a real Traccar instead of the simulated one); files, map.png, energy.png and index.html in out/sim
+sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos, sick_day, weekend_walks, weekend_no_signal, week, low_battery, hostile_*, school_day_sim7000, school_day_lase, school_day_tls, school_day_osmand; PY=micropython; SERVER=host:port: a real Traccar instead of the simulated one); files, map.png, energy.png and index.html in out/sim
 ifeq ($(PY),micropython)
 	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=64M -m host_sim run $(SCENARIO) $(OUT)
 	$(PYTHON) -m host_sim plot $(OUT)
@@ -94,7 +94,7 @@ bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, e
 soak: $(VENV)/.stamp ## the power-cut suite: a week, 1,000 cuts (a third inside flash writes, renames, deletes), a 12 h and an 80 h outage; every report accounted for (SEED=1)
 	$(PYTHON) tools/soak.py --days 7 --cuts 1000 --seed $(or $(SEED),1)
 
-flash: $(VENV)/.stamp ## compile and copy the firmware to a board or a virtual board's pty: make flash BOARD=lilygo_t_a7670 PORT=/dev/ttyUSB0 [CONFIG=my-watch.json]
+flash: $(VENV)/.stamp ## compile and copy the firmware to a board or a virtual board's pty: make flash BOARD=lilygo_t_a7670|lilygo_t_sim7000g PORT=/dev/ttyUSB0 [CONFIG=my-watch.json]
 	$(PYTHON) tools/deploy.py --board $(BOARD) --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
 provision-check: $(VENV)/.stamp ## check a watch's settings file with the firmware's own validator: make provision-check CONFIG=my-watch.json
