@@ -106,15 +106,17 @@ def prepare_script(keep):
                            owned=json.dumps(list(OWNED)))
 
 
-def plan(port, build, rels, main_py, config_path=None, mpremote="mpremote"):
-    """The mpremote command line: exec the prepare script, copy the build, the config, main.py,
-    reset. rels: the build's relative .py paths ([] with a frozen image)."""
+def plan(port, build, rels, main_py, config_path=None, mpremote="mpremote", ca_path=None):
+    """The mpremote command line: exec the prepare script, copy the build, the config, the TLS
+    CA, main.py, reset. rels: the build's relative .py paths ([] with a frozen image)."""
     keep = targets(rels)
     cmd = [mpremote, "connect", port, "exec", prepare_script(keep)]
     for t in keep:
         cmd += ["+", "cp", os.path.join(build, t), ":" + t]
     if config_path:
         cmd += ["+", "cp", config_path, ":data/config.json"]
+    if ca_path:  # the CA the server's certificate is checked against ("tls": docs/transports.md)
+        cmd += ["+", "cp", ca_path, ":data/ca.pem"]
     cmd += ["+", "cp", main_py, ":main.py", "+", "reset"]
     return cmd
 
@@ -149,6 +151,8 @@ def main(argv=None):
                     "/data/config.json")
     ap.add_argument("--pin", help="the PIN for SMS commands (4-8 digits); default: the config's, "
                     "else a random one")
+    ap.add_argument("--ca", help="a PEM file with the CA of the TLS front, installed as /data/ca.pem "
+                    "(with \"tls\": true in the config; docs/transports.md)")
     ap.add_argument("--frozen", action="store_true", help="the firmware is frozen in the image: "
                     "copy only main.py and the config, remove firmware files from the flash")
     ap.add_argument("--mpremote", default=os.path.join(os.path.dirname(sys.executable), "mpremote"))
@@ -189,7 +193,11 @@ def _deploy(a, tmp):
     main_py = os.path.join(tmp, "main.py")
     with open(main_py, "w") as f:
         f.write(MAIN.format(board=a.board))
-    cmd = plan(a.port, build, rels, main_py, cfg_path, a.mpremote)
+    if a.ca is not None:
+        with open(a.ca, "rb") as f:
+            if b"-----BEGIN CERTIFICATE-----" not in f.read():
+                raise SystemExit("%s: not a PEM certificate, nothing flashed" % a.ca)
+    cmd = plan(a.port, build, rels, main_py, cfg_path, a.mpremote, a.ca)
     if a.dry_run:
         print(shlex.join(cmd))
         return 0

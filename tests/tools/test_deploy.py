@@ -61,6 +61,23 @@ def test_dry_run_installs_the_provisioned_config(tmp_path, capsys, monkeypatch):
     assert "PIN for SMS commands on this watch: " in out and ":data/config.json" in out
 
 
+def test_the_tls_ca_goes_to_data_ca_pem_and_nothing_else_does(tmp_path, capsys, monkeypatch):
+    ca = tmp_path / "front-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    out, cmd = _dry_run(capsys, monkeypatch, "--ca", str(ca))
+    steps = _steps(cmd)
+    assert ["cp", str(ca), ":data/ca.pem"] in steps
+    assert steps.index(["cp", str(ca), ":data/ca.pem"]) < len(steps) - 2  # before main.py
+    bad = tmp_path / "not.pem"
+    bad.write_text("hello")
+    monkeypatch.setattr(sys, "argv", ["deploy", "--dry-run", "--ca", str(bad)])
+    try:
+        deploy.main()
+        assert False, "a file that is no certificate was accepted"
+    except SystemExit as e:
+        assert "not a PEM certificate" in str(e)
+
+
 def test_the_plan_copies_the_build_then_main_py_last_and_resets(capsys, monkeypatch):
     out, cmd = _dry_run(capsys, monkeypatch)
     steps = _steps(cmd)
