@@ -93,8 +93,13 @@ class _Ledger:
             doomed = []
             if len(ob) >= ob.max_items:  # the oldest go first (outbox.py: "Full")
                 doomed = [c for _, c in ob.pending(len(ob) - ob.max_items + 1)]
-            seq = put(ob, content)
-            ledger.dropped.extend(doomed)
+            before = ob.dropped
+            try:
+                seq = put(ob, content)
+            finally:
+                # the drop is its own head write: it may have happened even when the power went
+                # before the new record was on flash (the put raised)
+                ledger.dropped.extend(doomed[:ob.dropped - before])
             ledger.created.append((ob.dir.rsplit("/", 1)[-1], seq, content))
             return seq
 
