@@ -67,22 +67,44 @@ class Rng:
         return bytes([self.next() & 0xFF for _ in range(n)])
 
 
+class _DigitRuns:
+    """The (start, end) of each run of ASCII digits (with a '-' in front if there is one), as a
+    sequence computed on demand: a list of them all took 128 KB blocks of MicroPython's 2 MB heap
+    for a long input (the harness ran out, not the code under test). Same runs, same order."""
+
+    def __init__(self, data):
+        self.data = data
+        self.n = 0
+        for _ in self._walk():
+            self.n += 1
+
+    def _walk(self):
+        data = self.data
+        i = 0
+        n = len(data)
+        while i < n:
+            if 0x30 <= data[i] <= 0x39:
+                j = i
+                while j < n and 0x30 <= data[j] <= 0x39:
+                    j += 1
+                yield (i - 1 if i and data[i - 1] == 0x2D else i), j
+                i = j
+            else:
+                i += 1
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, k):
+        for run in self._walk():
+            if not k:
+                return run
+            k -= 1
+        raise IndexError(k)
+
+
 def _digit_runs(data):
-    """(start, end) of each run of ASCII digits (with a '-' in front if there is one)."""
-    runs = []
-    i = 0
-    n = len(data)
-    while i < n:
-        if 0x30 <= data[i] <= 0x39:
-            j = i
-            while j < n and 0x30 <= data[j] <= 0x39:
-                j += 1
-            s = i - 1 if i and data[i - 1] == 0x2D else i
-            runs.append((s, j))
-            i = j
-        else:
-            i += 1
-    return runs
+    return _DigitRuns(data)
 
 
 def _split(data, sep):
