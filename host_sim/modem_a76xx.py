@@ -679,6 +679,9 @@ class _Sms:
 
 
 class A76xxEmulator:
+    # PWRKEY timings (ms): press to power on, press to power off, off before a power-on counts
+    PWRKEY_MS = (PRESS_ON_MS, PRESS_OFF_MS, OFF_MIN_MS)
+
     def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign", remote_end="both",
                  sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, gnss_firmware=None,
                  sleep_idle_ms=None, model=None, gnss=None, voice=None, sms=None, nitz=None, ctzu=None,
@@ -980,12 +983,17 @@ class A76xxEmulator:
         if t0 is None:
             return
         held = now - t0
+        on_ms, off_ms, min_off = self.PWRKEY_MS
         if self.state == "off":
             # A7670-HD: wait >= 2 s after power-off before powering on again (hardware.md §5.2)
-            if held >= PRESS_ON_MS and t0 - getattr(self, "_off_at", -OFF_MIN_MS) >= OFF_MIN_MS:
+            if held >= on_ms and t0 - getattr(self, "_off_at", -min_off) >= min_off:
                 self._power_on(t0)
-        elif held >= PRESS_OFF_MS:
-            self._go_off()
+        elif held >= off_ms:
+            self._pwrkey_off()
+
+    def _pwrkey_off(self):
+        """A long PWRKEY press while on: the A7670 is off at once (a profile may say goodbye)."""
+        self._go_off()
 
     def _dtr_high(self):
         return self.dtr is not None and self.dtr.level == 1

@@ -127,6 +127,8 @@ RTC_EPOCH_DAYS = 3657  # 1980-01-06 in days after 1970-01-01: AT+CCLK's unset cl
 
 
 class Sim7000Emulator(A76xxEmulator):
+    PWRKEY_MS = (PRESS_ON_MS, PRESS_OFF_MS, OFF_MIN_MS)  # S7000-HD tables 8 and 9
+
     def __init__(self, vt, world, imei, iccid, meter=None, variant=None, remote_end="both",
                  sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, sleep_idle_ms=None,
                  model=None, nitz=None, netopen_ms=None, cipopen_ms=None, ipr=None, psm=None):
@@ -200,21 +202,8 @@ class Sim7000Emulator(A76xxEmulator):
         self.sms_ready = True
         self._urc("SMS Ready")
 
-    def _on_pwrkey(self, level):
-        now = self.vt.ms
-        if level:
-            self._press_at = now
-            return
-        t0 = self._press_at
-        self._press_at = None
-        if t0 is None:
-            return
-        held = now - t0
-        if self.state == "off":
-            if held >= PRESS_ON_MS and t0 - getattr(self, "_off_at", -OFF_MIN_MS) >= OFF_MIN_MS:
-                self._power_on(t0)
-        elif held >= PRESS_OFF_MS:
-            self._power_down(True)
+    def _pwrkey_off(self):
+        self._power_down(True)
 
     def _power_down(self, say):
         """Off; with `say` after NORMAL POWER DOWN is out (§5.2.1, §20.3)."""

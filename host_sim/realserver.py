@@ -46,6 +46,7 @@ class _Conn:
             self.shadow.receive(data)
 
     def close(self):
+        """The watch closed it."""
         if self.open:
             self.open = False
             try:
@@ -54,6 +55,8 @@ class _Conn:
                 pass
             if self.shadow is not None:
                 self.shadow.close()
+            return True
+        return False
 
     # the pump
     def read(self):
@@ -73,14 +76,8 @@ class _Conn:
         return True
 
     def _gone(self):
-        if self.open:
-            self.open = False
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            if self.shadow is not None:
-                self.shadow.close()
+        """The server closed it (or the socket failed): the watch is told."""
+        if self.close():
             self.close_cb()
 
 
