@@ -23,6 +23,10 @@ PINS = {
     # Vibration motor / buzzer through a transistor, high = on (ASSUMED: GPIO32 is free on the
     # T-A7670; the dev board has neither, so this is where the watch's motor goes).
     "vibration": 32,
+    # I2C on the header (hardware.md §5.1: 21/22 free): a step counter, where the watch has one
+    # (an LSM6DSL, firmware/drivers/lsm6dsl.py; the dev board has none, so build() probes)
+    "i2c_sda": 21,
+    "i2c_scl": 22,
 }
 # Below this idle time a light sleep costs more than it saves (wake-up takes ~1 ms and the
 # UART must be up while a command is in flight: ESP32 light sleep drops UART input, §4).
@@ -47,6 +51,7 @@ class Board:
         # fn() -> True while something must keep the ESP32 awake: the diagnostic console after a
         # byte (light sleep drops USB serial input: MicroPython has no UART wake, §4)
         self.keep_awake = None
+        self.steps = None  # the step counter (firmware/drivers/lsm6dsl.py), None: none found
         self._ri_armed = None  # the wake levels armed last (re-armed only when they change)
         self._held_armed = None
 
@@ -151,6 +156,19 @@ def esp32_io(machine, pins):
     return uart, adc, sos, vib, esp32, wlan
 
 
+def step_counter(machine, pins):
+    """The accelerometer's pedometer on the board's I2C (an LSM6DSL set up and counting), or
+    None when none answers: a board without one is an ordinary board."""
+    from firmware.drivers import lsm6dsl
+
+    Pin = machine.Pin
+    try:
+        i2c = machine.I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=400000)
+    except (OSError, ValueError):
+        return None
+    return lsm6dsl.probe(i2c)
+
+
 def build(machine=None):
     if machine is None:
         import machine
@@ -168,5 +186,6 @@ def build(machine=None):
     modem = A76xx(uart, pwrkey, dtr, ri, pwrkey_active_high=True)
     board = Board(machine, modem, Battery(adc), {"power_on": power, "modem_reset": reset},
                   Button(sos), vib, esp32, wlan)
+    board.steps = step_counter(machine, PINS)
     board._arm_wakes()  # RI low wakes light sleep (§4), the button too
     return board

@@ -36,6 +36,8 @@ PINS = {
     # Vibration motor / buzzer through a transistor, high = on (ASSUMED: GPIO32 is free on the
     # T-SIM7000G, not in LilyGO's pin map; the dev board has neither).
     "vibration": 32,
+    "i2c_sda": 21,  # I2C (hardware.md §5.1: 21/22): a step counter where the watch has one
+    "i2c_scl": 22,
 }
 GNSS_ANTENNA_GPIO = const(48)  # the modem's GPIO that feeds the GNSS antenna (hardware.md §5.1)
 # Without RI the ESP32 light-sleeps at most this long at a time, and the driver asks the modem
@@ -74,5 +76,6 @@ def build(machine=None):
     modem = Sim7000(uart, pwrkey, dtr, None, pwrkey_active_high=True, gnss_gpio=GNSS_ANTENNA_GPIO,
                     poll_every_ms=POLL_MS)
     board = Board(machine, modem, Battery(adc), {"led": led}, Button(sos), vib, esp32, wlan)
+    board.steps = _a7670.step_counter(machine, PINS)
     board._arm_wakes()  # the button wakes light sleep (ext1); no RI to arm
     return board

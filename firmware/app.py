@@ -21,6 +21,7 @@ from firmware.config import Config
 from firmware.contacts import Contacts
 from firmware.control import Control
 from firmware.drivers import events as ev
+from firmware.motion import Motion
 from firmware.outbox import Outbox
 from firmware.positioning import Positioning
 from firmware.power import Power
@@ -243,6 +244,9 @@ class App:
         pos.busy = lambda: sos.tracking_ms() is not None or m.in_call or tel.ringing or self._buzzing > 0
         self.reporter = Reporter(m, cfg, self.outbox, pos, up, batt, self.alarms, sos.tracking_ms,
                                  self.root)
+        steps = getattr(board, "steps", None)  # a step counter (boards/*.py), where there is one
+        if steps is not None:
+            self.reporter.motion = Motion(steps)
         # the low-battery alarm and the critical mode (firmware/power.py): its state from flash
         # before the first report, so a watch rebooted while critical starts thin
         self.power = power = Power(cfg, batt, self._alarm, self.root, self.reporter.replan)

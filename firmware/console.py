@@ -66,13 +66,13 @@ _HELP = (
     ("outbox", "the queues of reports and alarms"),
     ("config", "every setting, one per line, secrets masked as ***"),
     ("sos", "start an SOS, exactly as a long press of the button does"),
-    ("selftest", "check modem sim network gnss server flash battery button wifi (up to ~2 min)"),
+    ("selftest", "check modem sim network gnss server flash battery button wifi steps (up to ~2 min)"),
     ("log [n]", "the last n log events (default %d)" % _LOG_DEFAULT),
 )
 _COMMANDS = {"help": "_help", "status": "_status", "fix": "_fix", "modem": "_modem",
              "outbox": "_outbox", "config": "_config", "sos": "_sos", "selftest": "_selftest",
              "log": "_log"}
-_PARTS = ("modem", "sim", "network", "gnss", "server", "flash", "battery", "button", "wifi")
+_PARTS = ("modem", "sim", "network", "gnss", "server", "flash", "battery", "button", "wifi", "steps")
 _NEEDS_MODEM = ("sim", "network", "gnss", "server")
 
 
@@ -564,3 +564,12 @@ class Console:
         finally:
             wlan.active(False)  # the radio draws 80-90 mA while on (hardware.md §3.1)
         return True, "scan returned %d networks" % n
+
+    async def _t_steps(self):
+        """The step counter (an accelerometer's pedometer, boards/*.py step_counter): found at
+        boot and readable now, or absent (a board without one is an ordinary board)."""
+        s = getattr(self.app.board, "steps", None)
+        if s is None:
+            return True, "absent"
+        n = s.steps()  # OSError: the bus failed (the selftest reports it)
+        return True, "LSM6DSL at 0x%02X, counter %d" % (s.addr, n)

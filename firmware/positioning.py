@@ -306,6 +306,19 @@ class Positioning:
         self._here_cell = cell
         return f
 
+    def resend(self):
+        """The position given out last, again, stamped now, its accuracy kept: a step counter
+        says the child has not walked since (firmware/motion.py). A learned place stays a
+        place (matched at the last look, and nobody walked away from it); anything else is
+        re-sent as 'last'. No scan, no search. None if the watch never knew where it is."""
+        self.moved = False
+        h = self.here
+        now = clock.wall.now()
+        if h is not None and h.source == "place" and now is not None:
+            return self._keep(Fix(now, h.lat, h.lon, False, h.alt, 0, 0, 0, h.acc, "place"),
+                              self._here_aps, self._here_cell)
+        return self._stale(now, self._here_aps, self._here_cell, True)
+
     def _stale(self, now, aps, cell, still):
         """The last position re-sent as 'V', stamped now, its accuracy grown (None if none)."""
         h = self.here if self.here is not None else self.last

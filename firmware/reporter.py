@@ -13,14 +13,17 @@ Safe zones (firmware/zones.py) are checked at every position. Between reports th
 looks more often where a crossing could otherwise be late: while the child walks within a
 minute of a zone edge GNSS stays on and a look comes every 5 s (further away, one GNSS look
 when it will be that near); while it stands near an edge a Wi-Fi scan looks for motion often
-enough that a walk to the edge is seen in time (still_check_s). A
+enough that a walk to the edge is seen in time (still_check_s). Where the board counts
+steps (firmware/motion.py) those looks read the counter every 20 s instead and scan only after
+a walk, and a report re-sends the last position without a scan or a modem wake while the child
+has not walked (never for longer than motion.VERIFY_S, never while it moves). A
 crossing queues an AL with exactly one bit (18 exit, 19 enter) at once, then a report every
 minute for 5 minutes.
 """
 import asyncio
 import json
 
-from firmware import clock, fsutil, log, watchproto, wifi, zones
+from firmware import clock, fsutil, log, motion, watchproto, wifi, zones
 from firmware.compat import const, wait_for_ms
 from firmware.drivers.a76xx import csq_percent
 from firmware.fix import Fix
@@ -107,6 +110,10 @@ class Reporter:
         self._approach = False  # the next look is a GNSS look on the way to an edge
         self.walking = False  # the last fix said the child walks (_check_zones)
         self.power = None  # firmware/power.py: while critical, a report every critical_report_s, no looks
+        # firmware/motion.py where the board counts steps (None: no sensor): a child who has not
+        # walked is where it was, so reports and looks near an edge skip the scan and the modem
+        self.motion = None
+        self._full_t = None  # ticks of the last look that fixed the position (scan or search)
 
     # ---- zones ----
     def _load_zones(self):
@@ -217,11 +224,13 @@ class Reporter:
     def _content(self, kind, fix, status, cells, aps):
         """The frame content; a cell or AP list the protocol cannot carry is left out."""
         batt = self._batt.percent()
+        m = self.motion
+        steps = m.total & 0xFFFFFF if m is not None else 0  # Traccar's `steps` (§6)
         try:
-            return watchproto.position(kind, fix, self._gsm, batt, 0, status, cells, wifi.block(aps))
+            return watchproto.position(kind, fix, self._gsm, batt, steps, status, cells, wifi.block(aps))
         except ValueError as e:
             log.event("error", where="report", err=repr(e))
-            return watchproto.position(kind, fix, self._gsm, batt, 0, status, (), ())
+            return watchproto.position(kind, fix, self._gsm, batt, steps, status, (), ())
 
     async def _cell(self):
         c = None
@@ -238,10 +247,14 @@ class Reporter:
         """Wi-Fi, cell, position, battery -> one UD on flash, then wake the uplink. The scan and
         the cell come first: they tell the positioning whether the watch moved. The scan goes
         before the modem is woken for the cell, so the modem's awake burst (the cell, the send,
-        the ack) is not held open by the ESP32's 1.7 s of scanning."""
+        the ack) is not held open by the ESP32's 1.7 s of scanning. With a step counter that
+        says the child has not walked, none of it: the position is re-sent (_still)."""
+        if self._still():
+            return self._still_report()
         aps = self._pos.scan()
         c = await self._cell()
         fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._m.net_up)
+        self._looked()
         if fix is None:
             log.event("report_skipped", why="no position known yet")
             return None
@@ -252,6 +265,41 @@ class Reporter:
                   acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=len(aps))
         self._up.kick(self.hold_ms(fix))
         await self._plan_looks(fix)
+        return seq
+
+    def _looked(self):
+        """A look has fixed the position (or found none): steps and the verify clock count from now."""
+        self._full_t = clock.ticks_ms()
+        if self.motion is not None:
+            self.motion.mark()
+
+    def _still(self):
+        """May this report re-send the last position without a scan or the modem? Only with a
+        step counter that says no walk since the last look, that look younger than
+        motion.VERIFY_S (a ride has no steps), and nothing that wants fresh positions: no
+        tracking near an edge, no walk at the last fix, no SOS or zone crossing's fast reports."""
+        m = self.motion
+        p = self._pos
+        if m is None or p.here is None or p.tracking or self._approach or self.walking or \
+                self._full_t is None:
+            return False
+        if clock.ticks_diff(clock.ticks_ms(), self._full_t) >= motion.VERIFY_S * 1000:
+            return False
+        if self.interval_ms() < self._cfg["report_interval_s"] * 1000:
+            return False
+        return m.walked() is False
+
+    def _still_report(self):
+        """The last position queued again as a report (Positioning.resend), with the last cell
+        and no access points (none were heard now)."""
+        fix = self._pos.resend()
+        if fix is None:
+            return None
+        c = self.last_cell
+        seq = self._ob.put(self._content("UD", fix, _STATUS, (c,) if c is not None else (), ()))
+        log.event("report", seq=seq, valid=False, src=fix.source, lat=fix.lat, lon=fix.lon,
+                  acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=0, still=1)
+        self._up.kick(self.hold_ms(fix))
         return seq
 
     def hold_ms(self, fix):
@@ -276,12 +324,17 @@ class Reporter:
             fix = await p.locate(self._cfg["gnss_timeout_s"], self.last_cell, None, self._m.net_up,
                                  walking=True)
         else:
+            if self.motion is not None and p.here is not None and self.motion.walked() is False:
+                self.check_due = self._still_plan(p.here)  # no walk: no scan
+                return
             aps = p.scan()
             if p.still(aps):
+                self._looked()
                 self.check_due = self._still_plan(p.here)
                 return
             c = await self._cell()
             fix = await p.locate(self._cfg["gnss_timeout_s"], c, aps, self._m.net_up)
+        self._looked()
         if fix is not None:
             log.event("look", src=fix.source, lat=fix.lat, lon=fix.lon, acc=fix.acc, speed=fix.speed,
                       course=fix.course)
@@ -291,6 +344,8 @@ class Reporter:
     def _still_plan(self, fix):
         edge = zones.nearest_edge_m(self._cfg["zones"], fix.lat, fix.lon)
         s = still_check_s(edge, self.interval_ms() // 1000)
+        if s is not None and self.motion is not None:
+            s = motion.STEP_CHECK_S  # a counter read, not a scan: often, for a prompt alert
         return None if s is None else clock.ticks_add(clock.ticks_ms(), s * 1000)
 
     async def _plan_looks(self, fix):

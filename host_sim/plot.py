@@ -41,7 +41,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # noqa: E4
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 M_PER_DEG = 111195.0  # metres per degree of latitude (firmware/geo.py MM_PER_UDEG: 2 pi 6371 km / 360)
-PARTS = ("modem", "gnss", "esp32", "wifi", "led", "board")  # host_sim/energy.py PARTS
+PARTS = ("modem", "gnss", "esp32", "wifi", "led", "board", "accel")  # host_sim/energy.py PARTS
 ENDS = ("low", "central", "high")
 
 # colours (the page's test looks for the zones' fill in a screenshot: keep it unlike the rest)

@@ -40,7 +40,7 @@ from host_sim.flashcut import FlashCut  # noqa: E402
 from host_sim.energy import BATTERY_MAH, ENDS, PARTS, EnergyMeter  # noqa: E402
 from host_sim.modem_a76xx import SMS_SLOW_ONE_IN, A76xxEmulator  # noqa: E402
 from host_sim.modem_sim7000 import Sim7000Emulator  # noqa: E402
-from host_sim import scenario, traccar  # noqa: E402
+from host_sim import accel, scenario, traccar  # noqa: E402
 from host_sim.traccar import WatchServer  # noqa: E402
 from host_sim.world import World, offset_ms  # noqa: E402
 
@@ -450,6 +450,11 @@ class Sim:
         ri = W.pin(pins["ri"]) if "ri" in pins else None  # the T-SIM7000G wires no RI (hardware.md §5.1)
         self.emu.attach_pins(pwrkey=W.pin(pins["pwrkey"]), dtr=W.pin(pins["dtr"]), ri=ri)
         W.adc_source[pins["battery_adc"]] = lambda: self.meter.battery_mv() * 1000 // 2
+        # a step counter on the I2C where the scenario's watch has one (host_sim/accel.py)
+        self.accel = None
+        if dev.get("accel") is not None:
+            self.accel = accel.Lsm6dsl(VT, accel.Steps(self.world, dev["accel"]), self.meter)
+            W.i2c[(pins["i2c_scl"], pins["i2c_sda"])] = {accel.ADDR: self.accel}
         self.emu.wire = self.rec.frame
         self.button = W.pin(pins["sos_button"])
         self.button.drive(1)  # pulled up: released

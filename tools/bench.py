@@ -25,10 +25,10 @@ from host_sim.scenario import load as load_scenario  # noqa: E402
 SCENARIO = "host_sim/scenarios/school_day.json"
 
 
-def simulate(interp, scenario=SCENARIO, device=None, config=None):
+def simulate(interp, scenario=SCENARIO, device=None, config=None, tag=None):
     """Run a day; device: changes to the scenario's device (emulator options); config: to the
-    watch's settings."""
-    changes = sorted(device or ()) + sorted(config or ())
+    watch's settings; tag: names the run's folder when the changes' keys alone do not."""
+    changes = sorted(device or ()) + sorted(config or ()) + ([tag] if tag else [])
     name = os.path.basename(scenario)[:-5] + ("-" + "-".join(changes) if changes else "")
     out = os.path.join(REPO, "out", "bench", name + "-" + interp)
     if changes:
@@ -73,6 +73,24 @@ def _floor():
                                          f(288, esp32="deep", led=False), f(96, esp32="deep", led=False)))
 
 
+def _steps():
+    """The school day on a watch with a step counter (school_day_steps.json), the child walking
+    about indoors at three rates (host_sim/accel.py: none found, so both ends are run)."""
+    path = "host_sim/scenarios/school_day_steps.json"
+    for label, day, night in (("quiet", 2, 0), ("central", 6, 0), ("restless", 20, 2)):
+        o = simulate("python", path, device={"accel": {"walks_per_h": day, "night_walks_per_h": night}},
+                     tag=label)
+        e, d = o["avg_current_ua_ends"], o["battery_days_x10_ends"]
+        ends = ", ".join("%s %.2f mA -> %.1f days" % (k, e[k] / 1000, d[k] / 10)
+                         for k in ("low", "central", "high"))
+        print("%-12s the school day with a step counter, a %s child (walks about indoors %d/h by day, "
+              "%d/h at night): %s" % ("steps" if label == "quiet" else "", label, day, night, ends))
+        print("             central per part: %s; %d Wi-Fi scans, GNSS on %d s; zone alerts after %s s" % (
+            ", ".join("%s %.2f" % (part, o["avg_ua_parts"][part][1] / 1000)
+                      for part in ("modem", "gnss", "esp32", "wifi", "led", "board", "accel")),
+            o["wifi_scans"], o["gnss_on_s"], o["zone_alert_latencies_s"]))
+
+
 def main():
     rows = []
     for interp in ("python", "micropython"):
@@ -112,6 +130,7 @@ def main():
         print("             central per part: %s; zone alerts after %s s" % (", ".join(
             "%s %.2f" % (part, o["avg_ua_parts"][part][1] / 1000)
             for part in ("modem", "gnss", "esp32", "wifi", "led", "board")), o["zone_alert_latencies_s"]))
+    _steps()
     # bytes on air, everything counted (IP/TCP headers, handshakes, ACKs, DNS, AGPS: the
     # docstring of host_sim/modem_a76xx.py), against the SIM's fair use and the goal (issue 8)
     air, per_day = s["air_bytes_per_day"], 86400 / s["sim_seconds"]

@@ -9,6 +9,9 @@ Wiring: the simulator registers what is on the other side of each pin before the
   WIRING.sleep = fn(ms) -> None      what lightsleep does (the simulator jumps virtual time).
   WIRING.on_edge = fn(pin, level)    told of every externally driven edge (wake sources).
   WIRING.asleep                      True during light sleep: UART input is dropped then.
+  WIRING.i2c[(scl, sda)] = {addr: dev}   the devices on an I2C bus: dev.read(reg, n) -> bytes,
+                                     dev.write(reg, data); an address with no device answers
+                                     OSError(ENODEV) as the ESP32 port does (no ACK).
 """
 
 PWRON_RESET = 1
@@ -79,6 +82,7 @@ class _Wiring:
         self.on_reset = None  # machine.reset() was called
         self.on_deepsleep = None  # machine.deepsleep() was called
         self.asleep = False  # the ESP32 is in light sleep: UART input is lost (hardware.md §4)
+        self.i2c = {}  # (scl, sda) -> {addr: device}
 
     def pin(self, n):
         st = self.pins.get(n)
@@ -230,6 +234,28 @@ class UART:
         self.bytes_in += len(data)
         if len(self._rx) > self.max_rx:
             self.max_rx = len(self._rx)
+
+
+class I2C:
+    """Hardware I2C, the memory-access subset the drivers use (readfrom_mem, writeto_mem, scan)."""
+
+    def __init__(self, id, scl=None, sda=None, freq=400000, timeout=50000):
+        self._bus = (scl.id if isinstance(scl, Pin) else scl, sda.id if isinstance(sda, Pin) else sda)
+
+    def _dev(self, addr):
+        d = WIRING.i2c.get(self._bus, {}).get(addr)
+        if d is None:
+            raise OSError(19)  # ENODEV: nobody acknowledged the address
+        return d
+
+    def scan(self):
+        return sorted(WIRING.i2c.get(self._bus, {}))
+
+    def readfrom_mem(self, addr, reg, n, addrsize=8):
+        return bytes(self._dev(addr).read(reg, n))
+
+    def writeto_mem(self, addr, reg, data, addrsize=8):
+        self._dev(addr).write(reg, bytes(data))
 
 
 class ADC:

@@ -38,7 +38,7 @@ def test_selftest_every_part_passes_or_says_no_sky(console):
     lines, end = console.ask("selftest", timeout=240)
     parts = dict(re.match(r"selftest (\w+): (pass|fail) ?(.*)", x).group(1, 2) for x in lines)
     assert list(parts) == ["modem", "sim", "network", "gnss", "server", "flash", "battery", "button",
-                           "wifi"], lines
+                           "wifi", "steps"], lines
     assert end == "ok" and all(v == "pass" for v in parts.values()), lines
     gnss = [x for x in lines if x.startswith("selftest gnss:")][0]
     assert re.search(r"pass (fix lat=|no sky|absent)", gnss), gnss

@@ -329,7 +329,7 @@ def test_selftest_passes_then_the_mute_modem_fails():
     with support.Events():
         support.run(main())
     _release()
-    parts = ["modem", "sim", "network", "gnss", "server", "flash", "battery", "button", "wifi"]
+    parts = ["modem", "sim", "network", "gnss", "server", "flash", "battery", "button", "wifi", "steps"]
     p = got["pass"]
     assert p[-1] == "ok", p
     assert [line.split(":")[0] for line in p[:-1]] == ["selftest " + x for x in parts]
@@ -343,6 +343,7 @@ def test_selftest_passes_then_the_mute_modem_fails():
     assert p[6] == "selftest battery: pass 3950 mV 72%"
     assert p[7] == "selftest button: pass released"
     assert p[8] == "selftest wifi: pass absent"  # no network module here: a board without WLAN
+    assert p[9] == "selftest steps: pass absent"  # nothing on the I2C bus
     f = got["fail"]
     assert f[-1] == "error: 5 failed", f
     assert f[0].startswith("selftest modem: fail ") and "timeout" in f[0]
@@ -444,11 +445,24 @@ class FakeWLAN:
 class FakeBoard:
     name = "fake"
 
-    def __init__(self, mv=4650, gnss=False, button=True, wlan=True, sim_hangs=False):
+    def __init__(self, mv=4650, gnss=False, button=True, wlan=True, sim_hangs=False, steps=None):
         self.modem = FakeModem(gnss, sim_hangs)
         self.battery = FakeBattery(mv)
         self.button = FakeButton() if button else None
         self.wlan = FakeWLAN() if wlan else None
+        self.steps = steps
+
+
+class FakeSteps:
+    addr = 0x6A
+
+    def __init__(self, fails=False):
+        self.fails = fails
+
+    def steps(self):
+        if self.fails:
+            raise OSError(19)
+        return 1843
 
 
 class FakeUplink:
@@ -467,7 +481,7 @@ class FakeApp:
 
 def test_selftest_on_fakes_absent_gnss_a_stuck_button_no_cell_and_a_hung_part():
     got = {}
-    app = FakeApp(support.tmpdir("console4"), sim_hangs=True)
+    app = FakeApp(support.tmpdir("console4"), sim_hangs=True, steps=FakeSteps(fails=True))
 
     async def main():
         c = console.Console(app, FakeIn(), FakeOut())
@@ -482,7 +496,8 @@ def test_selftest_on_fakes_absent_gnss_a_stuck_button_no_cell_and_a_hung_part():
     assert lines[6] == "selftest battery: fail 4650 mV outside 3000..4400"  # USB power, no cell
     assert lines[7] == "selftest button: fail pressed: stuck, or held right now"
     assert lines[8] == "selftest wifi: pass scan returned 2 networks"
-    assert lines[9] == "error: 3 failed"
+    assert lines[9] == "selftest steps: fail OSError(19,)" or lines[9] == "selftest steps: fail OSError(19)"
+    assert lines[10] == "error: 4 failed"
     assert app.board.wlan.scans == 1 and not app.board.wlan.on  # the radio is off again
     assert app.board.modem.at.sent == ["AT", "AT+CGNSSPWR?"]  # no power-on on a module without GNSS
 
@@ -504,7 +519,8 @@ def test_a_model_the_driver_knows_has_no_gnss_is_not_asked():
 
 def test_selftest_on_fakes_no_sky_and_a_trial_connection():
     got = {}
-    app = FakeApp(support.tmpdir("console7"), connected=False, mv=3900, gnss=True, button=False, wlan=False)
+    app = FakeApp(support.tmpdir("console7"), connected=False, mv=3900, gnss=True, button=False, wlan=False,
+                  steps=FakeSteps())
 
     async def main():
         c = console.Console(app, FakeIn(), FakeOut())
@@ -518,7 +534,8 @@ def test_selftest_on_fakes_no_sky_and_a_trial_connection():
     assert lines[3] == "selftest gnss: pass no sky"
     assert lines[4] == "selftest server: pass a connection to tracker.trygg.test:5093 can be made"
     assert lines[7] == "selftest button: pass absent" and lines[8] == "selftest wifi: pass absent"
-    assert lines[9] == "ok"
+    assert lines[9] == "selftest steps: pass LSM6DSL at 0x6A, counter 1843"
+    assert lines[10] == "ok"
     calls = app.board.modem.calls
     fixes = [c for c in calls if c[0] == "gnss_fix"]
     # the receiver on, looked at once a second for 15 s, off again (it was off before)
