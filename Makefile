@@ -30,7 +30,7 @@ $(VENV)/.stamp: requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos, sick_day, weekend_walks, weekend_no_signal, week, low_battery, hostile_*, school_day_sim7000, school_day_lase, school_day_tls, school_day_osmand; PY=micropython; SERVER=host:port: a real Traccar instead of the simulated one); files, map.png, energy.png and index.html in out/sim
+sim: $(VENV)/.stamp ## simulate a day (default the school day; SCENARIO=host_sim/scenarios/sos_park.json, calls_day, guardian_day, school_dst, faults_day, boot_sos, sick_day, weekend_walks, weekend_no_signal, week, low_battery, hostile_*, school_day_sim7000, school_day_lase, school_day_tls, school_day_osmand, school_day_steps; PY=micropython; SERVER=host:port: a real Traccar instead of the simulated one); files, map.png, energy.png and index.html in out/sim
 ifeq ($(PY),micropython)
 	MICROPYPATH=$(MPPATH) $(MPY) -X heapsize=64M -m host_sim run $(SCENARIO) $(OUT)
 	$(PYTHON) -m host_sim plot $(OUT)
