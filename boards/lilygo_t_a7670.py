@@ -108,6 +108,11 @@ class Board:
             self._esp32.wake_on_ext0(None, self._esp32.WAKEUP_ALL_LOW)
             self._esp32.wake_on_ext1((self.button.pin,), self._esp32.WAKEUP_ALL_LOW)
         self.ringer(False)
+        if self.steps is not None:
+            try:
+                self.steps.off()  # ~15 uA the switched-off watch need not spend
+            except OSError:
+                pass
         self._machine.deepsleep()
 
     def watchdog(self, timeout_ms):

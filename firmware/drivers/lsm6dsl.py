@@ -26,7 +26,6 @@ ODR_26HZ = const(0x20)  # ODR_XL = 0010: 26 Hz, FS_XL = 00: +-2 g
 _IF_INC_BDU = const(0x44)  # register auto-increment, block data update
 _XL_LOW_POWER = const(0x10)
 _PEDO = const(0x14)  # FUNC_EN | PEDO_EN
-_PEDO_RST = const(0x02)
 _READS = const(3)  # a counter read torn by a step between its two bytes is read again
 
 
@@ -61,10 +60,6 @@ class Lsm6dsl:
         self._w(CTRL2_G, 0)
         self._w(CTRL6_C, _XL_LOW_POWER)
         self._w(CTRL1_XL, ODR_26HZ)
-        self._w(CTRL10_C, _PEDO)
-
-    def reset_steps(self):
-        self._w(CTRL10_C, _PEDO | _PEDO_RST)
         self._w(CTRL10_C, _PEDO)
 
     def steps(self):

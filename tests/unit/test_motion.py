@@ -258,3 +258,30 @@ def test_reports_carry_the_step_count():
     rep.motion.steps()
     f = Fix(tp.T0, tp.HOME[0], tp.HOME[1], False, 0, 0, 0, 0, 30, "place")
     assert traccar.decode_position(rep._content("UD", f, 0, (), ()))["steps"] == 100
+
+
+def test_the_board_finds_its_step_counter_and_powers_it_down_when_switched_off():
+    from boards import lilygo_t_a7670 as board_module
+    from host_sim import world as W
+    from host_sim.modem_a76xx import A76xxEmulator
+
+    VT = support.VT
+    pins = board_module.PINS
+    meter = _Meter()
+    dev = accel.Lsm6dsl(VT, _Steps(), meter)
+    for with_sensor in (False, True):
+        machine.WIRING.reset()
+        sc = {"start": "2026-09-13T22:00:00Z", "route": [{"at": "00:00", "lat": 59.9, "lon": 10.7}]}
+        emu = A76xxEmulator(VT, W.World(sc, VT), "862000012345674", "8947080000001234567")
+        machine.WIRING.attach_uart(pins["modem_tx"], pins["modem_rx"], emu)
+        machine.WIRING.adc_source[pins["battery_adc"]] = lambda: 1900000
+        if with_sensor:
+            machine.WIRING.i2c[(pins["i2c_scl"], pins["i2c_sda"])] = {accel.ADDR: dev}
+        slept = []
+        machine.WIRING.on_deepsleep = slept.append
+        board = board_module.build(machine)
+        assert (board.steps is not None) == with_sensor
+        board.power_off()
+        assert slept == [None]
+    assert meter.states[-1] == ("accel", "off") and dev.regs[0x10] == 0
+    machine.WIRING.reset()
