@@ -127,6 +127,8 @@ class Control:
         kind = action[0]
         if kind == "locate":
             app.reporter.hurry()
+            if app.uplink is not None:
+                app.uplink.asked()  # the report that answers is not held for a batch
         elif kind == "find":
             app.buzz(5000)
         elif kind == "sos_cancel":

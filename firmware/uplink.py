@@ -66,6 +66,11 @@ _BACKOFF_MIN_S = const(5)
 # long after the network comes back, and one attempt per 5 minutes costs a few radio seconds.
 _BACKOFF_MAX_S = const(300)
 _IDLE_MS = const(3600000)
+# Traccar drops a socket idle for 1800 s (watch-protocol.md §1): heartbeat_s is at most 1740 s
+# for that (config.py), and held reports may not keep the session silent longer either. Without
+# this cap a report held just before a long heartbeat_s came due went batch_s later, up to
+# 1740 + 900 s after the last ack.
+_SILENT_MAX_MS = const(1740000)
 # Downlink commands are short text; a server that streams an endless frame must not take the
 # ESP32's heap (Traccar itself allows 32 KiB, watch-protocol.md §2)
 _DOWNLINK_MAX = const(4096)  # no server configured: nothing to do until a report or a config change
@@ -197,6 +202,7 @@ class Uplink:
         self.on_command = on_command
         self._replies = []
         self._hold_until = None  # ticks: queued reports may wait until then (kick(hold_ms))
+        self._asked_until = None  # ticks: reports queued before then go at once (asked())
         self._m = modem
         self._cfg = cfg
         self._ob = outbox
@@ -211,7 +217,8 @@ class Uplink:
         self._rx = asyncio.Event()
         self._ack = asyncio.Event()
         self._reading = asyncio.Lock()
-        self._alarm_out = asyncio.Event()  # a send carrying alarms has been written
+        self._alarm_out = asyncio.Event()  # a send carrying alarms was written, or the session died
+        self._alarm_lost = False  # ... it died: the alarm was not written (alarm_written)
         self.delivered = 0
         self._got_ack = False  # the LK ack a send waits for came (_ack also wakes on a loss)
         self._unacked = False  # the last session ended without the ack it waited for
@@ -236,8 +243,12 @@ class Uplink:
     def kick(self, hold_ms=None):
         """New report queued: deliver it now; or, with hold_ms, it may wait that long to go with
         the next ones (a watch standing at a known place, `batch_s`). An earlier deadline is
-        kept; any kick without hold_ms (an alarm, a moving child) sends everything at once."""
-        if hold_ms is None:
+        kept; any kick without hold_ms (an alarm, a moving child), and any within the window
+        of a locate-now (asked), sends everything at once."""
+        a = self._asked_until
+        if a is not None and clock.ticks_diff(clock.ticks_ms(), a) >= 0:
+            a = self._asked_until = None
+        if hold_ms is None or a is not None:
             self._hold_until = None
         else:
             until = clock.ticks_add(clock.ticks_ms(), hold_ms)
@@ -246,15 +257,32 @@ class Uplink:
                 self._hold_until = until
         self._kick.set()
 
+    def asked(self):
+        """A guardian asked where the watch is (CR, "locate now"): the report that answers comes
+        within its GNSS window, and it goes at once with whatever is held (one transfer), as
+        any reply does, not batch_s later."""
+        self._asked_until = clock.ticks_add(clock.ticks_ms(), (self._cfg["gnss_timeout_s"] + 30) * 1000)
+
     def _held(self):
-        """Reports wait for their batch: no alarm queued, and the batch's deadline not passed."""
+        """Reports wait for their batch: no alarm queued, the batch's deadline not passed, and
+        (watch protocol) the session not silent for _SILENT_MAX_MS."""
         h = self._hold_until
         if h is None or (self._al is not None and len(self._al)) or self._last_ack is None:
             return False  # a new session's first send goes at once (it also binds the session)
-        if clock.ticks_diff(clock.ticks_ms(), h) >= 0:
+        now = clock.ticks_ms()
+        silent = self._proto == "watch" and self._silent_ms(now) >= _SILENT_MAX_MS
+        if silent or clock.ticks_diff(now, h) >= 0:
             self._hold_until = None
             return False
         return True
+
+    def _silent_ms(self, now):
+        """How long the server has read nothing from this session: since the last ack, or
+        since the session began (Traccar's idle timer starts at the connect)."""
+        a = self._last_ack
+        if a is None or clock.ticks_diff(a, self._since) < 0:
+            a = self._since
+        return clock.ticks_diff(now, a)
 
     def _sendable(self):
         return self.queued() and not self._held()
@@ -271,16 +299,27 @@ class Uplink:
     async def alarm_written(self, timeout_ms):
         """After queueing an alarm: wait until a send carrying it is written to the socket, at
         most timeout_ms, and not at all while there is no session. The SOS waits here before
-        its SMS take the AT channel, so the AL is the first thing on the air."""
+        its SMS take the AT channel, so the AL is the first thing on the air. A session that
+        dies meanwhile ends the wait at once (True only if the alarm was written): a watch that
+        stood still with its reports held (batch_s) learns of a server outage only when the
+        SOS's send fails, and the SOS SMS must not wait out the bound for it."""
         if not self.connected:
             return False
         self._alarm_out.clear()
+        self._alarm_lost = False
         self._kick.set()
         try:
             await wait_for_ms(self._alarm_out.wait(), timeout_ms)
-            return True
         except asyncio.TimeoutError:
             return False
+        return not self._alarm_lost
+
+    def _alarm_gone(self):
+        """The session an alarm waits for died (or an OsmAnd request failed): wake the SOS in
+        alarm_written; the alarm stays queued for the next session."""
+        if not self._alarm_out.is_set():  # (written before the session died: it was written)
+            self._alarm_lost = True
+            self._alarm_out.set()
 
     def queued(self):
         return len(self._ob) + (len(self._al) if self._al is not None else 0)
@@ -316,6 +355,7 @@ class Uplink:
             log.event("disconnect", why=why, retry_s=self.backoff_s)
         self._kick.set()  # the sender may be asleep until a heartbeat: let it plan the reconnect
         self._ack.set()  # ... or waiting for an ack that cannot come now
+        self._alarm_gone()  # ... and an SOS waiting for its alarm's send need not
 
     async def _connect(self):
         cfg = self._cfg
@@ -553,9 +593,9 @@ class Uplink:
         wait = hb - clock.ticks_diff(now, self._last_ack)
         h = self._hold_until
         if h is not None and self.queued():
-            # held reports go at their deadline, and stand in for the heartbeat until then
-            # (batch_s is below Traccar's 1800 s idle timeout, config.py)
-            wait = clock.ticks_diff(h, now)
+            # held reports go at their deadline, and stand in for the heartbeat until then,
+            # but never past _SILENT_MAX_MS of silence (Traccar's idle timeout)
+            wait = min(clock.ticks_diff(h, now), _SILENT_MAX_MS - self._silent_ms(now))
         return max(0, wait)
 
     def _blocked(self):
@@ -651,6 +691,7 @@ class Uplink:
         400): an outage; the usual backoff, everything stays queued."""
         cfg = self._cfg
         self.connected = False
+        self._alarm_gone()
         if getattr(e, "tls_refused", False):
             self._tls_refused(cfg["server_host"], cfg["server_port"], e)
             return
@@ -663,6 +704,7 @@ class Uplink:
         """HTTP 400: Traccar does not know this device id (watch-protocol.md §7). Nothing is
         dropped; the next try waits bad_backoff (1 .. 30 min) until someone adds the id."""
         self.connected = False
+        self._alarm_gone()
         self.strikes += 1
         wait_s = max(next_backoff(self.backoff_s), bad_backoff(self.strikes))
         self.backoff_s = next_backoff(self.backoff_s)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from days import every_report_delivered, local, offset_ms, timeline
+from days import every_report_accounted_for, local, offset_ms, timeline
 from firmware import clock
 from host_sim import traccar
 
@@ -152,7 +152,7 @@ def test_friends_rejected_guardians_ring_texts_kept(sim, interp):
 @pytest.mark.parametrize("interp", INTERPRETERS)
 def test_every_report_and_alarm_delivered(sim, interp):
     run = sim("low_battery", interp)
-    every_report_delivered(run, t_ms, one_boot=False)
+    every_report_accounted_for(run, t_ms, one_boot=False)
     queued = [events_at(run, k) for k in ("battery_low", "sos_alarm_queued", "zone")]
     assert [len(q) for q in queued] == [2, 1, 2]  # the zone: leaving home, coming back
     assert len(alarms(run)) == 5

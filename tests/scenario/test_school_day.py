@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from days import every_report_delivered, timeline
+from days import config, every_report_accounted_for, timeline
 from firmware import clock
 from host_sim import traccar
 
@@ -30,11 +30,12 @@ def test_one_report_per_interval_all_day(sim, interp):
     # 24 h at a 5-minute interval: 288, give or take one at the edges, plus a report a minute
     # for 5 minutes after each of the day's six zone crossings
     start, _ = sky_changes()
-    n = every_report_delivered(run, timeline(start)[0])  # each one by its seq, the last too
+    # each one by its seq, the last too: at the server, or in the batch still held at midnight
+    n = every_report_accounted_for(run, timeline(start)[0])
     k = len(run.kinds("zone"))
     assert k == 6
     assert 287 + 3 * k <= n <= 289 + 5 * k
-    assert s["reports_delivered"] == n
+    assert s["reports_delivered"] + s["outbox_left"] == n
     assert s["server_errors"] == 0
     assert s["boots"] == 1
 
@@ -76,11 +77,15 @@ def test_heartbeats_are_acked_and_link_never_idles_out(sim, interp):
     run = sim("school_day", interp)
     up_lk = run.frames("up", "LK")
     acks = [c for c in run.frames("down") if c == "LK"]
-    assert len(up_lk) > 200
+    # an LK closes each transfer: a batch held while the watch stands still (batch_s) goes
+    # at most one interval and batch_s after the last, else a heartbeat or a report sooner
+    cfg = config(run)
+    most_s = cfg["report_interval_s"] + cfg["batch_s"] + cfg["gnss_timeout_s"]
+    assert len(up_lk) >= 86400 // most_s
     assert len(acks) == len(up_lk)
     # Traccar drops sockets idle for 1800 s: no gap between uplink frames may reach that
     times = [w["t"] for w in run.wire if w["dir"] == "up"]
     secs = [int(t[11:13]) * 3600 + int(t[14:16]) * 60 + int(t[17:19]) for t in times]
     gaps = [b - a for a, b in zip(secs, secs[1:]) if b >= a]
-    assert max(gaps) < 1800
+    assert max(gaps) <= most_s < 1800
     assert run.summary["server_connections"] == 1  # one session held all day

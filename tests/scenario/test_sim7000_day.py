@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from days import every_report_delivered, offset_ms, timeline
+from days import every_report_accounted_for, offset_ms, timeline
 from firmware import clock
 from host_sim import traccar
 
@@ -29,15 +29,15 @@ POLL_MS = 300000  # boards/lilygo_t_sim7000g.py POLL_MS: the longest a text or a
 def test_same_wire_on_both_interpreters(sim):
     a = sim(DAY, "python").wire
     b = sim(DAY, "micropython").wire
-    assert len(a) > 800 and a == b
+    assert len(a) > 600 and a == b  # ~690 frames, reports batched while standing still
 
 
 @pytest.mark.parametrize("interp", INTERPRETERS)
-def test_every_report_delivered_and_every_zone_alerted(sim, interp):
+def test_every_report_accounted_for_and_every_zone_alerted(sim, interp):
     run = sim(DAY, interp)
     s = run.summary
-    n = every_report_delivered(run, t_ms)
-    assert s["reports_delivered"] == n >= 287
+    n = every_report_accounted_for(run, t_ms)
+    assert s["reports_delivered"] + s["outbox_left"] == n >= 287  # the last batch may be held
     assert s["boots"] == 1 and s["server_errors"] == 0 and s["firmware_errors"] == 0
     assert s["zone_crossings"] == 6 and s["zone_alerts_missed"] == 0 and s["zone_alerts_extra"] == 0
     assert s["wake_spins"] == 0

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from conftest import BIN, REPO, SimRun
-from days import every_report_delivered, timeline
+from days import every_report_accounted_for, held_at_end, timeline
 from firmware import clock
 from host_sim import traccar
 from host_sim.scenario import load
@@ -81,8 +81,8 @@ def _with_secrets(sc):
 def test_the_school_day_over_tls_delivers_every_report(sim, interp):
     run = sim("school_day_tls", interp)
     t_ms, _ = timeline(_start(run))
-    n = every_report_delivered(run, t_ms)
-    assert n > 280 and run.summary["reports_delivered"] == n
+    n = every_report_accounted_for(run, t_ms)  # at the server, or in the last batch still held
+    assert n > 280 and run.summary["reports_delivered"] + run.summary["outbox_left"] == n
     # every session went through the front's handshake, none in clear, none refused
     tls = [w["data"] for w in run.wire if w["channel"] == "tls"]
     connects = run.kinds("connect")
@@ -94,11 +94,15 @@ def test_the_school_day_over_tls_delivers_every_report(sim, interp):
 
 
 def test_tls_costs_a_handshake_and_29_bytes_a_record(sim):
-    tls, plain = sim("school_day_tls", "python").summary, sim("school_day", "python").summary
+    run = sim("school_day_tls", "python")
+    tls, plain = run.summary, sim("school_day", "python").summary
     extra = tls["air_bytes_per_day"] - plain["air_bytes_per_day"]
     # one handshake (~4.2 KB with the front's two-certificate chain) and a record per send and
-    # per ack (29 bytes each, RFC 5288 §3): ~+13 % on the plain day's ~182 KB
-    assert 4000 + 29 * 2 * 300 < extra < 6000 + 29 * 2 * 400, extra
+    # per ack (29 bytes each, RFC 5288 §3): ~+8 % on the plain day's ~142 KB. A send ends in an
+    # LK: ~130 on the day, three or four reports each while the watch stands still (batch_s),
+    # give or take the few transfers the two days' timings split differently
+    sends = len(run.frames("up", "LK"))
+    assert 4000 + 29 * 2 * (sends - 30) < extra < 6000 + 29 * 2 * (sends + 30), (extra, sends)
     assert abs(tls["avg_current_ua"] - plain["avg_current_ua"]) < plain["avg_current_ua"] // 100
 
 
@@ -109,12 +113,13 @@ def test_tls_costs_a_handshake_and_29_bytes_a_record(sim):
 def test_the_school_day_over_osmand_delivers_every_report(sim, interp):
     run = sim("school_day_osmand", interp)
     t_ms, _ = timeline(_start(run))
-    n = every_report_delivered(run, t_ms)
-    assert n > 280 and run.summary["reports_delivered"] == n
+    n = every_report_accounted_for(run, t_ms)  # at the server, or in the last batch still held
+    left = run.summary["outbox_left"]
+    assert n > 280 and run.summary["reports_delivered"] + left == n
     ups = [w["data"] for w in run.wire if w["channel"] == "osmand" and w["dir"] == "up"]
     downs = [w["data"] for w in run.wire if w["channel"] == "osmand" and w["dir"] == "down"]
     assert not [w for w in run.wire if w["channel"] == "watch"]
-    assert len(ups) == len(downs) == n + len(run.kinds("alarm_delivered"))
+    assert len(ups) == len(downs) == n - left + len(run.kinds("alarm_delivered"))
     assert all(d.startswith("200 OK") for d in downs)
     # each report is a GET with Traccar's OsmAnd parameters, in knots and Unix seconds
     q = ups[0]
@@ -136,9 +141,12 @@ def test_the_school_day_over_osmand_delivers_every_report(sim, interp):
 
 def test_osmand_bytes_and_current_against_the_watch_protocol(sim):
     osm, plain = sim("school_day_osmand", "python").summary, sim("school_day", "python").summary
-    # longer requests than UD frames, an answer to each (no LK, no heartbeat): a few % more
-    assert plain["air_bytes_per_day"] < osm["air_bytes_per_day"] < plain["air_bytes_per_day"] * 115 // 100
-    assert abs(osm["avg_current_ua"] - plain["avg_current_ua"]) < plain["avg_current_ua"] // 100
+    # longer requests than UD frames and an answer to each (no heartbeat), where the watch
+    # protocol's batch of three or four reports (batch_s) shares one LK and its ack: ~30 % more
+    # bytes; each request of a batch is an AT exchange of its own (URL, action, answer), one
+    # after another, so the modem stays awake a little longer: ~2 % more current
+    assert plain["air_bytes_per_day"] < osm["air_bytes_per_day"] < plain["air_bytes_per_day"] * 140 // 100
+    assert abs(osm["avg_current_ua"] - plain["avg_current_ua"]) < plain["avg_current_ua"] * 3 // 100
 
 
 # ==================================================================== a wrong CA, then fixed
@@ -160,9 +168,12 @@ def test_a_wrong_certificate_is_refused_and_the_reports_wait(interp):
     assert not [w for w in run.wire if w["channel"] == "tls" and w["data"].startswith("not TLS")]
     watch = [w for w in run.wire if w["channel"] == "watch"]
     assert watch and min(t_ms(w["t"]) for w in watch) > fixed
-    # then the queued reports go: every one delivered by the end, none lost
-    n = every_report_delivered(run, t_ms)
-    assert n > 40 and run.summary["outbox_left"] == 0
+    # then the queued reports go: every one made while refused is at the server by the end,
+    # none lost; only the last batch, made long after the fix, may still be held (batch_s)
+    n = every_report_accounted_for(run, t_ms)
+    waited = [e["seq"] for e in run.kinds("report") if t_ms(e["t"]) < fixed]
+    held = [seq for seq, _ in held_at_end(run)]
+    assert n > 40 and len(waited) >= 20 and not set(waited) & set(held), held
 
 
 def test_the_wrong_certificate_day_is_the_same_on_both_interpreters():

@@ -36,6 +36,7 @@ class FakeApp:
         self.reporter.position_now = lambda: (Fix(0, 59923600, 10759200, True, 0, 0, 0, 0, 8), 125, None)
         self.sos = Rec(self.did)
         self.school = Rec(self.did)
+        self.uplink = Rec(self.did)
         self.sent = []
         app = self
 
@@ -76,7 +77,7 @@ def test_server_commands_take_effect_and_are_echoed_like_the_downlink():
     assert [k for k, f in got] == ["command_applied"]
     app.did.clear()
     assert c.on_downlink(_down("CR")) == b"[SG*862000012345674*0002*CR]"
-    assert app.did == [("hurry",)]
+    assert app.did == [("hurry",), ("asked",)]  # a report now, and not held for a batch
     c.on_downlink(_down("FIND"))
     assert app.did[-1] == ("buzz", 5000)
     c.on_downlink(_down("SOSCANCEL"))

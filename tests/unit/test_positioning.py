@@ -329,9 +329,11 @@ def test_reports_wait_for_their_batch_only_while_the_watch_stands():
     rep, _ = _reporter("rep3", [])
     place = Fix(T0, HOME[0], HOME[1], False, 0, 0, 0, 0, 30, "place")
     rep._pos.moved = False
-    assert rep.hold_ms(place) is None  # batch_s 0 (the default): every report at once
-    rep._cfg["batch_s"] = 900
+    assert rep._cfg["batch_s"] == 900  # the default: reports at a known place wait 15 minutes
     assert rep.hold_ms(place) == 900000
+    rep._cfg["batch_s"] = 0  # off: every report at once
+    assert rep.hold_ms(place) is None
+    rep._cfg["batch_s"] = 900
     assert rep.hold_ms(_fix(HOME[0], HOME[1], T0)) is None  # a fresh fix: the child moves
     rep._pos.moved = None  # cannot tell
     assert rep.hold_ms(place) is None

@@ -27,6 +27,7 @@ class FakeModem:
         self.closed_cb = None
         self.ack_ms = 200
         self.refuse = False
+        self.dead = False  # the server is gone without a word: every send on the socket fails
         self._rx = b""
         self._cb = None
 
@@ -42,6 +43,8 @@ class FakeModem:
         self.closes += 1
 
     async def tcp_send(self, link, data, urgent=False):
+        if self.dead:
+            raise OSError(5, "AT+CIPSEND: ERROR")
         self.sent.append(data)
         self.urgent.append(urgent)
         if self.poison is not None and self.poison in data:
@@ -467,6 +470,113 @@ def test_held_reports_go_together_at_their_deadline_and_an_alarm_takes_them_at_o
         up.kick()
         await sleep_ms(2000)
         assert len(ob) == 0 and len(al) == 0 and b"AL,alarm" in m.sent[-1] and b"UD,next" in m.sent[-1]
+        for t in tasks:
+            t.cancel()
+        await sleep_ms(1)
+
+    support.run(main())
+
+
+def test_an_sos_does_not_wait_for_a_send_into_a_dead_session():
+    # sos_park with batch_s 900: the watch stood still, its reports held, when the server went
+    # down; the SOS's alarm went into the dead session, its send failed at once, and the SOS
+    # still waited the whole bound for "written" before its SMS
+    from firmware import clock
+    from firmware.outbox import Outbox as Box
+
+    async def main():
+        import asyncio
+
+        m, cfg, ob = _setup("up-dead")
+        al = Box(support.tmpdir("up-dead-al"), 64, name="alarms")
+        up = uplink.Uplink(m, cfg, ob, ID, al)
+        m._cb = up.on_data
+        tasks = [asyncio.create_task(up.run_sender()), asyncio.create_task(up.run_receiver())]
+        await sleep_ms(5000)  # connected, the first LK acked
+        ob.put("UD,held")
+        up.kick(900000)  # standing still: the report waits for its batch
+        await sleep_ms(60000)
+        m.dead = True  # the server went away; nothing tells the watch until it sends
+        assert up.connected and len(ob) == 1
+        al.put("AL,sos")
+        t0 = clock.ticks_ms()
+        assert not await up.alarm_written(1500)  # not written: the session died under it
+        assert clock.ticks_diff(clock.ticks_ms(), t0) < 100  # ... and the SMS need not wait
+        assert not up.connected and len(al) == 1 and len(ob) == 1  # both still queued
+        m.dead = False  # the server is back: the alarm goes first, the held report with it
+        await sleep_ms(30000)
+        assert len(al) == 0 and len(ob) == 0
+        first = [x for x in m.sent if b"AL,sos" in x][0]
+        assert first.index(b"AL,sos") < first.index(b"UD,held")
+        for t in tasks:
+            t.cancel()
+        await sleep_ms(1)
+
+    support.run(main())
+
+
+def test_held_reports_never_keep_the_session_silent_past_traccars_idle_timeout():
+    # heartbeat_s at its most (1740 s) and batch_s 900: a report held just before the heartbeat
+    # came due went 900 s later, ~2600 s after the last ack, and Traccar (1800 s idle) had
+    # dropped the session by then
+    from firmware import clock
+
+    async def main():
+        import asyncio
+
+        m, cfg, ob = _setup("up-silent")
+        cfg.update({"heartbeat_s": 1740, "batch_s": 900})
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb = up.on_data
+        tasks = [asyncio.create_task(up.run_sender()), asyncio.create_task(up.run_receiver())]
+        await sleep_ms(5000)  # connected, the first LK acked
+        acked = up._last_ack
+        sends = len(m.sent)
+        await sleep_ms(1700000)
+        assert len(m.sent) == sends  # no heartbeat yet
+        ob.put("UD,held")
+        up.kick(900000)
+        await sleep_ms(30000)
+        assert len(m.sent) == sends  # held: 1730 s of silence so far
+        await sleep_ms(30000)
+        assert len(m.sent) == sends + 1 and b"UD,held" in m.sent[-1] and len(ob) == 0
+        assert clock.ticks_diff(up._last_ack, acked) < 1800000  # within Traccar's idle timeout
+        for t in tasks:
+            t.cancel()
+        await sleep_ms(1)
+
+    support.run(main())
+
+
+def test_the_answer_to_locate_now_is_not_held_for_a_batch():
+    # a guardian's CR ("locate now") at a learned place indoors: the report that answers it was
+    # held 15 minutes for its batch like any other made while the watch stood still
+    async def main():
+        import asyncio
+
+        m, cfg, ob = _setup("up-asked")
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb = up.on_data
+        tasks = [asyncio.create_task(up.run_sender()), asyncio.create_task(up.run_receiver())]
+        await sleep_ms(5000)  # connected, the first LK acked
+        sends = len(m.sent)
+        ob.put("UD,held")
+        up.kick(900000)
+        await sleep_ms(60000)
+        assert len(m.sent) == sends  # held
+        up.asked()  # CR: the reporter starts a report now
+        await sleep_ms(20000)  # the scan, the cell, the GNSS window: then the answer is queued
+        assert len(m.sent) == sends
+        ob.put("UD,answer")
+        up.kick(900000)  # standing still, as before
+        await sleep_ms(2000)
+        assert len(m.sent) == sends + 1 and len(ob) == 0  # at once, with the held one
+        assert b"UD,held" in m.sent[-1] and b"UD,answer" in m.sent[-1]
+        await sleep_ms(300000)
+        ob.put("UD,later")  # the next report waits for its batch again
+        up.kick(900000)
+        await sleep_ms(2000)
+        assert len(ob) == 1
         for t in tasks:
             t.cancel()
         await sleep_ms(1)
