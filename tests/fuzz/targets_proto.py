@@ -136,6 +136,7 @@ class FakeApp:
         self.sos = _Rec(self.did)
         self.school = _Rec(self.did)
         self.positioning = None
+        self.uplink = _Rec(self.did)  # a locate-now tells it (Uplink.asked)
         self._contacts = Contacts
         app = self
 
