@@ -4,7 +4,7 @@ Where the board has a step counter (an accelerometer's pedometer, firmware/drive
 the reporter asks it before anything that costs: a child who has not walked is where it was,
 so a report re-sends that position without a Wi-Fi scan (1.7 s at ~105 mA) or a modem wake for
 the cell (~15 s awake), and the looks near a zone edge become a step count read every 20 s
-instead of a Wi-Fi scan every minute or two (docs/energy.md, "Motion").
+instead of a Wi-Fi scan every minute or two (docs/positioning.md, "With a step counter").
 
 What steps cannot see: a ride (a tram, a car) without a step. So the count is never trusted
 alone for long: a full look every VERIFY_S, and never while the last fix said the child moves

@@ -260,12 +260,22 @@ class Reporter:
             return None
         self._check_zones(fix)
         cells = (c,) if c is not None else ()
-        seq = self._ob.put(self._content("UD", fix, _STATUS, cells[:_CELLS_MAX], aps))
-        log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,
-                  acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=len(aps))
-        self._up.kick(self.hold_ms(fix))
+        seq = self._put(fix, cells[:_CELLS_MAX], aps)
         await self._plan_looks(fix)
         return seq
+
+    def _put(self, fix, cells, aps, **extra):
+        """One UD on flash, logged, and the uplink woken (or told how long it may wait)."""
+        seq = self._ob.put(self._content("UD", fix, _STATUS, cells, aps))
+        log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,
+                  acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=len(aps), **extra)
+        self._up.kick(self.hold_ms(fix))
+        return seq
+
+    def _hurried(self):
+        """Something runs faster than the configured interval (an SOS, a zone crossing's fast
+        reports): every report then is a fresh look, sent at once."""
+        return self.interval_ms() < self._cfg["report_interval_s"] * 1000
 
     def _looked(self):
         """A look has fixed the position (or found none): steps and the verify clock count from now."""
@@ -283,9 +293,7 @@ class Reporter:
         if m is None or p.here is None or p.tracking or self._approach or self.walking or \
                 self._full_t is None:
             return False
-        if clock.ticks_diff(clock.ticks_ms(), self._full_t) >= motion.VERIFY_S * 1000:
-            return False
-        if self.interval_ms() < self._cfg["report_interval_s"] * 1000:
+        if clock.ticks_diff(clock.ticks_ms(), self._full_t) >= motion.VERIFY_S * 1000 or self._hurried():
             return False
         return m.walked() is False
 
@@ -296,11 +304,7 @@ class Reporter:
         if fix is None:
             return None
         c = self.last_cell
-        seq = self._ob.put(self._content("UD", fix, _STATUS, (c,) if c is not None else (), ()))
-        log.event("report", seq=seq, valid=False, src=fix.source, lat=fix.lat, lon=fix.lon,
-                  acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=0, still=1)
-        self._up.kick(self.hold_ms(fix))
-        return seq
+        return self._put(fix, (c,) if c is not None else (), (), still=1)
 
     def hold_ms(self, fix):
         """How long this report may wait to go with the next ones (None: send now). Only while
@@ -312,7 +316,7 @@ class Reporter:
         b = self._cfg["batch_s"]
         if not b or fix.source == "gnss" or self._pos.moved is not False or self._pos.tracking:
             return None
-        if self.interval_ms() < self._cfg["report_interval_s"] * 1000:
+        if self._hurried():
             return None
         return b * 1000
 

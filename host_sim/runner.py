@@ -451,10 +451,9 @@ class Sim:
         self.emu.attach_pins(pwrkey=W.pin(pins["pwrkey"]), dtr=W.pin(pins["dtr"]), ri=ri)
         W.adc_source[pins["battery_adc"]] = lambda: self.meter.battery_mv() * 1000 // 2
         # a step counter on the I2C where the scenario's watch has one (host_sim/accel.py)
-        self.accel = None
         if dev.get("accel") is not None:
-            self.accel = accel.Lsm6dsl(VT, accel.Steps(self.world, dev["accel"]), self.meter)
-            W.i2c[(pins["i2c_scl"], pins["i2c_sda"])] = {accel.ADDR: self.accel}
+            sensor = accel.Lsm6dsl(VT, accel.Steps(self.world, dev["accel"]), self.meter)
+            W.i2c[(pins["i2c_scl"], pins["i2c_sda"])] = {accel.ADDR: sensor}
         self.emu.wire = self.rec.frame
         self.button = W.pin(pins["sos_button"])
         self.button.drive(1)  # pulled up: released

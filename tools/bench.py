@@ -119,12 +119,12 @@ def main():
     _floor()
     for label, path, cfg in (("sick day", "host_sim/scenarios/sick_day.json", None),
                              ("weekend", "host_sim/scenarios/weekend_walks.json", None),
-                             ("batched", SCENARIO, {"batch_s": 900})):
+                             ("unbatched", SCENARIO, {"batch_s": 0})):
         o = simulate("python", path, config=cfg)
         e, d = o["avg_current_ua_ends"], o["battery_days_x10_ends"]
         what = {"sick day": "at home all day (sick_day.json)",
                 "weekend": "long walks, the tram to the forest (weekend_walks.json)",
-                "batched": "the school day, reports batched while standing (batch_s 900)"}[label]
+                "unbatched": "the school day, every report its own transfer (batch_s 0)"}[label]
         print("%-12s %s: %s" % (label, what, ", ".join(
             "%s %.2f mA -> %.1f days" % (k, e[k] / 1000, d[k] / 10) for k in ("low", "central", "high"))))
         print("             central per part: %s; zone alerts after %s s" % (", ".join(
