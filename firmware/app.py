@@ -47,20 +47,31 @@ _CLOCK_REFRESH_MS = const(3 * 3600 * 1000)
 _CLOCK_RETRY_MS = const(15000)
 _CLOCK_RETRY_MAX_MS = const(3600000)
 _SERVICE_RESTART_MS = const(5000)
-# Hardware watchdog: fed every 10 s while the reporter makes progress; 60 s after feeding stops
-# the ESP32 resets. A report cycle may take the interval plus a GNSS window plus a few modem
-# timeouts: five minutes of slack before "no progress" is declared.
+# Hardware watchdog: fed every 10 s while the reporter and the uplink make progress; 60 s after
+# feeding stops the ESP32 resets. A report cycle may take the interval plus a GNSS window plus a
+# few modem timeouts: five minutes of slack before "no progress" is declared. An uplink pass
+# (connect, a probe, a batch and their acks, 30 s bounds each, behind an SOS's texts on the AT
+# channel) ends well within ten minutes.
 _WDT_TIMEOUT_MS = const(60000)
 _WDT_FEED_MS = const(10000)
 _WDT_SLACK_MS = const(300000)
+_UPLINK_PASS_MAX_MS = const(600000)
 
 
 def watchdog_ok(now, started, progress, interval_ms, gnss_ms):
-    """Feed the watchdog? Yes while the reporter finished a cycle recently enough (or, before
-    its first, since the services started): a stuck reporter (a deadlock, a wait that never
-    ends) must end in a reset, not in a watch that looks alive and reports nothing."""
+    """Is the reporter alive? Yes while it finished a cycle recently enough (or, before its
+    first, since the services started): a stuck reporter (a deadlock, a wait that never ends)
+    must end in a reset, not in a watch that looks alive and reports nothing."""
     ref = started if progress is None else progress
     return clock.ticks_diff(now, ref) < interval_ms + gnss_ms + _WDT_SLACK_MS
+
+
+def uplink_ok(now, since):
+    """Is the uplink alive? Yes between passes (since None) and while the pass under way is
+    younger than _UPLINK_PASS_MAX_MS. The reporter alone does not tell: a watch standing still
+    re-sends its place without touching the modem (Reporter._same_place), so a deadlocked AT
+    channel would otherwise queue reports that never leave."""
+    return since is None or clock.ticks_diff(now, since) < _UPLINK_PASS_MAX_MS
 
 
 class App:
@@ -427,11 +438,14 @@ class App:
             iv = rep.interval_ms()
             if rep.progress is not None and rep.due is not None:
                 iv = max(iv, clock.ticks_diff(rep.due, rep.progress))
-            if watchdog_ok(clock.ticks_ms(), started, rep.progress, iv, cfg["gnss_timeout_s"] * 1000):
+            now = clock.ticks_ms()
+            rep_ok = watchdog_ok(now, started, rep.progress, iv, cfg["gnss_timeout_s"] * 1000)
+            if rep_ok and uplink_ok(now, self.uplink.busy_since):
                 wdt.feed()
             elif not starved:
                 starved = True
-                log.event("error", where="watchdog", err="reporter stuck: letting the watchdog reset")
+                who = "uplink" if rep_ok else "reporter"
+                log.event("error", where="watchdog", err=who + " stuck: letting the watchdog reset")
             self.uptime_s()  # folds the ticks before they can wrap
             await sleep_ms(_WDT_FEED_MS)
 

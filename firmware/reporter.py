@@ -247,12 +247,14 @@ class Reporter:
         """Wi-Fi, cell, position, battery -> one UD on flash, then wake the uplink. The scan and
         the cell come first: they tell the positioning whether the watch moved. The scan goes
         before the modem is woken for the cell, so the modem's awake burst (the cell, the send,
-        the ack) is not held open by the ESP32's 1.7 s of scanning. With a step counter that
-        says the child has not walked, none of it: the position is re-sent (_still)."""
+        the ack) is not held open by the ESP32's 1.7 s of scanning; a scan that says the watch
+        stands where it stood keeps the last cell and wakes nothing (_same_place). With a step
+        counter that says the child has not walked, none of it: the position is re-sent
+        (_still)."""
         if self._still():
             return self._still_report()
         aps = self._pos.scan()
-        c = await self._cell()
+        c = self.last_cell if self._same_place(aps) else await self._cell()
         fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._m.net_up)
         self._looked()
         if fix is None:
@@ -296,6 +298,17 @@ class Reporter:
         if clock.ticks_diff(clock.ticks_ms(), self._full_t) >= motion.VERIFY_S * 1000 or self._hurried():
             return False
         return m.walked() is False
+
+    def _same_place(self, aps):
+        """Does this scan say the watch stands where the last report stood, so the cell read
+        then still holds? Then the modem is not woken to read it again (each wake keeps it up
+        ~15 s, docs/energy.md), and the cell and signal of that read go in the report. Not
+        without a cell read yet, nor while anything wants fresh positions (tracking near an
+        edge, on the way to one, walking at the last fix, an SOS or a crossing's fast reports)."""
+        if self.last_cell is None or self._pos.tracking or self._approach or self.walking or \
+                self._hurried():
+            return False
+        return self._pos.still(aps)
 
     def _still_report(self):
         """The last position queued again as a report (Positioning.resend), with the last cell

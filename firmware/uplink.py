@@ -237,6 +237,9 @@ class Uplink:
         self._tx = _Tcp(modem)  # the transport of the session (set at each connect)
         self._osm = osmand.OsmAnd(self)
         self._proto = None  # the protocol in use ("watch" / "osmand"), to see it change
+        # ticks when the pass under way began (None: waiting for a kick, a hold or a backoff);
+        # the watchdog resets a pass that never ends (App._watchdog)
+        self.busy_since = None
         self._session()
 
     # ---- called by others ----
@@ -628,6 +631,7 @@ class Uplink:
         warned = None
         while True:
             why = None
+            self.busy_since = clock.ticks_ms()
             try:
                 proto = "osmand" if self._cfg["protocol"] == "osmand" else "watch"
                 if proto != self._proto:
@@ -669,6 +673,7 @@ class Uplink:
             if why is None and self._sendable() and (
                     self.connected if self._proto == "watch" else self._may_connect()):
                 continue  # more to send (each pass awaited the modem: no busy loop)
+            self.busy_since = None
             try:
                 await wait_for_ms(self._kick.wait(), _IDLE_MS if why is not None else self._ms_until_due())
             except asyncio.TimeoutError:

@@ -72,7 +72,9 @@ def test_one_alarm_per_crossing_and_none_again_after_a_reboot(sim, interp):
     logged = events_at(run, "battery_low")
     assert len(logged) == 2 and all(e["seq"] is not None for _, e in logged)
     for (t, p), (tl, e) in zip(low, logged):
-        assert 0 <= t - tl <= 5000, (local(t), local(tl))  # on the air within seconds
+        # on the air within seconds: the log line follows the alarm's queueing, which waits
+        # up to 1.5 s for the uplink to send it (App._alarm), so either may come first
+        assert abs(t - tl) <= 5000, (local(t), local(tl))
     # the first before the power cut at 19%, the second after the charge: none in between
     cut = offset_ms([e for e in SC["events"] if e["do"] == "reboot"][0]["at"])
     assert logged[0][0] < cut and logged[1][0] > battery_at(run, 40)

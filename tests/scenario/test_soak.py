@@ -41,8 +41,10 @@ def test_a_day_of_power_cuts_loses_nothing(interp):
     assert all(inside[k] >= 1 for k in ("create", "write", "rename", "remove")), inside
     assert sum(inside.values()) >= 25
     # a day without an outage: all of it at the server by the evening, some more than once
-    # (a cut between a send and the write of its ack: the same frame again, never a wrong one)
-    assert r["created"] > 300 and r["delivered"] == r["created"] and r["pending"] == 0
+    # (a cut between a send and the write of its ack: the same frame again, never a wrong one),
+    # but for the last batch, which may still wait on flash for its companions (batch_s 900
+    # at a 300 s interval: at most three reports)
+    assert r["created"] > 300 and r["delivered"] + r["pending"] == r["created"] and r["pending"] <= 3
     assert r["dropped_by_bound"] == 0 and r["duplicated"] >= 1
 
 

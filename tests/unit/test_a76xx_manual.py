@@ -206,7 +206,7 @@ def test_the_app_asks_for_the_time_again_until_it_comes():
     assert clocks and clocks[0].get("tries") == 1, clocks
     assert n["+CCLK"] == 2 and s["firmware_errors"] == 0
     reports = [e for e in events if e["kind"] == "report"]
-    assert reports and s["reports_delivered"] == s["reports_queued"]
+    assert reports and _all_sent_but_a_batch(s)
 
 
 def test_the_app_keeps_asking_without_spinning_the_modem_when_time_never_comes():
@@ -214,7 +214,14 @@ def test_the_app_keeps_asking_without_spinning_the_modem_when_time_never_comes()
     assert not [e for e in events if e["kind"] == "clock" and e.get("source") == "network"]
     # 15 s, then doubling to an hour: 9 reads in the first 2 h 8 min, then one an hour
     assert 10 <= n["+CCLK"] <= 14, n
-    assert s["reports_delivered"] == s["reports_queued"] > 0
+    assert s["reports_queued"] > 0 and _all_sent_but_a_batch(s)
+
+
+def _all_sent_but_a_batch(s):
+    """Every report made reached the server, but for the newest ones still held in the outbox
+    for their batch (batch_s 900 at a 300 s interval: at most three, the run ending before it
+    went). The seq-by-seq account is the scenario suite's (days.every_report_accounted_for)."""
+    return s["reports_delivered"] + s["outbox_left"] == s["reports_queued"] and s["outbox_left"] <= 3
 
 
 # ==================================================================== the network half-open (§15.4)

@@ -73,6 +73,16 @@ def test_watchdog_is_fed_only_while_the_reporter_makes_progress():
     assert not watchdog_ok(at(last, interval + gnss + 300000), start, last, interval, gnss)
 
 
+def test_watchdog_is_starved_by_an_uplink_pass_that_never_ends():
+    from firmware.app import uplink_ok
+
+    start = clock.PERIOD - 5000  # across the tick wrap
+    at = clock.ticks_add
+    assert uplink_ok(at(start, 10 * 3600000), None)  # between passes: waiting is no fault
+    assert uplink_ok(at(start, 9 * 60000), start)  # a slow pass (connect, acks, an SOS's texts)
+    assert not uplink_ok(at(start, 10 * 60000), start)  # hung on the AT channel: reset
+
+
 def test_cold_searches_are_thinned_indoors_but_not_when_going_out():
     from firmware.fix import Cell
 

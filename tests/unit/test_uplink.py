@@ -102,6 +102,32 @@ def test_reports_removed_only_after_the_lk_behind_them_is_acked():
     support.run(main())
 
 
+def test_a_pass_that_hangs_on_the_modem_shows_for_the_watchdog():
+    async def main():
+        import asyncio
+
+        from firmware import app, clock
+
+        m, cfg, ob = _setup("up8")
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb = up.on_data
+        await _run(up, 5000)  # connected, nothing to send: waiting is not a hang
+        assert up.connected and up.busy_since is None
+        stuck = asyncio.Event()  # a bug that never lets go of the AT channel
+
+        async def hung(link, data, urgent=False):
+            await stuck.wait()
+
+        m.tcp_send = hung
+        ob.put("UD,behind-a-deadlock")
+        up.kick()
+        await _run(up, 11 * 60000)
+        assert len(ob) == 1 and up.busy_since is not None
+        assert not app.uplink_ok(clock.ticks_ms(), up.busy_since)
+
+    support.run(main())
+
+
 def test_no_ack_keeps_reports_and_resends_them_on_a_new_session():
     async def main():
         m, cfg, ob = _setup("up2")
