@@ -49,6 +49,9 @@ _ALERT_BUDGET_S = const(45)
 _STILL_CHECK_MIN_S = const(60)  # a Wi-Fi scan costs ~0.04 mAh: never more often than this
 _ZONE_FAST_MS = const(60000)  # after a crossing: a report every minute ...
 _ZONE_FAST_FOR_MS = const(300000)  # ... for 5 minutes
+# A held batch: the uplink's own deadline is this much after batch_s, so the report that closes
+# the batch (hold_ms) always comes first, however long its scan took
+_BATCH_GRACE_MS = const(60000)
 _ZONES_FILE_MAX = const(1024)  # zones.json is read up to this (it is ~250 bytes when full)
 
 
@@ -114,6 +117,7 @@ class Reporter:
         # walked is where it was, so reports and looks near an edge skip the scan and the modem
         self.motion = None
         self._full_t = None  # ticks of the last look that fixed the position (scan or search)
+        self._batch_t = None  # ticks the first report of the batch held now was due (hold_ms)
 
     # ---- zones ----
     def _load_zones(self):
@@ -268,6 +272,8 @@ class Reporter:
 
     def _put(self, fix, cells, aps, **extra):
         """One UD on flash, logged, and the uplink woken (or told how long it may wait)."""
+        if not len(self._ob):
+            self._batch_t = None  # nothing held (all delivered): this report may start a batch
         seq = self._ob.put(self._content("UD", fix, _STATUS, cells, aps))
         log.event("report", seq=seq, valid=fix.valid, src=fix.source, lat=fix.lat, lon=fix.lon,
                   acc=fix.acc, batt=self._batt.percent(), queued=len(self._ob), aps=len(aps), **extra)
@@ -323,15 +329,28 @@ class Reporter:
         """How long this report may wait to go with the next ones (None: send now). Only while
         the watch stands where it stood (a learned place or the last position, Wi-Fi and cell
         unchanged) and nothing runs faster than the configured interval (an SOS, a zone
-        crossing): then `batch_s`, so a guardian's view lags at most that. Every transfer
-        costs the modem ~25 s awake and a 10 s radio tail (docs/energy.md): three reports in
-        one transfer cost a third."""
-        b = self._cfg["batch_s"]
-        if not b or fix.source == "gnss" or self._pos.moved is not False or self._pos.tracking:
+        crossing). A batch holds the reports due within `batch_s` of its first (on the report
+        grid, so a scan's seconds do not move the count) and goes with the first report that
+        the next would make too late: at 5-minute reports and batch_s 900, four reports per
+        transfer, the oldest 15 minutes old, so a guardian's view lags at most batch_s (and
+        the seconds of a report cycle). Every transfer costs the modem ~25 s awake and a 10 s
+        radio tail (docs/energy.md): four reports in one transfer cost a quarter. The uplink's
+        deadline (the hold returned) is _BATCH_GRACE_MS later: it sends a batch whose closing
+        report never came (a reboot, a report that found the child walking went at once)."""
+        b = self._cfg["batch_s"] * 1000
+        if not b or fix.source == "gnss" or self._pos.moved is not False or self._pos.tracking or \
+                self._hurried():
+            self._batch_t = None
             return None
-        if self._hurried():
+        now = self.due if self.due is not None else clock.ticks_ms()
+        t = self._batch_t
+        if t is None:
+            t = self._batch_t = now
+        age = clock.ticks_diff(now, t)
+        if age + self.interval_ms() > b:
+            self._batch_t = None  # the next report would wait longer than batch_s: send it all now
             return None
-        return b * 1000
+        return b - age + _BATCH_GRACE_MS
 
     async def check_once(self):
         """A look between reports (near a zone edge): a position checked against the zones,

@@ -498,9 +498,15 @@ class Uplink:
 
     async def _deliver(self):
         """Send what the outboxes hold, alarms first, then reports oldest first, batch by
-        batch. True if all went out."""
+        batch. True if all went out, or all but reports queued meanwhile that may wait for
+        their batch (a second send in the radio's tail would cost a transfer's active
+        seconds for nothing: they go with the next)."""
+        first = True
         while self.connected:
             alarms = self._al.pending(_BATCH) if self._al is not None else []
+            if not first and not alarms and self._held():
+                return True
+            first = False
             # A suspected alarm waits for the probe, but an alarm newer than the last one sent
             # without a probe does not: the whole alarm queue goes at once, once (a crossing or
             # an SOS must reach a server that stores without acking, issue 8; if the oldest

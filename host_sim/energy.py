@@ -197,6 +197,22 @@ PARTS = ("modem", "gnss", "esp32", "wifi", "led", "board", "accel")
 ENDS = ("low", "central", "high")
 _END = {"low": 0, "central": 1, "high": 2}
 
+# Each wake from light sleep: the ESP32 resuming (ESP-IDF's light-sleep exit, the cache and
+# flash back) and MicroPython running the task that woke it (interpreted, a few bytecode-heavy
+# lines: a watchdog feed, a gauge read, a look at the UART) before it sleeps again. The
+# simulated firmware runs in no virtual time, so this is charged as a lump at the ESP32's
+# awake current: ms per wake, low / central / high, ASSUMED (no measurement of MicroPython's
+# light-sleep round trip found; the IDF's own exit alone is ~1 ms).
+WAKE_MS = (2, 5, 15)
+# The light sleeps are tallied by length (thresholds in ms) to show where a deep sleep would
+# pay (deep_saving_ua): count and total length of the sleeps at least that long.
+SLEEP_OVER_MS = (0, 10000, 30000, 60000, 120000, 300000)
+# A deep sleep's wake is a boot: the ROM and second-stage bootloaders, MicroPython's start,
+# the firmware's imports and its state read back, at the ESP32's awake current. ASSUMED
+# 0.5 / 1 / 2.5 s (docs/energy.md): the least a trimmed bootloader and frozen modules allow,
+# and a stock image importing ~40 modules.
+BOOT_MS = (500, 1000, 2500)
+
 # A kids' watch cell: issue 8 asks for 7 days on 800 mAh (hardware.md §3.4: >= 600 mAh advised,
 # 400-800 mAh in comparisons). A scenario's "battery_mah" and "battery_start_pct" change it.
 BATTERY_MAH = 800
@@ -266,6 +282,11 @@ class EnergyMeter:
         # a day that starts nearly empty, a charger (the runner's {"do": "battery"})
         self.drained_uah = 0
         self.empty_ms = [None, None, None]  # when each end's charge ran out (VT ms)
+        self.wakes = 0  # light sleeps ended (each charged WAKE_MS of the ESP32 awake)
+        self.sleeps_over = [0] * len(SLEEP_OVER_MS)  # light sleeps at least SLEEP_OVER_MS[k] long
+        self.sleep_ms_over = [0] * len(SLEEP_OVER_MS)  # ... and their total length
+        self.longest_sleep_ms = 0
+        self._slept_at = None  # VT ms when the ESP32 went into light sleep
         self.on_dead = None  # fn(why) at the first brown-out (the runner's)
         self.dead = None  # None, or (VT ms, why, loaded mV) of the brown-out
 
@@ -306,9 +327,53 @@ class EnergyMeter:
             raise ValueError("no current for %s/%s" % (comp, state))
         if self._state.get(comp) != state:
             self._flush()
+            if comp == "esp32":
+                self._esp32_sleep(state)
             self._state[comp] = state
             if self.on_dead is not None and self.dead is None:
                 self.check()
+
+    def _esp32_sleep(self, state):
+        """Tally a light sleep that ends and charge its wake (WAKE_MS at the awake current)."""
+        if state == "sleep":
+            self._slept_at = self._vt.ms
+            return
+        if self._slept_at is None or self._state["esp32"] != "sleep":
+            return
+        gap = self._vt.ms - self._slept_at
+        self._slept_at = None
+        if state != "active":
+            return  # a power cut or a brown-out ends the sleep: no wake
+        self.wakes += 1
+        if gap > self.longest_sleep_ms:
+            self.longest_sleep_ms = gap
+        for k, over in enumerate(SLEEP_OVER_MS):
+            if gap >= over:
+                self.sleeps_over[k] += 1
+                self.sleep_ms_over[k] += gap
+        acc = self.uas.get("esp32")
+        if acc is None:
+            acc = self.uas["esp32"] = [0, 0, 0]
+        for i in range(3):
+            acc[i] += self.wake_uams(i)
+
+    def wake_uams(self, i):
+        """What one wake from light sleep costs at end i, in microamp-milliseconds."""
+        return WAKE_MS[i] * self.rows[("esp32", "active")][i]
+
+    def deep_saving_ua(self, over_ms, end="central"):
+        """What the average current would lose (µA; negative: gain) had every light sleep at
+        least over_ms long (one of SLEEP_OVER_MS) been a deep sleep instead: its length at the
+        deep row instead of the light one, less a boot (BOOT_MS at the awake current) for its
+        wake instead of a light sleep's WAKE_MS. The firmware's wakes as they are: a what-if
+        for docs/energy.md, not a simulation of a deep-sleeping watch."""
+        i = _END[end]
+        k = SLEEP_OVER_MS.index(over_ms)
+        t = self.rows
+        gain = self.sleep_ms_over[k] * (t[("esp32", "sleep")][i] - t[("esp32", "deep")][i])
+        cost = self.sleeps_over[k] * (BOOT_MS[i] - WAKE_MS[i]) * t[("esp32", "active")][i]
+        ms = self._vt.ms
+        return (gain - cost) // ms if ms else 0
 
     def state(self, comp):
         return self._state[comp]

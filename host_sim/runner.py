@@ -232,8 +232,12 @@ class Recorder:
         def set_state(comp, state):
             if self._est.get(comp) != state:
                 self._energy_to(VT.ms)
+            wakes = meter.wakes
             orig(comp, state)
             self._est[comp] = state
+            if meter.wakes != wakes:  # a wake from light sleep, charged as a lump (energy.WAKE_MS)
+                self._eacc[PARTS.index("esp32")] += meter.wake_uams(1)
+                self._eused += meter.wake_uams(self._eend)
 
         meter.set = set_state
 
@@ -965,7 +969,17 @@ class Sim:
         for p in PARTS:
             parts[p] = [m.average_ua_of_at(p, e) for e in ENDS]
         d = self.died
+        from host_sim.energy import SLEEP_OVER_MS
+
+        deep = {}  # light sleeps at least this long (s) made deep: [n, total s, saving µA per end]
+        for k in range(len(SLEEP_OVER_MS)):
+            over = SLEEP_OVER_MS[k]
+            deep[str(over // 1000)] = [m.sleeps_over[k], m.sleep_ms_over[k] // 1000,
+                                       [m.deep_saving_ua(over, e) for e in ENDS]]
         return {
+            "esp32_wakes": m.wakes,  # light sleeps ended
+            "esp32_longest_sleep_ms": m.longest_sleep_ms,
+            "esp32_deep_what_if": deep,
             "avg_current_ua_ends": avg,
             "battery_days_x10_ends": days,
             "avg_ua_parts": parts,  # part -> [low, central, high]

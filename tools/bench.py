@@ -57,6 +57,20 @@ def simulate(interp, scenario=SCENARIO, device=None, config=None, tag=None):
     return s
 
 
+def _wakes(s):
+    """Where an ESP32 deep sleep would pay (docs/energy.md): the light sleeps of the day by
+    length, and what making those of each length deep would save with a boot for each wake."""
+    day = s["sim_seconds"] / 86400
+    w = s["esp32_deep_what_if"]
+    print("wakes        the ESP32 woke %d times an hour, slept at most %d s at a time; light sleeps "
+          "of >= 10 / 30 / 60 / 300 s: %s a day" % (
+              s["esp32_wakes"] / day / 24, s["esp32_longest_sleep_ms"] // 1000,
+              " / ".join("%d" % (w[k][0] / day) for k in ("10", "30", "60", "300"))))
+    print("             a deep sleep (boot 0.5 / 1 / 2.5 s) instead of every light sleep >= 10 s would "
+          "save %s mA, >= 60 s %s mA (low / central / high; negative: it costs)" % tuple(
+              " / ".join("%+.2f" % (x / 1000) for x in w[k][2]) for k in ("10", "60")))
+
+
 def _floor():
     """The least the board can draw while sending every 5 min or every 15 (docs/energy.md)."""
     from host_sim.energy import floor_ua
@@ -116,6 +130,7 @@ def main():
         lo, mid, hi = s["avg_ua_parts"][part]
         print("             %-6s %6.2f / %6.2f / %6.2f mA (low / central / high)" % (
             part, lo / 1000, mid / 1000, hi / 1000))
+    _wakes(s)
     _floor()
     for label, path, cfg in (("sick day", "host_sim/scenarios/sick_day.json", None),
                              ("weekend", "host_sim/scenarios/weekend_walks.json", None),

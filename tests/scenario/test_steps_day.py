@@ -15,12 +15,14 @@ def test_a_child_who_sits_still_costs_no_scans(sim, interp):
     assert len(still) > len(steps.kinds("report")) // 2
     assert all(e["aps"] == 0 for e in still)  # nothing heard now is claimed
     # ... and nothing the school day reached is lost: every crossing alerted within the
-    # minute the zone policy allows (firmware/reporter.py _ALERT_S), no report beyond its
-    # stated accuracy
+    # minute the zone policy allows (firmware/reporter.py _ALERT_S), and reports as honest
+    # about their accuracy: at most 1 % beyond it (a GNSS fix's stated accuracy is not a hard
+    # bound: the emulated receiver's error now and then exceeds it, on either day; the
+    # positioning suite allows 5 %, test_positions.py)
     assert s["zone_crossings"] == p["zone_crossings"] == 6
     assert s["zone_alerts_missed"] == 0 and s["zone_alerts_extra"] == 0
     assert max(s["zone_alert_latencies_s"]) <= 60
-    assert s["accuracy_exceeded"] == 0 and s["firmware_errors"] == 0
+    assert s["accuracy_exceeded"] * 100 <= s["reports_delivered"] and s["firmware_errors"] == 0
     # the budget this buys (central end): Wi-Fi and the ESP32 together at least 1 mA below
     # the plain day's; the sensor itself ~15 uA (host_sim/energy.py)
     saved = p["avg_ua_wifi"] + p["avg_ua_esp32"] - s["avg_ua_wifi"] - s["avg_ua_esp32"]

@@ -181,7 +181,7 @@ def test_a_child_who_has_not_walked_is_reported_without_a_scan_or_the_modem():
         assert wlan.scans == 1 and m.cells == 1  # nothing woken
         f = p.here
         assert f.source == "place" and f.t >= tp.T0 + 300 and (f.lat, f.lon) == tp.HOME
-        assert len(rep._ob.items) == seq == 2 and rep._up.holds[-1] == 900000  # it waits for its batch
+        assert len(rep._ob.items) == seq == 2 and rep._up.holds[-1] == 960000  # it starts a batch
         sensor.n = 12  # one more: a dozen since the look, the child may be elsewhere
         await sleep_ms(300000)
         await rep.report_once()

@@ -2,6 +2,7 @@
 honest accuracy), tracking near a zone edge, and the reporter's look policies."""
 import support
 from firmware import clock, fsutil, positioning, reporter
+from firmware.compat import sleep_ms
 from firmware.fix import Cell, Fix
 
 T0 = 843000000  # epoch-2000 seconds (September 2026)
@@ -330,7 +331,7 @@ def test_reports_wait_for_their_batch_only_while_the_watch_stands():
     place = Fix(T0, HOME[0], HOME[1], False, 0, 0, 0, 0, 30, "place")
     rep._pos.moved = False
     assert rep._cfg["batch_s"] == 900  # the default: reports at a known place wait 15 minutes
-    assert rep.hold_ms(place) == 900000
+    assert rep.hold_ms(place) == 960000  # the uplink's deadline: batch_s and a grace
     rep._cfg["batch_s"] = 0  # off: every report at once
     assert rep.hold_ms(place) is None
     rep._cfg["batch_s"] = 900
@@ -340,3 +341,28 @@ def test_reports_wait_for_their_batch_only_while_the_watch_stands():
     rep._pos.moved = False
     rep._zone_fast_until = clock.ticks_add(clock.ticks_ms(), 60000)  # just crossed a zone edge
     assert rep.hold_ms(place) is None
+
+
+def test_a_batch_is_the_reports_due_within_batch_s_of_its_first():
+    async def main():
+        rep, _ = _reporter("rep4", [])
+        place = Fix(T0, HOME[0], HOME[1], False, 0, 0, 0, 0, 30, "place")
+        rep._pos.moved = False
+        rep.due = clock.ticks_ms()
+        holds = []
+        for i in range(9):
+            rep._ob.put("UD,%d" % i) if i else None
+            holds.append(rep.hold_ms(place))
+            if holds[-1] is None:
+                rep._ob.items = []  # the uplink sent the batch
+            await sleep_ms(1700)  # a scan's seconds: the batch counts on the report grid
+            rep.due = clock.ticks_add(rep.due, 300000)
+        # four reports per transfer: three held, the fourth sends them (the oldest 15 min old)
+        assert [h is None for h in holds] == [False, False, False, True] * 2 + [False]
+        # the uplink's deadline for the held ones: the batch's end and a grace
+        assert holds[:3] == [960000, 660000, 360000]
+        rep._cfg["report_interval_s"] = 3600  # critical battery: reports an hour apart
+        rep._ob.items = []
+        assert rep.hold_ms(place) is None  # the next would be later than batch_s: no wait
+
+    support.run(main())

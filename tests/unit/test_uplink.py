@@ -128,6 +128,31 @@ def test_a_pass_that_hangs_on_the_modem_shows_for_the_watchdog():
     support.run(main())
 
 
+def test_a_report_held_for_its_batch_does_not_follow_the_send_under_way():
+    async def main():
+        m, cfg, ob = _setup("up9")
+        up = uplink.Uplink(m, cfg, ob, ID)
+        m._cb = up.on_data
+        await _run(up, 5000)  # the session's first LK
+        for i in range(2):
+            ob.put("UD,batch%d" % i)
+        send = m.tcp_send
+
+        async def meanwhile(link, data, urgent=False):
+            await send(link, data, urgent)
+            if b"batch0" in data:  # a still report made while the batch is on its way
+                ob.put("UD,next-batch")
+                up.kick(900000)
+
+        m.tcp_send = meanwhile
+        up.kick()
+        await _run(up, 60000)
+        assert [s for s in m.sent if b"UD," in s] == [m.sent[1]] and b"next-batch" not in m.sent[1]
+        assert len(ob) == 1  # it waits for its own batch, not a second send in the radio's tail
+
+    support.run(main())
+
+
 def test_no_ack_keeps_reports_and_resends_them_on_a_new_session():
     async def main():
         m, cfg, ob = _setup("up2")
