@@ -154,6 +154,8 @@ def step(s, event, arg, now, ring_ms, rounds):
         s.outcome = "accepted"
         return ("accepted", s.idx)
     if event == ENDED:
+        if arg == "incoming" and (p in (DIALING, RINGING, ANSWERED) or (p == CONNECTED and s.accepted != -1)):
+            return None  # a call that came in (a stranger rejected) ended, not the one we dialled
         if p in (DIALING, RINGING, ANSWERED):
             _gap(s, now)  # busy, no answer, the mailbox or the person hung up: next one
             return None

@@ -676,6 +676,7 @@ class A76xx:
         self.sleeps = 0
         self._sleeps_seen = 0
         self._calls = {}  # call id -> last +CLCC stat seen
+        self._call0_mt = False  # the call noted as id 0 (dial/answer, before +CLCC names it) is incoming
         self._resync = False  # state must be asked for (a URC was garbled or lost)
         self._booting = False
         self._ready = False
@@ -1260,6 +1261,7 @@ class A76xx:
         await self.at.cmd("ATD%s;" % number, 20000, urgent=urgent)
         if not self._calls:
             self._calls[0] = ev.CALL_DIALING  # until +CLCC names it (or the end clears it)
+            self._call0_mt = False
 
     async def answer(self, urgent=False):
         """ATA: take the ringing call (OK, then VOICE CALL: BEGIN)."""
@@ -1267,6 +1269,7 @@ class A76xx:
         await self.at.cmd("ATA", 20000, urgent=urgent)
         if not self._calls:
             self._calls[0] = ev.CALL_ACTIVE
+            self._call0_mt = True
 
     async def hangup(self, urgent=False):
         """AT+CHUP: ends or rejects every call (ATH is ignored unless AT+CVHU=0, §1.6)."""
@@ -1880,14 +1883,16 @@ class A76xx:
 
     def _call_state(self, cid, mt, stat, number, ntype):
         """A call's state from +CLCC (URC or reply): events for what changed. True while the
-        call exists."""
+        call exists. An incoming call's end says "incoming" (the SOS, dialling by then, must not
+        take a stranger's rejected call for its own: its end comes as a URC after the
+        rejection, and the router may hand it over after the next ATD)."""
         old = self._calls.get(cid)
-        if 0 in self._calls and cid != 0:
+        if old is None and 0 in self._calls and bool(mt) == self._call0_mt:
             old = self._calls.pop(0)  # the call dial()/answer() noted, now with its id (ids start at 1)
         if stat == ev.CALL_ENDED:
             if old is not None:
                 self._calls.pop(cid, None)
-                self.events.put(ev.CALL, ev.CALL_ENDED, "end")
+                self.events.put(ev.CALL, ev.CALL_ENDED, "incoming" if mt else "end")
             return False
         self._calls[cid] = stat
         if stat == old:

@@ -37,11 +37,22 @@ class SimRun:
         return out
 
 
-def simulate(scenario, interpreter):
-    key = (scenario, interpreter)
+def simulate(scenario, interpreter, device=None):
+    """device: changes to the scenario's "device" block (emulator options), for a variant of a
+    day (its files go to a folder of their own)."""
+    variant = "".join("-%s=%s" % kv for kv in sorted((device or {}).items()))
+    key = (scenario + variant, interpreter)
     if key not in _cache:
-        out = os.path.join(REPO, "out", "test-sim", "%s-%s" % (scenario, interpreter))
+        out = os.path.join(REPO, "out", "test-sim", "%s%s-%s" % (scenario, variant, interpreter))
         path = os.path.join("host_sim", "scenarios", scenario + ".json")
+        if device:
+            with open(os.path.join(REPO, path)) as f:
+                sc = json.load(f)
+            sc["device"].update(device)
+            path = os.path.join(REPO, "out", "test-sim", "%s%s.json" % (scenario, variant))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump(sc, f)
         if interpreter == "micropython":
             cmd = [os.path.join(BIN, "micropython"), "-X", "heapsize=64M", "-m", "host_sim", "run", path, out]
             env = dict(os.environ, MICROPYPATH=".frozen:.")

@@ -374,3 +374,22 @@ def test_every_report_and_alarm_accounted_for_by_seq(sim, interp):
         assert [e for e in run.kinds("alarm_delivered")
                 if e["through"] >= q["seq"] and t_ms(e["t"]) >= t_ms(q["t"])], q
     assert max(al_through) == 2
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_with_every_sms_slow_each_contact_is_still_texted_and_the_chain_still_calls(sim, interp):
+    # every SMS submission takes 4-40 s (the manual allows 40 s, A76-ATM §9.2.13): the stranger
+    # now rings while the first SOS still texts; the watch rejects them and calls, and the end
+    # of the stranger's call must not pass for the end of the call it dialled
+    run = sim("sos_park", interp, {"sms_slow_one_in": 1})
+    for start, end in windows(run):
+        inside = [e for e in run.events if start <= t_ms(e["t"]) < end]
+        texted = sorted(e["to"] for e in inside if e["kind"] == "sos_sms")
+        assert texted == ["Mamma", "Pappa"], [e for e in inside if e["kind"].startswith("sos_sms")]
+        assert not [e for e in inside if e["kind"] == "sos_call_failed"]
+        accepted = [e for e in inside if e["kind"] == "sos_accepted"]
+        assert accepted and accepted[0]["by"] == "Pappa", [e for e in inside if e["kind"].startswith("sos")]
+    stranger = [e for e in run.people if e["number"] == STRANGER]
+    # busy if they call during a call, else rejected unheard: never rung through to the child
+    assert [e["event"] for e in stranger] in (["watch_busy"], ["rang", "rejected"]), stranger
+    assert not run.kinds("call_ringing") and run.summary["calls_rung"] == 0

@@ -268,3 +268,28 @@ def test_a_call_waiting_behind_ours_is_left_alone():
         assert _events(m) == [(CALL, CALL_ENDED, "end")] and not m.line_busy and m.in_call  # 2 waits
 
     support.run(main())
+
+
+def test_an_incoming_calls_end_is_told_apart_from_the_call_we_dial():
+    async def main():
+        u, m = _modem()
+        u.push(b'\r\n+CLCC: 1,1,4,0,0,"+4799999999",145\r\n')  # a stranger rings
+        await m.at.pump()
+        assert _events(m) == [(RING, "+4799999999", 145)]
+        u.on("ATD+4791111111;", OK)  # the SOS dials while the rejection's end is unread
+        await m.dial("+4791111111")
+        u.push(b'\r\n+CLCC: 1,1,6,0,0,"+4799999999",145\r\n\r\n+CLCC: 2,0,2,0,0,"+4791111111",145\r\n')
+        await m.at.pump()
+        # the stranger's end says so; our call, dialling, is still up
+        assert _events(m) == [(CALL, CALL_ENDED, "incoming")] and m.in_call
+        u.push(b'\r\n+CLCC: 2,0,6,0,0,"+4791111111",145\r\n')
+        await m.at.pump()
+        assert _events(m) == [(CALL, CALL_ENDED, "end")] and not m.in_call
+        # the call dial() noted before any +CLCC is not taken over by an incoming call's line
+        u.on("ATD+4791111111;", OK)
+        await m.dial("+4791111111")
+        u.push(b'\r\n+CLCC: 3,1,6,0,0,"+4799999999",145\r\n')  # a stranger's call we never saw
+        await m.at.pump()
+        assert _events(m) == [] and m.in_call
+
+    support.run(main())

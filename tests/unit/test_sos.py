@@ -43,6 +43,28 @@ def test_voicemail_does_not_end_the_chain():
     assert s.accepted == 1 and s.outcome == "accepted"
 
 
+def test_a_strangers_rejected_call_does_not_end_the_call_we_dialled():
+    # a stranger rings while the SOS texts; the watch rejects it and dials; the stranger's
+    # call's end ("incoming", firmware/drivers/a76xx.py) reaches the SOS after the ATD
+    s = trace([
+        (0, START, NUMS, ("alert",), ALERTING),
+        (35000, ALERTED, None, ("dial", 0), DIALING),
+        (35050, ENDED, "incoming", None, DIALING),
+        (35100, DIALED, None, None, RINGING),
+        (35150, ENDED, "incoming", None, RINGING),
+        (40000, ANSWER, None, None, ANSWERED),
+        (41000, ENDED, "incoming", None, ANSWERED),
+        (43000, KEY, "1", ("accepted", 0), CONNECTED),
+        (44000, ENDED, "incoming", None, CONNECTED),  # a call waiting behind ours gave up
+        (90000, ENDED, "end", None, DONE),
+    ])
+    assert s.accepted == 0
+    # a guardian who called back was answered: that incoming call's end is the end
+    now = clock.ticks_add(clock.ticks_add(0, -5000), 100000)
+    assert sos.step(s, INCOMING, "c", now, RING_MS, 2) == ("answer",) and s.phase == CONNECTED
+    assert sos.step(s, ENDED, "incoming", now, RING_MS, 2) is None and s.phase == DONE
+
+
 def test_busy_no_answer_dropped_call_and_rounds_exhausted():
     s = trace([
         (0, START, NUMS, ("alert",), ALERTING),
