@@ -373,7 +373,7 @@ class Sos:
         if event == START and action is None:
             log.event("sos_ignored", why="already running", phase=PHASES[phase])
             return
-        if event == ENDED and phase in (DIALING, RINGING, ANSWERED):
+        if event == ENDED and phase in (DIALING, RINGING, ANSWERED) and s.phase != phase:
             log.event("sos_call_ended", to=self._name(s.idx), why=arg, phase=PHASES[phase], ms=self._ms())
         if event == ANSWER and phase in (DIALING, RINGING):
             log.event("sos_call_answered", to=self._name(s.idx), ms=self._ms())

@@ -220,9 +220,12 @@ watch sees nothing (their log says "watch_busy"). The call id is always 1.
 * Ends: the far end hanging up gives `VOICE CALL: END: <HHMMSS>` and/or NO CARRIER (the manual
   does not say which: constructor option remote_end "both" | "end" | "no_carrier"; an unanswered
   call always gives NO CARRIER). AT+CHUP (and ATH after AT+CVHU=0): OK, then `VOICE CALL: END:
-  <HHMMSS>` only for a call that was answered (ASSUMED); a ringing call is rejected, a dialing
-  or alerting one cancelled. Coverage loss or AT+CFUN=0/4 ends a call as if the far end hung up
-  (ASSUMED); a modem power cycle drops it silently.
+  <HHMMSS>` for every call it ended ("multiple VOICE CALL END may be reported", A76-ATM §7.2.2):
+  at once for a call that was answered; for a ringing call (rejected) or a dialing or alerting
+  one (cancelled) `VOICE CALL: END: 000000` CHUP_END_MS later (ASSUMED: the network's release;
+  harsh, as it can come after the next ATD and the line names no call). Coverage loss or
+  AT+CFUN=0/4 ends a call as if the far end hung up (ASSUMED); a modem power cycle drops it
+  silently.
 * AT+CLCC lines are `+CLCC: 1,<dir>,<stat>,0,0,"<number>",<type>,""`: the empty <alpha> is there
   as in the manual's 4G example (A76-ATM §7.2.6; priority and CLI validity "only in 2G calls").
   That example also shows a space after each comma; SIMCom logs of other modules show none and
@@ -322,6 +325,7 @@ ANSWER_MS = (150, 250)  # ATA -> VOICE CALL: BEGIN, "about 200 ms" (ASSUMED)
 ALERT_MS = (1500, 3000)  # ATD -> alerting (ASSUMED)
 CALLEE_RING_MS = 5000  # one ring cycle at the callee (ASSUMED)
 BUSY_MS = (1000, 3000)  # ATD -> BUSY from a busy callee (ASSUMED)
+CHUP_END_MS = 150  # AT+CHUP of a call never answered -> its VOICE CALL: END (ASSUMED, §7.2.2)
 NO_NET_CALL_MS = (1000, 3000)  # ATD without network -> NO CARRIER (ASSUMED)
 SMS_RETRY_MS = 600000  # the network retries an undelivered text every 10 min (ASSUMED)
 SMS_SUBMIT_MS = (1000, 4000)  # Ctrl-Z -> +CMGS, usually (ASSUMED)
@@ -2234,8 +2238,10 @@ class A76xxEmulator:
             return
         if not c.mo and c.begin_ms is None:  # ringing (or being answered): rejected
             self._end(c, [], ("up", b"reject"), "rejected")
+            self._urc_after("VOICE CALL: END: 000000", CHUP_END_MS)
         elif c.begin_ms is None:  # dialing or alerting: cancelled
             self._end(c, [], ("up", b"hangup"), "cancelled")
+            self._urc_after("VOICE CALL: END: 000000", CHUP_END_MS)
         else:
             t = self._talked(c)
             self._end(c, ["VOICE CALL: END: %s" % self._duration(c)], ("up", b"hangup"), "watch_hung_up", t)

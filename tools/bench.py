@@ -107,9 +107,10 @@ def _steps():
             # the STATUS LED draws whatever the firmware does (host_sim/energy.py): a board built
             # for the watch, without it, is this day less the LED's share
             led = o["avg_ua_parts"]["led"]
+            bare = [e[k] - led[i] for i, k in enumerate(("low", "central", "high"))]
             print("             the same on a board built for the watch (no STATUS LED): %s" % ", ".join(
-                "%s %.2f mA -> %.1f days" % (k, (e[k] - led[i]) / 1000, o["battery_mah"] * 1000 / (e[k] - led[i]) / 24)
-                for i, k in enumerate(("low", "central", "high"))))
+                "%s %.2f mA -> %.1f days" % (k, ua / 1000, o["battery_mah"] * 1000 / ua / 24)
+                for k, ua in zip(("low", "central", "high"), bare)))
 
 
 def main():

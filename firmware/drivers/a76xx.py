@@ -676,7 +676,9 @@ class A76xx:
         self.sleeps = 0
         self._sleeps_seen = 0
         self._calls = {}  # call id -> last +CLCC stat seen
+        self._mt = set()  # ids of the calls in _calls that came in (+CLCC <dir> 1)
         self._call0_mt = False  # the call noted as id 0 (dial/answer, before +CLCC names it) is incoming
+        self._end_why = None  # the reason an end line gave while calls were up (AT+CLCC says whose)
         self._resync = False  # state must be asked for (a URC was garbled or lost)
         self._booting = False
         self._ready = False
@@ -817,10 +819,11 @@ class A76xx:
             for c in await self.calls():
                 if self._call_state(*c):
                     seen.append(c[0])
+            why = self._end_why or "gone"
+            self._end_why = None
             for cid in list(self._calls):
-                if cid not in seen:  # it ended while the ESP32 slept
-                    del self._calls[cid]
-                    self.events.put(ev.CALL, ev.CALL_ENDED, "gone")
+                if cid not in seen:  # it ended while the ESP32 slept, or an end line said so
+                    self._ended(cid, why)
         if self.has_sms:
             for i in await self.sms_indexes():
                 self.events.put(ev.SMS, i)
@@ -1258,10 +1261,19 @@ class A76xx:
         if not dialable(number):
             raise ValueError("not a dialable number: %r" % number)
         self._voice("ATD")
-        await self.at.cmd("ATD%s;" % number, 20000, urgent=urgent)
-        if not self._calls:
-            self._calls[0] = ev.CALL_DIALING  # until +CLCC names it (or the end clears it)
+        # noted before the ATD, until +CLCC names it (or an end clears it): an end line that comes
+        # while the ATD is under way (a rejected caller's, A76-ATM §7.2.2) then asks AT+CLCC
+        # instead of passing for the late end of a call already over (_urc_end)
+        noted = 0 not in self._calls and not [c for c in self._calls if c not in self._mt]
+        if noted:
+            self._calls[0] = ev.CALL_DIALING
             self._call0_mt = False
+        try:
+            await self.at.cmd("ATD%s;" % number, 20000, urgent=urgent)
+        except BaseException:
+            if noted:
+                self._calls.pop(0, None)
+            raise
 
     async def answer(self, urgent=False):
         """ATA: take the ringing call (OK, then VOICE CALL: BEGIN)."""
@@ -1889,10 +1901,14 @@ class A76xx:
         old = self._calls.get(cid)
         if old is None and 0 in self._calls and bool(mt) == self._call0_mt:
             old = self._calls.pop(0)  # the call dial()/answer() noted, now with its id (ids start at 1)
+        if mt:
+            self._mt.add(cid)
         if stat == ev.CALL_ENDED:
             if old is not None:
-                self._calls.pop(cid, None)
-                self.events.put(ev.CALL, ev.CALL_ENDED, "incoming" if mt else "end")
+                self._calls[cid] = old
+                self._ended(cid, "end")
+            else:
+                self._mt.discard(cid)
             return False
         self._calls[cid] = stat
         if stat == old:
@@ -1913,8 +1929,21 @@ class A76xx:
         for text, reason in _DIAL_ENDS:
             if line.startswith(text):
                 why = reason
-        self._calls = {}
-        self.events.put(ev.CALL, ev.CALL_ENDED, why)
+        if not self._calls:
+            self.events.put(ev.CALL, ev.CALL_ENDED, why)  # the late end of a call already over
+            return
+        # Which call ended, the line does not say: AT+CHUP reports one per call it ended (A76-ATM
+        # §7.2.2), and a rejected caller's may come after the next ATD, when the call dialled
+        # is up. AT+CLCC says which are gone (resync); they end with this reason.
+        self._end_why = why
+        self._want_resync()
+
+    def _ended(self, cid, why):
+        """Call cid is over: forgotten, and a CALL_ENDED ("incoming" for a call that came in)."""
+        self._calls.pop(cid, None)
+        mt = cid in self._mt or (cid == 0 and self._call0_mt)
+        self._mt.discard(cid)
+        self.events.put(ev.CALL, ev.CALL_ENDED, "incoming" if mt else why)
 
     def _urc_dtmf(self, line):
         key = _body(line)[:1]
@@ -1966,6 +1995,8 @@ class A76xx:
         self.gnss_on = self.gnss_ready = False
         self._csclk = False  # CSCLK is back at its default after a restart
         self.phone_ready = False  # every setting of phone_setup() is gone
+        self._mt = set()
+        self._end_why = None
         if self._calls:
             self._calls = {}
             if notify:

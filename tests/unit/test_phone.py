@@ -293,3 +293,51 @@ def test_an_incoming_calls_end_is_told_apart_from_the_call_we_dial():
         assert _events(m) == [] and m.in_call
 
     support.run(main())
+
+
+def test_an_end_line_while_calls_are_up_asks_which_call_ended():
+    async def main():
+        u, m = _modem()
+        u.push(b'\r\n+CLCC: 1,1,4,0,0,"+4799999999",145\r\n')  # a stranger rings; it is rejected
+        await m.at.pump()
+        u.on("ATD+4791111111;", OK)
+        await m.dial("+4791111111")
+        _events(m)
+        # AT+CHUP's end line for the stranger comes after the ATD (A76-ATM §7.2.2): no id on it
+        u.push(b"\r\nVOICE CALL: END: 000000\r\n")
+        await m.at.pump()
+        assert _events(m) == [] and m._resync and m.in_call
+        u.on("AT+CLCC", b'\r\n+CLCC: 2,0,2,0,0,"+4791111111",145\r\n' + OK)
+        u.on('AT+CMGL="ALL"', OK)
+        await m.resync()
+        assert _events(m) == [(CALL, CALL_ENDED, "incoming")] and m._calls == {2: 2}
+        # the callee is busy: the end line, then AT+CLCC lists nothing
+        u.push(b"\r\nBUSY\r\n")
+        await m.at.pump()
+        assert _events(m) == []
+        u.on("AT+CLCC", OK)
+        u.on('AT+CMGL="ALL"', OK)
+        await m.resync()
+        assert _events(m) == [(CALL, CALL_ENDED, "busy")] and not m.in_call
+        assert u.unmatched == []
+
+    support.run(main())
+
+
+def test_an_end_line_during_the_atd_is_not_a_late_end():
+    async def main():
+        u, m = _modem()
+        u.on("ATD+4791111111;", OK, delay_ms=100)  # the OK comes after the rejected caller's end
+        u.push(b"\r\nVOICE CALL: END: 000000\r\n", 50)
+        await m.dial("+4791111111")
+        assert _events(m) == [] and m._resync and m.in_call  # AT+CLCC will say whose it was
+        u.on("ATD+4791111111;", b"\r\nERROR\r\n")
+        m._calls = {}
+        try:
+            await m.dial("+4791111111")
+            refused = False
+        except OSError:
+            refused = True
+        assert refused and not m.in_call  # a refused ATD leaves nothing noted
+
+    support.run(main())
