@@ -150,8 +150,8 @@ def main():
                 "unbatched": "the school day, every report its own transfer (batch_s 0)"}[label]
         print("%-12s %s: %s" % (label, what, ", ".join(
             "%s %.2f mA -> %.1f days" % (k, e[k] / 1000, d[k] / 10) for k in ("low", "central", "high"))))
-        print("             central per part: %s; zone alerts after %s s" % (", ".join(
-            "%s %.2f" % (part, o["avg_ua_parts"][part][1] / 1000)
+        print("             per part (low/central/high mA): %s; zone alerts after %s s" % (", ".join(
+            "%s %s" % (part, "/".join("%.2f" % (x / 1000) for x in o["avg_ua_parts"][part]))
             for part in ("modem", "gnss", "esp32", "wifi", "led", "board")), o["zone_alert_latencies_s"]))
     _steps()
     # bytes on air, everything counted (IP/TCP headers, handshakes, ACKs, DNS, AGPS: the
