@@ -83,6 +83,16 @@ async def _run(up, ms):
     await sleep_ms(1)
 
 
+async def _connected(name):
+    """(modem, outbox, uplink) after the session's first LK was acked."""
+    m, cfg, ob = _setup(name)
+    up = uplink.Uplink(m, cfg, ob, ID)
+    m._cb = up.on_data
+    await _run(up, 5000)
+    assert up.connected
+    return m, ob, up
+
+
 def test_reports_removed_only_after_the_lk_behind_them_is_acked():
     async def main():
         m, cfg, ob = _setup("up1")
@@ -108,11 +118,8 @@ def test_a_pass_that_hangs_on_the_modem_shows_for_the_watchdog():
 
         from firmware import app, clock
 
-        m, cfg, ob = _setup("up8")
-        up = uplink.Uplink(m, cfg, ob, ID)
-        m._cb = up.on_data
-        await _run(up, 5000)  # connected, nothing to send: waiting is not a hang
-        assert up.connected and up.busy_since is None
+        m, ob, up = await _connected("up8")  # nothing to send: waiting is not a hang
+        assert up.busy_since is None
         stuck = asyncio.Event()  # a bug that never lets go of the AT channel
 
         async def hung(link, data, urgent=False):
@@ -130,10 +137,7 @@ def test_a_pass_that_hangs_on_the_modem_shows_for_the_watchdog():
 
 def test_a_report_held_for_its_batch_does_not_follow_the_send_under_way():
     async def main():
-        m, cfg, ob = _setup("up9")
-        up = uplink.Uplink(m, cfg, ob, ID)
-        m._cb = up.on_data
-        await _run(up, 5000)  # the session's first LK
+        m, ob, up = await _connected("up9")
         for i in range(2):
             ob.put("UD,batch%d" % i)
         send = m.tcp_send
