@@ -50,8 +50,8 @@ _SERVICE_RESTART_MS = const(5000)
 # Hardware watchdog: fed every 10 s while the reporter and the uplink make progress; 60 s after
 # feeding stops the ESP32 resets. A report cycle may take the interval plus a GNSS window plus a
 # few modem timeouts: five minutes of slack before "no progress" is declared. An uplink pass
-# (connect, a probe, a batch and their acks, 30 s bounds each, behind an SOS's texts on the AT
-# channel) ends well within ten minutes.
+# moves (a connect, a probe, a batch and their acks, 30 s bounds each, behind an SOS's texts on
+# the AT channel) well within ten minutes from one acked send to the next.
 _WDT_TIMEOUT_MS = const(60000)
 _WDT_FEED_MS = const(10000)
 _WDT_SLACK_MS = const(300000)
@@ -67,10 +67,11 @@ def watchdog_ok(now, started, progress, interval_ms, gnss_ms):
 
 
 def uplink_ok(now, since):
-    """Is the uplink alive? Yes between passes (since None) and while the pass under way is
-    younger than _UPLINK_PASS_MAX_MS. The reporter alone does not tell: a watch standing still
-    re-sends its place without touching the modem (Reporter._same_place), so a deadlocked AT
-    channel would otherwise queue reports that never leave."""
+    """Is the uplink alive? Yes between passes (since None) and while the pass under way began
+    or last moved (an ack, an answer) less than _UPLINK_PASS_MAX_MS ago, however long a
+    backlog takes to drain. The reporter alone does not tell: a watch standing still re-sends
+    its place without touching the modem (Reporter._same_place), so a deadlocked AT channel
+    would otherwise queue reports that never leave."""
     return since is None or clock.ticks_diff(now, since) < _UPLINK_PASS_MAX_MS
 
 

@@ -144,6 +144,7 @@ class OsmAnd:
                 self._log_sent(sent, through)
                 up._failed_request(e)
                 return False
+            up.stepped()
             if alarm_box:
                 up._alarm_out.set()
             if status == 200:

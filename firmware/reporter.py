@@ -344,9 +344,9 @@ class Reporter:
             return None
         now = self.due if self.due is not None else clock.ticks_ms()
         t = self._batch_t
-        if t is None:
-            t = self._batch_t = now
-        age = clock.ticks_diff(now, t)
+        age = 0 if t is None else clock.ticks_diff(now, t)
+        if t is None or age < 0:  # a new batch (or a report grid set back: one from here)
+            self._batch_t, age = now, 0
         if age + self.interval_ms() > b:
             self._batch_t = None  # the next report would wait longer than batch_s: send it all now
             return None

@@ -237,8 +237,8 @@ class Uplink:
         self._tx = _Tcp(modem)  # the transport of the session (set at each connect)
         self._osm = osmand.OsmAnd(self)
         self._proto = None  # the protocol in use ("watch" / "osmand"), to see it change
-        # ticks when the pass under way began (None: waiting for a kick, a hold or a backoff);
-        # the watchdog resets a pass that never ends (App._watchdog)
+        # ticks when the pass under way began or last moved (stepped; None: waiting for a kick,
+        # a hold or a backoff); the watchdog resets a pass that stands still (App._watchdog)
         self.busy_since = None
         self._session()
 
@@ -457,7 +457,14 @@ class Uplink:
                 return False
         self.backoff_s = 0
         self._unacked = False
+        self.stepped()
         return True
+
+    def stepped(self):
+        """A send was acked (or a request answered): the pass under way moves, however many
+        batches a backlog after an outage still holds (the watchdog's clock, busy_since)."""
+        if self.busy_since is not None:
+            self.busy_since = clock.ticks_ms()
 
     def _frames(self, box, items):
         """The frames of items (seq, content) up to the first that cannot be encoded (content

@@ -135,6 +135,22 @@ def test_a_pass_that_hangs_on_the_modem_shows_for_the_watchdog():
     support.run(main())
 
 
+def test_a_backlog_that_drains_slowly_is_not_taken_for_a_hang():
+    async def main():
+        from firmware import app, clock
+
+        m, ob, up = await _connected("up10")
+        m.ack_ms = 29000  # a slow server: each batch of 16 acked just inside the 30 s bound
+        for i in range(400):  # a day's outage: 25 batches, ~12 minutes in one pass
+            ob.put("UD,backlog%d" % i)
+        up.kick()
+        await _run(up, 11 * 60000)
+        assert 0 < len(ob) < 400 and up.busy_since is not None  # still draining, in one pass
+        assert app.uplink_ok(clock.ticks_ms(), up.busy_since)  # it moves: no reset
+
+    support.run(main())
+
+
 def test_a_report_held_for_its_batch_does_not_follow_the_send_under_way():
     async def main():
         m, ob, up = await _connected("up9")
