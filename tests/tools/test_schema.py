@@ -73,6 +73,8 @@ BAD = [
      "is not a real date and time"),
     ("a misspelt key", lambda sc: sc.update(duraton_s=5), "duraton_s", "not a key here"),
     ("a short IMEI", lambda sc: sc["device"].update(imei="12345"), "device.imei", "is not an IMEI"),
+    ("one slow SMS in zero", lambda sc: sc["device"].update(sms_slow_one_in=0),
+     "device.sms_slow_one_in", "less than the minimum of 1"),
     ("a string for a number", lambda sc: sc.update(duration_s="86400"), "duration_s",
      "is not of type 'integer'"),
     ("an unknown sky", lambda sc: sc["route"][2].update(sky="cloudy"), "route[2].sky",
