@@ -362,11 +362,11 @@ class EnergyMeter:
         return WAKE_MS[i] * self.rows[("esp32", "active")][i]
 
     def deep_saving_ua(self, over_ms, end="central"):
-        """What the average current would lose (µA; negative: gain) had every light sleep at
-        least over_ms long (one of SLEEP_OVER_MS) been a deep sleep instead: its length at the
-        deep row instead of the light one, less a boot (BOOT_MS at the awake current) for its
-        wake instead of a light sleep's WAKE_MS. The firmware's wakes as they are: a what-if
-        for docs/energy.md, not a simulation of a deep-sleeping watch."""
+        """How much lower the average current would be (µA; negative: higher) had every light
+        sleep at least over_ms long (one of SLEEP_OVER_MS) been a deep sleep instead: its
+        length at the deep row instead of the light one, less a boot (BOOT_MS at the awake
+        current) for its wake instead of a light sleep's WAKE_MS. The firmware's wakes as they
+        are: a what-if for docs/energy.md, not a simulation of a deep-sleeping watch."""
         i = _END[end]
         k = SLEEP_OVER_MS.index(over_ms)
         t = self.rows
