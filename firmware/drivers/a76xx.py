@@ -37,7 +37,9 @@ Set-up after every power-on (power_on(), then _setup()), as the manual describes
 * AT+CIPTIMEOUT (NO_SAVE, so at every boot): AT+NETOPEN, AT+CIPOPEN and AT+CIPSEND may each
   take 120 s by default (A76-ATM §15.2.1, §15.2.3, §15.2.4, §15.2.12); set to _NET_TIMEOUT_MS,
   below every wait of this driver, the modem gives up first and says so, and both sides agree
-  on the socket's state.
+  on the socket's state. A network slower than that every time would never be reached: each
+  timeout (<err> 10) doubles the limit, up to the manual's 120 s, for as long as the ESP32
+  runs (_slow_net; the driver's waits follow it).
 
 Socket errors keep the modem's codes (SocketError): `+CIPOPEN: <link>,<err>` or `+CIPERROR:
 <err>` or `+IP ERROR: <text>` followed by ERROR is the modem refusing at once (busy: a link in
@@ -99,6 +101,7 @@ _SMS_MAX = const(1024)  # longest SMS body read; a longer one is cut (a single S
 # each): the modem's own limit, below the driver's waits (the uplink's 30 s connect, the
 # driver's 30 s send): it answers its timeout error (<err> 10, §15.3.2) before anyone gives up
 _NET_TIMEOUT_MS = const(20000)
+_NET_TIMEOUT_MAX_MS = const(120000)  # the manual's most (and default); a slow network's limit
 _NET_MARGIN_MS = const(5000)  # the modem's timeout result on its way: the driver waits this more
 # TLS and HTTP(S) (A76-ATM §19, §16)
 TLS_LINK = 10  # the event link of TLS session 0 (session 1: 11); TCP links are 0..9
@@ -647,6 +650,8 @@ class A76xx:
         self.has_voice = True
         self.has_sms = True
         self._ctzu = False  # AT+CTZU=1 written since this driver started (it is nonvolatile)
+        self.net_timeout_ms = _NET_TIMEOUT_MS  # the modem's own NETOPEN/CIPOPEN limit (_slow_net)
+        self._net_timeout_new = False  # ... raised since it was last written (the next open writes it)
         # +CIPEVENT: NETWORK CLOSED UNEXPECTEDLY seen: the network library may still be open
         # with no PDP context behind it; net_open() releases it first (A76-ATM §15.4)
         self._net_lost = False
@@ -888,11 +893,29 @@ class A76xx:
                 self._ctzu = True
             except ATError as e:
                 log.event("error", where="modem_setup", err=repr(e))
+        await self._set_net_timeout()
+
+    async def _set_net_timeout(self):
+        """AT+CIPTIMEOUT at net_timeout_ms for NETOPEN, CIPOPEN and CIPSEND (NO_SAVE, §15.2.12)."""
         try:
-            t = _NET_TIMEOUT_MS
-            await self.at.cmd("AT+CIPTIMEOUT=%d,%d,%d" % (t, t, t), 9000)  # NO_SAVE (§15.2.12)
+            t = self.net_timeout_ms
+            await self.at.cmd("AT+CIPTIMEOUT=%d,%d,%d" % (t, t, t), 9000)
+            self._net_timeout_new = False
         except ATError as e:
             log.event("error", where="modem_setup", err=repr(e))
+
+    async def _slow_net(self, code):
+        """The modem's limit passed (<err> 10): a network that answers NETOPEN or CIPOPEN more
+        slowly than that every time would never be reached (a slow PDP activation, DNS or
+        handshake on a roaming SIM or a congested cell). The limit doubles, up to the manual's
+        120 s, for the next attempt (the uplink's backoff spaces them), and stays for as long as
+        the ESP32 runs."""
+        if code != ERR_TIMEOUT or self.net_timeout_ms >= _NET_TIMEOUT_MAX_MS:
+            return
+        t = self.net_timeout_ms * 2
+        self.net_timeout_ms = t if t < _NET_TIMEOUT_MAX_MS else _NET_TIMEOUT_MAX_MS
+        log.event("net_timeout", ms=self.net_timeout_ms)
+        self._net_timeout_new = True
 
     async def _detect_model(self):
         """ATI's 'Model:' line (A76-ATM §2.2.7), else AT+CGMM (§2.2.17); sets the capability
@@ -1386,7 +1409,7 @@ class A76xx:
     def _net_wait(self, timeout_ms):
         """How long to wait for a NETOPEN/CIPOPEN/CIPSEND result: the caller's time, and at least
         the modem's own limit (AT+CIPTIMEOUT) and a margin, so its timeout error is heard."""
-        t = _NET_TIMEOUT_MS + _NET_MARGIN_MS
+        t = self.net_timeout_ms + _NET_MARGIN_MS
         return timeout_ms if timeout_ms > t else t
 
     def _net_trouble(self, code):
@@ -1411,6 +1434,8 @@ class A76xx:
         modem's AT+CIPTIMEOUT passed)."""
         if self._net_lost:
             await self.net_release()
+        if self._net_timeout_new:
+            await self._set_net_timeout()
         try:
             await self.at.cmd("AT+CIPRXGET=1")
         except ATError:
@@ -1425,6 +1450,7 @@ class A76xx:
             raise
         err = _result("AT+NETOPEN", line, 0)  # '+NETOPEN: 1.5' is an OSError, not a ValueError
         if err:
+            await self._slow_net(err)
             raise SocketError("AT+NETOPEN", err, False)
         self.net_up = True
 
@@ -1464,6 +1490,8 @@ class A76xx:
             await self.tcp_close(link)
         except OSError:
             pass  # nothing to close, or no answer to it: the open tells
+        if self._net_timeout_new:
+            await self._set_net_timeout()
         command = 'AT+CIPOPEN=%d,"TCP","%s",%d' % (link, host, port)
         try:
             line = await self._cmd_urc(command, "+CIPOPEN: %d," % link, 5000, self._net_wait(timeout_ms))
@@ -1473,6 +1501,7 @@ class A76xx:
         err = _result(command, line, 1)
         if err:
             self._net_trouble(err)
+            await self._slow_net(err)
             raise SocketError(command, err, False)
         self.links[link] = True
         self.rx_ready[link] = False

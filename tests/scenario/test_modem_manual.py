@@ -36,3 +36,16 @@ def test_network_time_comes_after_the_boot_and_is_read_again(sim):
     # the boot's read came before NITZ: one more read, 15 s on, has it
     assert len(clocks) == 1 and clocks[0]["tries"] == 1, clocks
     assert 0 < t_ms(clocks[0]["t"]) - t_ms(ready["t"]) < 30000
+
+
+def test_a_network_that_always_answers_slower_than_the_limit_is_still_reached(sim):
+    # every TCP connect takes 60 s (a slow handshake or DNS: roaming, a congested cell), beyond
+    # the 20 s the driver gives the modem first (AT+CIPTIMEOUT, A76-ATM §15.2.12): the limit
+    # doubles at each timeout, to 80 s here, and every report reaches the server
+    sc = scenario.load(os.path.join(os.path.dirname(__file__), "..", "..", "host_sim", "scenarios",
+                                    "school_day.json"))
+    t_ms = timeline(clock.parse_iso8601(sc["start"]))[0]
+    run = sim("school_day", "python", {"cipopen_ms": 60000})
+    assert [e["ms"] for e in run.kinds("net_timeout")] == [40000, 80000]
+    assert len(run.kinds("connect")) >= 1 and run.summary["zone_alerts_missed"] == 0
+    assert every_report_accounted_for(run, t_ms) >= 280

@@ -292,6 +292,28 @@ def test_a_slow_connect_ends_with_the_modems_timeout_and_both_sides_agree():
     support.run(main())
 
 
+def test_a_network_slower_than_the_limit_every_time_is_reached_with_a_longer_one():
+    async def main():
+        b = Bench(emu={"cipopen_ms": 45000, "netopen_ms": 30000})  # every open that slow
+        m = await b.up()
+        assert m.net_timeout_ms == 20000
+        e = await support.araises(SocketError, m.net_open())
+        assert e.code == 10 and m.net_timeout_ms == 40000 and b.emu.cip_to == [20000] * 3
+        await m.net_open()  # the limit written first, then the 30 s PDP activation fits
+        assert m.net_up and b.emu.cip_to == [40000] * 3
+        t0 = VT.ms
+        e = await support.araises(SocketError, m.tcp_open(0, HOST, PORT, 30000))
+        assert e.code == 10 and 40000 <= VT.ms - t0 < 41000 and m.net_timeout_ms == 80000
+        await m.tcp_open(0, HOST, PORT, 30000)  # 45 s: within 80
+        assert m.links[0] and len(b.server.conns) == 1 and b.emu.cip_to == [80000] * 3
+        # never past the manual's 120 s
+        m.net_timeout_ms = 120000
+        await m._slow_net(10)
+        assert m.net_timeout_ms == 120000
+
+    support.run(main())
+
+
 def test_without_ciptimeout_the_modem_opens_a_socket_the_driver_gave_up_on():
     # the disagreement AT+CIPTIMEOUT prevents: the modem's default limit is 120 s
     async def main():
