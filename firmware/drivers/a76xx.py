@@ -124,6 +124,7 @@ _HTTP_TLS_ERRS = (715, 719)
 # loaded at each power-on (GNSS dynamic loading app note §3.2, §3.4; A76-ATM §24.2.1 note 2,
 # Max Response Time 9000 ms); 3 s of margin.
 _GNSS_READY_MS = const(12000)
+_GNSS_REFUSED_MAX = const(3)  # AT+CGNSSPWR? refused this often in a row: no receiver (gnss_power)
 _AGPS_MS = const(30000)  # AT+CAGPS -> '+AGPS: ...' (A76-ATM §24.2.15: 9000 ms max; margin)
 _ALT_MIN = const(-1000)  # m: +CGNSSINFO values outside these are garbage, not a fix
 _ALT_MAX = const(18000)  # m: the CoCom altitude limit
@@ -647,6 +648,7 @@ class A76xx:
         # the module (ATI, once: the model never changes) and what it has (capabilities())
         self.model = None
         self.has_gnss = True
+        self._gnss_refused = 0  # AT+CGNSSPWR? answered ERROR this many times in a row
         self.has_voice = True
         self.has_sms = True
         self._ctzu = False  # AT+CTZU=1 written since this driver started (it is nonvolatile)
@@ -1127,7 +1129,20 @@ class A76xx:
             self.gnss_ready = False
             return None
         if self.gnss_ready_urc is None:
-            pwr = await self._gnss_detect()
+            try:
+                pwr = await self._gnss_detect()
+            except ATError:
+                # Even the read form refused: a module without a receiver whose model the
+                # capability table does not know answers every GNSS command so (LilyGO issue
+                # #52, an A7670G-LLSE; hardware.md §1.2a). A few times in a row, never one
+                # passing, is no passing trouble: it is not asked again until the next boot.
+                self._gnss_refused += 1
+                if self._gnss_refused >= _GNSS_REFUSED_MAX:
+                    self.has_gnss = False
+                    log.event("modem_model", model=self.model, gnss=False, voice=self.has_voice,
+                              sms=self.has_sms, why="GNSS commands refused")
+                raise
+            self._gnss_refused = 0
             if pwr == 1 and not self.gnss_on:
                 # on, but whether READY came is unknown: start it again to know
                 await self.at.cmd("AT+CGNSSPWR=0,1" if keep and self.gnss_ready_urc else "AT+CGNSSPWR=0")

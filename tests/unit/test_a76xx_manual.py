@@ -542,3 +542,18 @@ def test_a_module_with_neither_voice_nor_sms_still_raises_the_alarm():
         assert b.count("AT+CLCC") == 0 and b.count("AT+CMGL") == 0
 
     support.run(main())
+
+
+def test_a_module_that_refuses_every_gnss_command_is_not_asked_again():
+    # a variant without a receiver whose model the table does not know (LilyGO issue #52)
+    async def main():
+        b = Bench(emu={"gnss": False})
+        m = await b.up()
+        assert m.has_gnss  # the model says so
+        for _ in range(3):
+            await support.araises(ATError, m.gnss_power(True))
+        assert not m.has_gnss
+        n = b.emu.commands
+        assert await m.gnss_power(True) is False and b.emu.commands == n  # not a command more
+
+    support.run(main())
