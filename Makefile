@@ -18,7 +18,7 @@ SERVER ?=
 FUZZ_N ?= 100000
 FUZZ_SEED ?= 1
 
-.PHONY: help sim plot sims chromium fuzz fuzz-short test unit unit-cpython unit-micropython compile lint scenario board bench soak flash \
+.PHONY: help sim plot sims chromium fuzz fuzz-short test unit unit-cpython unit-micropython compile lint scenario board bench soak sweep flash \
 	provision-check board-test vboard clean
 
 help: ## list the targets
@@ -93,6 +93,9 @@ bench: $(VENV)/.stamp ## print the performance figures (speed, reports, bytes, e
 
 soak: $(VENV)/.stamp ## the power-cut suite: a week, 1,000 cuts (a third inside flash writes, renames, deletes), a 12 h and an 80 h outage; every report accounted for (SEED=1)
 	$(PYTHON) tools/soak.py --days 7 --cuts 1000 --seed $(or $(SEED),1)
+
+sweep: $(VENV)/.stamp ## the scenario days under the modem's other allowed behaviours (slow SMS centre, hang-up forms, slow connects, variants); flags lost reports, missed alerts, broken SOS, resets
+	$(PYTHON) tools/sweep.py
 
 flash: $(VENV)/.stamp ## compile and copy the firmware to a board or a virtual board's pty: make flash BOARD=lilygo_t_a7670|lilygo_t_sim7000g PORT=/dev/ttyUSB0 [CONFIG=my-watch.json]
 	$(PYTHON) tools/deploy.py --board $(BOARD) --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
