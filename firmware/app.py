@@ -441,7 +441,7 @@ class App:
                 iv = max(iv, clock.ticks_diff(rep.due, rep.progress))
             now = clock.ticks_ms()
             rep_ok = watchdog_ok(now, started, rep.progress, iv, cfg["gnss_timeout_s"] * 1000)
-            if rep_ok and uplink_ok(now, self.uplink.busy_since):
+            if rep_ok and uplink_ok(now, self.uplink.moved_at()):
                 wdt.feed()
             elif not starved:
                 starved = True

@@ -144,7 +144,6 @@ class OsmAnd:
                 self._log_sent(sent, through)
                 up._failed_request(e)
                 return False
-            up.stepped()
             if alarm_box:
                 up._alarm_out.set()
             if status == 200:

@@ -291,17 +291,20 @@ class Reporter:
         if self.motion is not None:
             self.motion.mark()
 
+    def _wants_fresh(self):
+        """Does anything want a fresh look rather than the last position: GNSS tracking near an
+        edge, a look on the way to one, a walk at the last fix, an SOS or a zone crossing's fast
+        reports?"""
+        return self._pos.tracking or self._approach or self.walking or self._hurried()
+
     def _still(self):
         """May this report re-send the last position without a scan or the modem? Only with a
         step counter that says no walk since the last look, that look younger than
-        motion.VERIFY_S (a ride has no steps), and nothing that wants fresh positions: no
-        tracking near an edge, no walk at the last fix, no SOS or zone crossing's fast reports."""
+        motion.VERIFY_S (a ride has no steps), and nothing that wants a fresh look."""
         m = self.motion
-        p = self._pos
-        if m is None or p.here is None or p.tracking or self._approach or self.walking or \
-                self._full_t is None:
+        if m is None or self._pos.here is None or self._full_t is None or self._wants_fresh():
             return False
-        if clock.ticks_diff(clock.ticks_ms(), self._full_t) >= motion.VERIFY_S * 1000 or self._hurried():
+        if clock.ticks_diff(clock.ticks_ms(), self._full_t) >= motion.VERIFY_S * 1000:
             return False
         return m.walked() is False
 
@@ -309,10 +312,8 @@ class Reporter:
         """Does this scan say the watch stands where the last report stood, so the cell read
         then still holds? Then the modem is not woken to read it again (each wake keeps it up
         ~15 s, docs/energy.md), and the cell and signal of that read go in the report. Not
-        without a cell read yet, nor while anything wants fresh positions (tracking near an
-        edge, on the way to one, walking at the last fix, an SOS or a crossing's fast reports)."""
-        if self.last_cell is None or self._pos.tracking or self._approach or self.walking or \
-                self._hurried():
+        without a cell read yet, nor while anything wants a fresh look."""
+        if self.last_cell is None or self._wants_fresh():
             return False
         return self._pos.still(aps)
 

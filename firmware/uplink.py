@@ -237,9 +237,7 @@ class Uplink:
         self._tx = _Tcp(modem)  # the transport of the session (set at each connect)
         self._osm = osmand.OsmAnd(self)
         self._proto = None  # the protocol in use ("watch" / "osmand"), to see it change
-        # ticks when the pass under way began or last moved (stepped; None: waiting for a kick,
-        # a hold or a backoff); the watchdog resets a pass that stands still (App._watchdog)
-        self.busy_since = None
+        self._pass_t = None  # ticks the pass under way began (None: waiting for a kick, a hold, a backoff)
         self._session()
 
     # ---- called by others ----
@@ -457,14 +455,17 @@ class Uplink:
                 return False
         self.backoff_s = 0
         self._unacked = False
-        self.stepped()
         return True
 
-    def stepped(self):
-        """A send was acked (or a request answered): the pass under way moves, however many
-        batches a backlog after an outage still holds (the watchdog's clock, busy_since)."""
-        if self.busy_since is not None:
-            self.busy_since = clock.ticks_ms()
+    def moved_at(self):
+        """The watchdog's clock (App._watchdog): ticks when the pass under way began or last had
+        an ack (an OsmAnd request its 200), whichever is later, however many batches a backlog
+        after an outage still holds; None between passes (waiting is no hang)."""
+        t = self._pass_t
+        a = self._last_ack
+        if t is not None and a is not None and clock.ticks_diff(a, t) > 0:
+            return a
+        return t
 
     def _frames(self, box, items):
         """The frames of items (seq, content) up to the first that cannot be encoded (content
@@ -508,12 +509,8 @@ class Uplink:
         batch. True if all went out, or all but reports queued meanwhile that may wait for
         their batch (a second send in the radio's tail would cost a transfer's active
         seconds for nothing: they go with the next)."""
-        first = True
         while self.connected:
             alarms = self._al.pending(_BATCH) if self._al is not None else []
-            if not first and not alarms and self._held():
-                return True
-            first = False
             # A suspected alarm waits for the probe, but an alarm newer than the last one sent
             # without a probe does not: the whole alarm queue goes at once, once (a crossing or
             # an SOS must reach a server that stores without acking, issue 8; if the oldest
@@ -570,6 +567,8 @@ class Uplink:
                 self._ob.ack_through(batch[-1][0])
                 self.delivered += len(batch)
                 log.event("delivered", n=len(batch), through=batch[-1][0], queued=len(self._ob))
+            if self._held():  # no alarm queued, and reports made meanwhile may wait
+                return True
         return False
 
     def _heartbeat_due(self):
@@ -644,7 +643,7 @@ class Uplink:
         warned = None
         while True:
             why = None
-            self.busy_since = clock.ticks_ms()
+            self._pass_t = clock.ticks_ms()
             try:
                 proto = "osmand" if self._cfg["protocol"] == "osmand" else "watch"
                 if proto != self._proto:
@@ -686,7 +685,7 @@ class Uplink:
             if why is None and self._sendable() and (
                     self.connected if self._proto == "watch" else self._may_connect()):
                 continue  # more to send (each pass awaited the modem: no busy loop)
-            self.busy_since = None
+            self._pass_t = None
             try:
                 await wait_for_ms(self._kick.wait(), _IDLE_MS if why is not None else self._ms_until_due())
             except asyncio.TimeoutError:

@@ -202,7 +202,7 @@ _END = {"low": 0, "central": 1, "high": 2}
 # lines: a watchdog feed, a gauge read, a look at the UART) before it sleeps again. The
 # simulated firmware runs in no virtual time, so this is charged as a lump at the ESP32's
 # awake current: ms per wake, low / central / high, ASSUMED (no measurement of MicroPython's
-# light-sleep round trip found; the IDF's own exit alone is ~1 ms).
+# light-sleep round trip, nor of the IDF's exit from light sleep, was found: measure one).
 WAKE_MS = (2, 5, 15)
 # The light sleeps are tallied by length (thresholds in ms) to show where a deep sleep would
 # pay (deep_saving_ua): count and total length of the sleeps at least that long.
@@ -338,7 +338,7 @@ class EnergyMeter:
         if state == "sleep":
             self._slept_at = self._vt.ms
             return
-        if self._slept_at is None or self._state["esp32"] != "sleep":
+        if self._slept_at is None:  # set only while asleep
             return
         gap = self._vt.ms - self._slept_at
         self._slept_at = None

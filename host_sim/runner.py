@@ -447,7 +447,8 @@ class Sim:
         self.emu = emu_class(VT, self.world, dev["imei"], dev["iccid"], meter=self.meter,
                                  variant=dev.get("gnss_variant", "foreign"),
                                  sms_capacity=dev.get("sms_capacity", 40),
-                                 sms_slow_one_in=dev.get("sms_slow_one_in", SMS_SLOW_ONE_IN))
+                                 sms_slow_one_in=dev.get("sms_slow_one_in", SMS_SLOW_ONE_IN),
+                                 remote_end=dev.get("remote_end", "both"))
         pins = self.board_module.PINS
         machine.WIRING.attach_uart(pins["modem_tx"], pins["modem_rx"], self.emu)
         W = machine.WIRING

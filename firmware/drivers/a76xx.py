@@ -906,7 +906,7 @@ class A76xx:
         except ATError as e:
             log.event("error", where="modem_setup", err=repr(e))
 
-    async def _slow_net(self, code):
+    def _slow_net(self, code):
         """The modem's limit passed (<err> 10): a network that answers NETOPEN or CIPOPEN more
         slowly than that every time would never be reached (a slow PDP activation, DNS or
         handshake on a roaming SIM or a congested cell). The limit doubles, up to the manual's
@@ -1465,7 +1465,7 @@ class A76xx:
             raise
         err = _result("AT+NETOPEN", line, 0)  # '+NETOPEN: 1.5' is an OSError, not a ValueError
         if err:
-            await self._slow_net(err)
+            self._slow_net(err)
             raise SocketError("AT+NETOPEN", err, False)
         self.net_up = True
 
@@ -1516,7 +1516,7 @@ class A76xx:
         err = _result(command, line, 1)
         if err:
             self._net_trouble(err)
-            await self._slow_net(err)
+            self._slow_net(err)
             raise SocketError(command, err, False)
         self.links[link] = True
         self.rx_ready[link] = False
@@ -1949,10 +1949,8 @@ class A76xx:
             self._mt.add(cid)
         if stat == ev.CALL_ENDED:
             if old is not None:
-                self._calls[cid] = old
                 self._ended(cid, "end")
-            else:
-                self._mt.discard(cid)
+            self._mt.discard(cid)
             return False
         self._calls[cid] = stat
         if stat == old:

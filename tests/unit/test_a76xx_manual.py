@@ -308,7 +308,7 @@ def test_a_network_slower_than_the_limit_every_time_is_reached_with_a_longer_one
         assert m.links[0] and len(b.server.conns) == 1 and b.emu.cip_to == [80000] * 3
         # never past the manual's 120 s
         m.net_timeout_ms = 120000
-        await m._slow_net(10)
+        m._slow_net(10)
         assert m.net_timeout_ms == 120000
 
     support.run(main())

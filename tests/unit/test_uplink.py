@@ -119,7 +119,7 @@ def test_a_pass_that_hangs_on_the_modem_shows_for_the_watchdog():
         from firmware import app, clock
 
         m, ob, up = await _connected("up8")  # nothing to send: waiting is not a hang
-        assert up.busy_since is None
+        assert up.moved_at() is None
         stuck = asyncio.Event()  # a bug that never lets go of the AT channel
 
         async def hung(link, data, urgent=False):
@@ -129,8 +129,8 @@ def test_a_pass_that_hangs_on_the_modem_shows_for_the_watchdog():
         ob.put("UD,behind-a-deadlock")
         up.kick()
         await _run(up, 11 * 60000)
-        assert len(ob) == 1 and up.busy_since is not None
-        assert not app.uplink_ok(clock.ticks_ms(), up.busy_since)
+        assert len(ob) == 1 and up.moved_at() is not None
+        assert not app.uplink_ok(clock.ticks_ms(), up.moved_at())
 
     support.run(main())
 
@@ -145,8 +145,8 @@ def test_a_backlog_that_drains_slowly_is_not_taken_for_a_hang():
             ob.put("UD,backlog%d" % i)
         up.kick()
         await _run(up, 11 * 60000)
-        assert 0 < len(ob) < 400 and up.busy_since is not None  # still draining, in one pass
-        assert app.uplink_ok(clock.ticks_ms(), up.busy_since)  # it moves: no reset
+        assert 0 < len(ob) < 400 and up.moved_at() is not None  # still draining, in one pass
+        assert app.uplink_ok(clock.ticks_ms(), up.moved_at())  # it moves: no reset
 
     support.run(main())
 
