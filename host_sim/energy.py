@@ -21,9 +21,10 @@ same way, and EnergyMeter(profile=name) / rows(name) lay them over CURRENT_UA (t
 Wi-Fi are the same chip on every LilyGO board here). "sim7000": the LilyGO T-SIM7000G
 (docs/sim7000.md; its emulator is host_sim/modem_sim7000.py).
 
-Not modelled (docs/energy.md, known gaps): the T-A7670 feeds the modem and the ESP32's regulator
-from a boost converter on battery, so the datasheet rows understate the cell's current by the
-conversion (~15-35 %); the measured rows include it.
+The supply path: the T-A7670 (and the T-SIM7000G) feed the modem and the ESP32's regulator from
+a boost converter on battery, so the cell gives more than a part's own figure: rows() multiplies
+every row by SUPPLY_PERMILLE (1.15 / 1.25 / 1.56) but the ends measured at the board's battery
+(AT_CELL). CURRENT_UA keeps the parts' own figures, as their sources give them.
 """
 
 CURRENT_UA = {
@@ -182,14 +183,63 @@ PROFILES = {
 }
 
 
-def rows(profile=None):
-    """The current table of a board: CURRENT_UA with PROFILES[profile] laid over it."""
-    if profile is None:
-        return CURRENT_UA
-    if profile not in PROFILES:
-        raise ValueError("energy profile: %r (one of %s)" % (profile, ", ".join(sorted(PROFILES))))
-    out = dict(CURRENT_UA)
-    out.update(PROFILES[profile])
+# ---- The supply path: what the cell gives for a part's current ----
+# The rows above are the parts' own currents, as their sources give them (a module at its VBAT,
+# the ESP32 at 3.3 V). On battery the T-A7670 feeds none of them from the cell directly: its
+# V1.4 schematic (LGA schematic/esp32/T-A7670X-V1.4.pdf, page 4) has the cell (VVBAT) into U10,
+# an LN2220 boost (labelled "battery boost"; EN tied to VIN, so always on), rectified by D19
+# (SS34) to VBAT_4V2 and through Q6 to DVDD4V2; DVDD4V2 feeds the modem's BAT through Q8 (the
+# IO12 power switch) and U14, an AP2112K-3.3 LDO, for the ESP32's VDD3V3 (an LDO's input
+# current is its output current). The T-SIM7000G-200415 schematic has the same shape: U11
+# (IN, LX, FB, 4.7 uH, SS34 D6) from VVBAT to VDD_4V2 / DVDD4V2. So every part's current is
+# drawn at the boost's output voltage, and the cell gives I x V_out / (V_cell x efficiency):
+#   V_out: 3.93 V DERIVED from U10's feedback divider (100k over 18k) with a 0.6 V reference
+#          (ASSUMED: U10's pinout is the MT3608 class's, whose reference is 0.6 V; no LN2220
+#          datasheet found); the harsh end 4.2 V, the net's name.
+#   V_cell: the cell's voltage over a day: central 3.7 V (OCV_MV's middle, less a little under
+#          load), kind 3.8 V, harsh 3.6 V (the last third of the charge).
+#   efficiency: ASSUMED 90 / 85 / 75 %: a small non-synchronous boost stepping 3.7 V up to ~4 V
+#          at 1-150 mA (the watch spends its day at 3-5 mA, where switching losses weigh most;
+#          the board's measured 157 uA with the modem off shows the boost skips pulses at no
+#          load rather than switching on, or it alone would draw more).
+# Per mille: 3.93 / (3.8 x 0.90) = 1.149, 3.93 / (3.7 x 0.85) = 1.250, 4.2 / (3.6 x 0.75) = 1.556.
+SUPPLY_PERMILLE = (1149, 1250, 1556)
+# The rows (and ends) whose figure was measured at the battery of the board, boost included:
+# not scaled again. 1 per end (low, central, high).
+AT_CELL = {
+    ("board", "on"): (1, 1, 1),  # 157 uA measured on the battery (LGA DeepSleep.ino)
+    ("board", "off"): (1, 1, 1),
+    # 9-15 mA measured on the T-A7670 board (LilyGo-Modem-Series #336): low and central; the
+    # high end is A7670-HD's 23 mA at VBAT, the module's own
+    ("modem", "idle"): (1, 1, 0),
+    # high: DERIVED from LilyGO's photo of the whole board on a bench supply (72 mA at 4.3 V)
+    ("gnss", "on"): (0, 0, 1),
+}
+# Another board's rows that were measured differently from the T-A7670's (laid over AT_CELL)
+PROFILES_AT_CELL = {
+    # every SIM7000 row is S7000-HD's (at VBAT) but the board's 490 uA (measured, on battery)
+    "sim7000": {("modem", "idle"): (0, 0, 0), ("gnss", "on"): (0, 0, 0)},
+}
+
+
+def rows(profile=None, direct=False):
+    """The current table of a board as the cell sees it: CURRENT_UA with PROFILES[profile] laid
+    over it, every row multiplied by SUPPLY_PERMILLE (the boost between the cell and the parts)
+    but the ends measured at the battery (AT_CELL, PROFILES_AT_CELL). direct: the parts' own
+    figures, unscaled: a board built for the watch, its cell feeding the modem directly and the
+    ESP32 through an LDO (the measured ends stay as measured, a little harsh)."""
+    table = dict(CURRENT_UA)
+    cell = dict(AT_CELL)
+    if profile is not None:
+        if profile not in PROFILES:
+            raise ValueError("energy profile: %r (one of %s)" % (profile, ", ".join(sorted(PROFILES))))
+        table.update(PROFILES[profile])
+        cell.update(PROFILES_AT_CELL.get(profile, {}))
+    out = {}
+    for key, row in table.items():
+        at = cell.get(key, (0, 0, 0))
+        out[key] = row if direct else \
+            tuple(row[i] if at[i] else row[i] * SUPPLY_PERMILLE[i] // 1000 for i in range(3))
     return out
 
 
@@ -247,6 +297,14 @@ def ocv_mv(permille):
     return t[-1][1]
 
 
+def _acc(table, part):
+    """The [low, central, high] accumulator of a part in a table of them (made at its first use)."""
+    acc = table.get(part)
+    if acc is None:
+        acc = table[part] = [0, 0, 0]
+    return acc
+
+
 class EnergyMeter:
     """Integrates every part's current at the three ends at once. The getters without an end
     (average_ua, average_ua_of, used_uah) answer for "central", as they always did.
@@ -258,10 +316,13 @@ class EnergyMeter:
     BROWNOUT_MV) at the battery's end; set() checks the voltage at once (a rise in current is
     when it sags), the runner calls check() every few seconds for the slow decline.
 
-    profile: the board's rows over the T-A7670's (PROFILES, rows()); `rows` is the table used."""
+    profile: the board's rows over the T-A7670's (PROFILES, rows()); `rows` is the table used.
+    Beside it the meter integrates the parts' own currents (`own`, rows(direct=True): the same
+    parts fed straight from the cell) for average_own_ua_of_at, the what-if of a watch's board."""
 
     def __init__(self, vt, battery_mah=BATTERY_MAH, start_pct=100, end="central", profile=None):
         self.rows = rows(profile)
+        self.own = rows(profile, direct=True)
         self.profile = profile
         if end not in _END:
             raise ValueError("end: %r" % end)
@@ -272,6 +333,7 @@ class EnergyMeter:
                        "wifi": "off", "led": "off", "accel": "off"}
         self._since = vt.ms  # averages are over VT ms since 0: a meter starts with the run
         self.uas = {}  # part -> [low, central, high] microamp-milliseconds
+        self.own_uas = {}  # ... at the parts' own currents (no boost: self.own)
         self.ms_in = {}  # (part, state) -> milliseconds spent in it
         self.battery_mah = battery_mah
         self.start_pct = start_pct
@@ -297,11 +359,12 @@ class EnergyMeter:
             draw = [0, 0, 0]
             for comp, st in self._state.items():
                 c = self.rows[(comp, st)]
-                acc = self.uas.get(comp)
-                if acc is None:
-                    acc = self.uas[comp] = [0, 0, 0]
+                o = self.own[(comp, st)]
+                acc = _acc(self.uas, comp)
+                oacc = _acc(self.own_uas, comp)
                 for i in range(3):
                     acc[i] += c[i] * dt
+                    oacc[i] += o[i] * dt
                     draw[i] += c[i]
                 self.ms_in[(comp, st)] = self.ms_in.get((comp, st), 0) + dt
             for i in range(3):  # the exact moment an end ran out: the current was constant
@@ -351,15 +414,16 @@ class EnergyMeter:
             if gap >= over:
                 self.sleeps_over[k] += 1
                 self.sleep_ms_over[k] += gap
-        acc = self.uas.get("esp32")
-        if acc is None:
-            acc = self.uas["esp32"] = [0, 0, 0]
+        acc = _acc(self.uas, "esp32")
+        oacc = _acc(self.own_uas, "esp32")
         for i in range(3):
             acc[i] += self.wake_uams(i)
+            oacc[i] += self.wake_uams(i, self.own)
 
-    def wake_uams(self, i):
-        """What one wake from light sleep costs at end i, in microamp-milliseconds."""
-        return WAKE_MS[i] * self.rows[("esp32", "active")][i]
+    def wake_uams(self, i, table=None):
+        """What one wake from light sleep costs at end i, in microamp-milliseconds (table: the
+        meter's rows unless given)."""
+        return WAKE_MS[i] * (table or self.rows)[("esp32", "active")][i]
 
     def deep_saving_ua(self, over_ms, end="central"):
         """How much lower the average current would be (µA; negative: higher) had every light
@@ -392,6 +456,13 @@ class EnergyMeter:
         self._flush()
         ms = self._vt.ms
         acc = self.uas.get(comp)
+        return acc[_END[end]] // ms if ms and acc else 0
+
+    def average_own_ua_of_at(self, comp, end):
+        """One part's share at an end had the cell fed it directly (its own current, `own`)."""
+        self._flush()
+        ms = self._vt.ms
+        acc = self.own_uas.get(comp)
         return acc[_END[end]] // ms if ms and acc else 0
 
     def seconds_in(self, comp, state):
@@ -447,15 +518,16 @@ class EnergyMeter:
 
 
 def floor_ua(end, transfers_per_day, active_ms, tail_ms, sleep_idle_ms, esp32="sleep", led=True,
-             profile=None):
+             profile=None, direct=False):
     """The least a watch on this model can draw at an end (µA): every part at its resting state
     (the modem registered and asleep, the ESP32 in `esp32`, the board on, the STATUS LED lit if
     `led`) plus, for each transfer a day, what the modem's radio cannot avoid: `active_ms`
     active, `tail_ms` RRC-connected, then awake (idle) until `sleep_idle_ms` after the UART fell
     silent. Nothing for positioning, nor for the ESP32 being awake: a bound no firmware beats
-    while sending that often (docs/energy.md, "The floor"). profile: another board's rows (rows())."""
+    while sending that often (docs/energy.md, "The floor"). profile: another board's rows;
+    direct: the parts fed from the cell without the boost (rows())."""
     i = _END[end]
-    t = rows(profile)
+    t = rows(profile, direct)
     sleep = t[("modem", "sleep")][i]
     base = sleep + t[("esp32", esp32)][i] + t[("board", "on")][i]
     if led:

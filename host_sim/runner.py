@@ -967,8 +967,10 @@ class Sim:
             empty[e] = self.rec.iso(t) if t is not None else None
             empty_local[e] = self.rec.local_at(t) if t is not None else None
         parts = {}
+        own = {}
         for p in PARTS:
             parts[p] = [m.average_ua_of_at(p, e) for e in ENDS]
+            own[p] = [m.average_own_ua_of_at(p, e) for e in ENDS]
         d = self.died
         from host_sim.energy import SLEEP_OVER_MS
 
@@ -984,6 +986,8 @@ class Sim:
             "avg_current_ua_ends": avg,
             "battery_days_x10_ends": days,
             "avg_ua_parts": parts,  # part -> [low, central, high]
+            # ... had the cell fed each part directly (no boost: a board built for the watch)
+            "avg_ua_parts_own": own,
             "battery_start_pct": m.start_pct,
             "battery_end": m.end,
             "battery_left_permille": m.charge_permille(),

@@ -83,8 +83,11 @@ def _floor():
     print("floor        no firmware draws less (low/central/high mA; nothing for positioning): "
           "asleep %s; one transfer every 5 min %s, every 20 min (a batch of four) %s" % (f(0), f(288), f(72)))
     print("             with ESP32 deep sleep instead of light: every 5 min %s, every 20 min %s; "
-          "and no STATUS LED: %s, %s" % (f(288, esp32="deep"), f(72, esp32="deep"),
-                                         f(288, esp32="deep", led=False), f(72, esp32="deep", led=False)))
+          "and no boost, no STATUS LED (a board built for the watch): %s, %s" % (
+              f(288, esp32="deep"), f(72, esp32="deep"),
+              f(288, esp32="deep", led=False, direct=True), f(72, esp32="deep", led=False, direct=True)))
+    print("             as built but without the boost (the cell feeding the parts directly): "
+          "every 20 min %s, and no STATUS LED %s" % (f(72, direct=True), f(72, direct=True, led=False)))
 
 
 def _steps():
@@ -104,11 +107,13 @@ def _steps():
                       for part in ("modem", "gnss", "esp32", "wifi", "led", "board", "accel")),
             o["wifi_scans"], o["gnss_on_s"], o["zone_alert_latencies_s"]))
         if label == "central":
-            # the STATUS LED draws whatever the firmware does (host_sim/energy.py): a board built
-            # for the watch, without it, is this day less the LED's share
-            led = o["avg_ua_parts"]["led"]
-            bare = [e[k] - led[i] for i, k in enumerate(("low", "central", "high"))]
-            print("             the same on a board built for the watch (no STATUS LED): %s" % ", ".join(
+            # a board built for the watch: the cell feeding the parts directly (no boost, the
+            # parts' own currents, host_sim/energy.py rows(direct=True)), and no STATUS LED,
+            # which draws whatever the firmware does
+            own = o["avg_ua_parts_own"]
+            bare = [sum(own[p][i] for p in own if p != "led") for i in range(3)]
+            print("             the same on a board built for the watch (no boost, no STATUS LED): %s" % (
+                ", ").join(
                 "%s %.2f mA -> %.1f days" % (k, ua / 1000, o["battery_mah"] * 1000 / ua / 24)
                 for k, ua in zip(("low", "central", "high"), bare)))
 
@@ -253,8 +258,8 @@ def second_board():
         return "/".join("%.2f" % (floor_ua(end, n, ACTIVE_MS, TAIL_MS, SLEEP_IDLE_MS, profile="sim7000", **kw)
                                   / 1000) for end in ("low", "central", "high"))
 
-    print("             floor (low/central/high mA): asleep %s; a transfer every 5 min %s; with deep sleep "
-          "and no LEDs %s" % (f(0), f(288), f(288, esp32="deep", led=False)))
+    print("             floor (low/central/high mA): asleep %s; a transfer every 5 min %s; with deep sleep, "
+          "no LEDs and no boost %s" % (f(0), f(288), f(288, esp32="deep", led=False, direct=True)))
     print("             zones: %d crossings alerted after %s s, %d missed; SOS without voice: alarm after "
           "%s ms, SMS after %s ms, no call; GNSS on %d s; UART bytes lost in light sleep %d (no RI)" % (
               s["zone_crossings"], s["zone_alert_latencies_s"], s["zone_alerts_missed"], s["sos_al_ms"],

@@ -16,8 +16,12 @@ class Clock:
         self.ms = 0
 
 
+# what the cell gives for each part's state: the meter's table (the boost included, rows())
+CELL = energy.rows()
+
+
 def _draw(states, i):
-    return sum(CURRENT_UA[(c, s)][i] for c, s in states.items())
+    return sum(CELL[(c, s)][i] for c, s in states.items())
 
 
 def test_every_row_is_low_central_high_in_whole_microamps():
@@ -31,6 +35,29 @@ def test_every_row_is_low_central_high_in_whole_microamps():
     assert CURRENT_UA[("esp32", "active")] == (27000, 35000, 44000)
     assert CURRENT_UA[("modem", "tail")][0] > CURRENT_UA[("modem", "idle")][2]
     assert energy.BATTERY_MAH == 800
+
+
+def test_the_cell_gives_each_part_its_current_through_the_boost():
+    """The T-A7670 feeds the modem and the ESP32's LDO from a boost (its V1.4 schematic): a row
+    from a part's own source costs the cell SUPPLY_PERMILLE of it; a figure measured at the
+    board's battery (AT_CELL) is not scaled again."""
+    k = energy.SUPPLY_PERMILLE
+    assert 1000 < k[0] < k[1] < k[2]
+    for key, row in CURRENT_UA.items():
+        at = energy.AT_CELL.get(key, (0, 0, 0))
+        for i in range(3):
+            want = row[i] if at[i] else row[i] * k[i] // 1000
+            assert CELL[key][i] == want, key
+    assert CELL[("modem", "sleep")] == (1149, 1875, 3112)  # 1.0/1.5/2.0 mA at the module
+    assert CELL[("board", "on")] == CURRENT_UA[("board", "on")]  # measured on the battery
+    assert CELL[("modem", "idle")][:2] == (9000, 15000)  # measured on the board ...
+    assert CELL[("modem", "idle")][2] == 23000 * k[2] // 1000  # ... the datasheet's high end not
+    assert EnergyMeter(Clock()).rows == CELL
+    # the SIM7000's rows are its datasheet's: its idle is scaled, its measured board is not
+    s7 = energy.rows("sim7000")
+    idle = energy.PROFILES["sim7000"][("modem", "idle")]
+    assert s7[("modem", "idle")] == tuple(x * k[i] // 1000 for i, x in enumerate(idle))
+    assert s7[("board", "on")] == energy.PROFILES["sim7000"][("board", "on")]
 
 
 def test_meter_integrates_the_three_ends_at_once():
@@ -48,12 +75,15 @@ def test_meter_integrates_the_three_ends_at_once():
         end = energy.ENDS[i]
         want = (_draw(first, i) + _draw(states, i)) // 2
         assert m.average_ua_at(end) == want, end
-        assert m.average_ua_of_at("modem", end) == CURRENT_UA[("modem", "idle")][i] // 2
-        assert m.average_ua_of_at("esp32", end) == CURRENT_UA[("esp32", "active")][i]
+        assert m.average_ua_of_at("modem", end) == CELL[("modem", "idle")][i] // 2
+        assert m.average_ua_of_at("esp32", end) == CELL[("esp32", "active")][i]
+        # beside it, the parts' own currents: what a cell feeding them directly would give
+        assert m.average_own_ua_of_at("esp32", end) == CURRENT_UA[("esp32", "active")][i]
+        assert m.average_own_ua_of_at("modem", end) == CURRENT_UA[("modem", "idle")][i] // 2
         assert m.used_uah(end) == _draw(first, i) + _draw(states, i)
     # the old getters answer for the central end
     assert m.average_ua() == m.average_ua_at("central")
-    assert m.average_ua_of("led") == 500 and m.average_ua_of("gnss") == 0
+    assert m.average_ua_of("led") == CELL[("led", "on")][1] // 2 and m.average_ua_of("gnss") == 0
     assert m.used_uah() == m.used_uah("central")
     assert m.seconds_in("modem", "idle") == 3600 and m.seconds_in("modem", "off") == 3600
     assert m.average_ua_at("low") < m.average_ua_at("central") < m.average_ua_at("high")
@@ -65,7 +95,7 @@ def test_meter_integrates_the_three_ends_at_once():
 def test_light_sleeps_are_tallied_and_each_wake_costs_the_esp32():
     vt = Clock()
     m = EnergyMeter(vt)
-    active = CURRENT_UA[("esp32", "active")]
+    active = CELL[("esp32", "active")]
     for gap in (5000, 70000, 400000):  # asleep, then awake 1 s
         m.set("esp32", "sleep")
         vt.ms += gap
@@ -78,12 +108,12 @@ def test_light_sleeps_are_tallied_and_each_wake_costs_the_esp32():
     k = energy.SLEEP_OVER_MS.index
     assert m.sleeps_over[k(0)] == 3 and m.sleeps_over[k(60000)] == 2 and m.sleeps_over[k(300000)] == 1
     assert m.sleep_ms_over[k(60000)] == 470000
-    sleep = CURRENT_UA[("esp32", "sleep")]
+    sleep = CELL[("esp32", "sleep")]
     for i, end in enumerate(("low", "central", "high")):
         want = (475000 + 1000) * sleep[i] + (3000 + 3 * energy.WAKE_MS[i]) * active[i]
         assert m.uas["esp32"][i] == want, end
     # deep instead of light for the two long ones: their length at the deep row, a boot each
-    deep = CURRENT_UA[("esp32", "deep")]
+    deep = CELL[("esp32", "deep")]
     for i, end in enumerate(("low", "central", "high")):
         boots = 2 * (energy.BOOT_MS[i] - energy.WAKE_MS[i]) * active[i]
         want = (470000 * (sleep[i] - deep[i]) - boots) // vt.ms
@@ -170,13 +200,13 @@ def test_a_rise_in_current_browns_out_a_nearly_empty_cell():
 
 
 def test_a_flat_cell_ends_the_run_and_stops_the_firmware():
-    # a 1 mAh cell: the watch boots, the modem starts, and a minute or two later it browns out
+    # a 2 mAh cell: the watch boots, the modem starts, and a minute or two later it browns out
     from host_sim import runner
 
     with open("host_sim/scenarios/school_day.json") as f:
         sc = json.load(f)
     sc["duration_s"] = 3600
-    sc["battery_mah"] = 1
+    sc["battery_mah"] = 2
     saved = dict((k, sys.modules.get(k)) for k in ("machine", "network", "esp32"))
     sink = log._sink
     try:
