@@ -135,11 +135,24 @@ class Board:
         return False
 
 
+# The CPU at 80 MHz, not MicroPython's 160: awake, the ESP32 draws 20-31 mA instead of 27-44 mA
+# (ESP32 datasheet v5.2 table 4-2, hardware.md §3.2 list), and the firmware is awake mostly
+# waiting on the modem's UART and on Wi-Fi scans, which take as long at either clock. 80 MHz
+# keeps the 80 MHz APB clock the UART's baud and the Wi-Fi radio run from; it is the lowest
+# clock Wi-Fi works at. What is CPU-bound (the interpreter's work at each wake) takes twice as
+# long: the simulator charges it so (host_sim/energy.py wake_uams).
+CPU_HZ = 80000000
+
+
 def esp32_io(machine, pins):
-    """What every ESP32 board of ours builds alike: the modem UART, the battery ADC (x2
-    divider), the SOS button (pulled up), the vibration output (off) and the Wi-Fi radio (off:
-    80-90 mA while on, hardware.md §3.1). Returns (uart, adc, sos, vib, esp32, wlan); esp32
-    and wlan are None on a port without them."""
+    """What every ESP32 board of ours builds alike: the CPU clock (CPU_HZ), the modem UART, the
+    battery ADC (x2 divider), the SOS button (pulled up), the vibration output (off) and the
+    Wi-Fi radio (off: 80-90 mA while on, hardware.md §3.1). Returns (uart, adc, sos, vib, esp32,
+    wlan); esp32 and wlan are None on a port without them."""
+    try:
+        machine.freq(CPU_HZ)
+    except (AttributeError, ValueError):
+        pass  # a port without it runs at its own clock
     Pin = machine.Pin
     uart = machine.UART(MODEM_UART, MODEM_BAUD, tx=pins["modem_tx"], rx=pins["modem_rx"],
                         rxbuf=2048, timeout=0)

@@ -276,6 +276,7 @@ class BoardWorld(runner.Sim):
         self.boots += 1
         self.meter.set("board", "on")
         self.meter.set("esp32", "active")
+        self._clock(machine.DEFAULT_HZ)  # a boot starts at MicroPython's clock
         W.reset_cause = cause
         self.deep_asleep = False
         self._wake = None

@@ -202,24 +202,19 @@ class Recorder:
     en = None
 
     def watch_meter(self, meter, out_dir):
-        """Follow the meter's changes of state (its set(), wrapped on this instance; energy.py
-        itself unchanged) into energy.jsonl: a header {"kind": "meter", "step_s": 60, "parts":
+        """Follow the meter into energy.jsonl: a header {"kind": "meter", "step_s": 60, "parts":
         "modem,gnss,...", ...}, then {"min": N, "ua": [µA, ...], "pm": P}: in minute N from the
         start, each part's average current at the central end, in the header's order, and the
         cell's charge at the minute's end in per mille, at the battery's end of the model (as
         summary.json's battery_left_permille). A minute like the one before is left out, except
         the last of such a run: the currents hold until the next line, and "pm" is linear in
-        between. The last line may cover part of a minute ("span_ms"). ~50 bytes a minute."""
-        self._cua = meter.rows  # the board's table (host_sim/energy.py rows())
+        between. The last line may cover part of a minute ("span_ms"). ~50 bytes a minute.
+        The figures are the meter's own totals at each minute's edge (EnergyMeter.totals_at),
+        read before each change of state or clock (its set() and set_clock(), wrapped on this
+        instance), so the file and summary.json come from one integration."""
         self._meter = meter
-        self._est = {}
-        for p in PARTS:
-            self._est[p] = meter.state(p)
-        self._eacc = [0] * len(PARTS)
-        self._eend = ENDS.index(meter.end)
-        self._eused = 0  # µA·ms drawn at the battery's end
         self._emin = VT.ms // 60000
-        self._et = VT.ms
+        self._ebase = meter.totals_at(VT.ms)[0]  # the totals at the start of minute _emin
         self._eprev = None  # the last minute's currents
         self._eheld = None  # the last minute like the one written before it, not yet written
         self._edrained = meter.drained_uah
@@ -227,48 +222,39 @@ class Recorder:
         self.en.write(json_line([("kind", "meter"), ("step_s", 60), ("parts", ",".join(PARTS)),
                                  ("battery_mah", meter.battery_mah), ("start_pct", meter.start_pct),
                                  ("end", meter.end)]))
-        orig = meter.set
+        orig_set, orig_clock = meter.set, meter.set_clock
 
         def set_state(comp, state):
-            if self._est.get(comp) != state:
+            if meter.state(comp) != state:
                 self._energy_to(VT.ms)
-            wakes = meter.wakes
-            orig(comp, state)
-            self._est[comp] = state
-            if meter.wakes != wakes:  # a wake from light sleep, charged as a lump (energy.WAKE_MS)
-                self._eacc[PARTS.index("esp32")] += meter.wake_uams(1)
-                self._eused += meter.wake_uams(self._eend)
+            orig_set(comp, state)
+
+        def set_clock(mhz):
+            self._energy_to(VT.ms)
+            orig_clock(mhz)
 
         meter.set = set_state
+        meter.set_clock = set_clock
 
     def _energy_to(self, now):
-        cua = self._cua
-        acc = self._eacc
-        end = self._eend
-        while True:
-            edge = (self._emin + 1) * 60000
-            stop = now if now < edge else edge
-            dt = stop - self._et
-            if dt > 0:
-                for i in range(len(PARTS)):
-                    c = cua[(PARTS[i], self._est[PARTS[i]])]
-                    acc[i] += c[1] * dt
-                    self._eused += c[end] * dt
-                self._et = stop
-            if now < edge:
-                return
-            self._energy_line(60000)
-            self._emin += 1
+        """Write the minutes that ended by now (the rate has held since the last change)."""
+        if self.en is None:
+            return  # closed: the run is over
+        while (self._emin + 1) * 60000 <= now:
+            self._energy_line((self._emin + 1) * 60000)
 
-    def _energy_line(self, span):
+    def _energy_line(self, at):
+        """The line of minute _emin, from its start to `at` (its end, or the run's)."""
         m = self._meter
-        acc = self._eacc
-        ua = [a // span for a in acc]
-        for i in range(len(acc)):
-            acc[i] = 0
+        tot, used = m.totals_at(at)
+        span = at - self._emin * 60000
+        base = self._ebase
+        ua = [(tot.get(p, 0) - base.get(p, 0)) // span for p in PARTS]
+        self._ebase = tot
         cap = m.battery_mah * 3600000000
-        left = cap * m.start_pct // 100 - self._eused - m.drained_uah * 3600000
+        left = cap * m.start_pct // 100 - used - m.drained_uah * 3600000
         pairs = [("min", self._emin), ("ua", ua), ("pm", left * 1000 // cap if left > 0 else 0)]
+        self._emin += 1
         if span != 60000:
             pairs.append(("span_ms", span))
         line = json_line(pairs)
@@ -284,9 +270,8 @@ class Recorder:
 
     def _energy_close(self):
         self._energy_to(VT.ms)
-        span = VT.ms - self._emin * 60000
-        if span > 0:
-            self._energy_line(span)
+        if VT.ms > self._emin * 60000:
+            self._energy_line(VT.ms)
         if self._eheld is not None:
             self.en.write(self._eheld)
         self.en.close()
@@ -473,6 +458,7 @@ class Sim:
         W.on_wdt = self._watchdog_reset
         W.on_reset = self._soft_reset
         W.on_deepsleep = self._deep_sleep
+        W.on_freq = self._clock
         self.deep_asleep = False
         self._pending_boot = None
         self._woken = False
@@ -581,6 +567,11 @@ class Sim:
             W.asleep = False
             self.meter.set("esp32", "active")
 
+    def _clock(self, hz):
+        """The ESP32's clock is hz (a boot, or machine.freq): the meter charges its awake row."""
+        machine.WIRING.freq_hz = hz
+        self.meter.set_clock(hz // 1000000)
+
     def _edge(self, pin, level):
         """An input changed: a wake source whose level now holds ends the light sleep."""
         if self._wake_level():
@@ -609,6 +600,7 @@ class Sim:
         self.boots += 1
         self.meter.set("board", "on")
         self.meter.set("esp32", "active")
+        self._clock(machine.DEFAULT_HZ)  # a boot starts at MicroPython's clock
         machine.WIRING.reset_cause = cause
         # what the board's main.py runs (firmware/main.py), in the simulator's event loop
         fw_main.APP = None
@@ -981,6 +973,7 @@ class Sim:
                                        [m.deep_saving_ua(over, e) for e in ENDS]]
         return {
             "esp32_wakes": m.wakes,  # light sleeps ended
+            "esp32_mhz": m.mhz,  # the clock the firmware left the ESP32 at (machine.freq)
             "esp32_longest_sleep_ms": m.longest_sleep_ms,
             "esp32_deep_what_if": deep,
             "avg_current_ua_ends": avg,

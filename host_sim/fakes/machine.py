@@ -9,12 +9,16 @@ Wiring: the simulator registers what is on the other side of each pin before the
   WIRING.sleep = fn(ms) -> None      what lightsleep does (the simulator jumps virtual time).
   WIRING.on_edge = fn(pin, level)    told of every externally driven edge (wake sources).
   WIRING.asleep                      True during light sleep: UART input is dropped then.
+  WIRING.freq_hz, WIRING.on_freq     the CPU clock (a boot starts at DEFAULT_HZ, MicroPython's on
+                                     the ESP32) and fn(hz) told when machine.freq sets it.
   WIRING.i2c[(scl, sda)] = {addr: dev}   the devices on an I2C bus: dev.read(reg, n) -> bytes,
                                      dev.write(reg, data); an address with no device answers
                                      OSError(ENODEV) as the ESP32 port does (no ACK).
 """
 
 PWRON_RESET = 1
+DEFAULT_HZ = 160000000  # MicroPython's ESP32 clock until the firmware sets another
+_CLOCKS = (20000000, 40000000, 80000000, 160000000, 240000000)  # what machine.freq takes there
 HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
@@ -83,6 +87,8 @@ class _Wiring:
         self.on_deepsleep = None  # machine.deepsleep() was called
         self.asleep = False  # the ESP32 is in light sleep: UART input is lost (hardware.md §4)
         self.i2c = {}  # (scl, sda) -> {addr: device}
+        self.freq_hz = DEFAULT_HZ  # the CPU clock (the simulator sets it back at every boot)
+        self.on_freq = None  # fn(hz): machine.freq set the clock
 
     def pin(self, n):
         st = self.pins.get(n)
@@ -370,7 +376,14 @@ def unique_id():
 
 
 def freq(hz=None):
-    return 240000000 if hz is None else None
+    """The CPU clock in Hz, or set it (the ESP32 port takes 20, 40, 80, 160 or 240 MHz)."""
+    if hz is None:
+        return WIRING.freq_hz
+    if hz not in _CLOCKS:
+        raise ValueError("frequency must be 20MHz, 40MHz, 80Mhz, 160MHz or 240MHz")
+    WIRING.freq_hz = hz
+    if WIRING.on_freq is not None:
+        WIRING.on_freq(hz)
 
 
 def idle():

@@ -31,6 +31,7 @@ def test_school_day_energy_budget(sim, interp):
         assert avg[ENDS[i]] - len(PARTS) <= total <= avg[ENDS[i]], (ENDS[i], parts)
     assert parts["modem"][1] < MODEM_BUDGET_UA, parts["modem"]
     assert parts["esp32"][1] < ESP32_BUDGET_UA, parts["esp32"]
+    assert s["esp32_mhz"] == 80  # the boards' clock (CPU_HZ), charged at its row
     # the board's boost (host_sim/energy.py SUPPLY_PERMILLE): the cell gives every part more than
     # its own current, but the board's figure measured on the battery
     own = s["avg_ua_parts_own"]

@@ -542,8 +542,10 @@ def test_board_pins_led_off_and_a_bounded_sleep():
     fm.WIRING.reset()
     fm.WIRING.attach_uart(TX, RX, Sim7000Emulator(VT, W.World(scenario(), VT), IMEI, ICCID))
     fm.WIRING.adc_source[pins["battery_adc"]] = lambda: 1900000
+    fm.WIRING.freq_hz = fm.DEFAULT_HZ
     board = board7000.build(fm)
     assert fm.WIRING.pin(12).level == 1  # LOW lights it: kept off
+    assert fm.freq() == 80000000  # the boards' CPU clock (boards/lilygo_t_a7670.py CPU_HZ)
     assert board.name == "lilygo_t_sim7000g" and board.modem.ri is None and board.modem.gnss_gpio == 48
     fm.WIRING.reset()
 
