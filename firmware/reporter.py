@@ -242,10 +242,18 @@ class Reporter:
             c = await self._m.serving_cell()
             if c is not None:
                 self.last_cell = c
+        except OSError as e:
+            log.event("error", where="cell", err=repr(e))
+            return c
+        await self._signal()
+        return c
+
+    async def _signal(self):
+        """The signal strength for the reports (AT+CSQ as a percentage)."""
+        try:
             self._gsm = csq_percent(await self._m.csq())
         except OSError as e:
             log.event("error", where="cell", err=repr(e))
-        return c
 
     async def report_once(self):
         """Wi-Fi, cell, position, battery -> one UD on flash, then wake the uplink. The scan and
@@ -256,9 +264,16 @@ class Reporter:
         counter that says the child has not walked, none of it: the position is re-sent
         (_still)."""
         if self._still():
+            if self._sends_now():
+                await self._signal()  # the send wakes the modem anyway: the signal of now
             return self._still_report()
         aps = self._pos.scan()
-        c = self.last_cell if self._same_place(aps) else await self._cell()
+        if self._same_place(aps):
+            c = self.last_cell
+            if self._sends_now():
+                await self._signal()
+        else:
+            c = await self._cell()
         fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._m.net_up)
         self._looked()
         if fix is None:
@@ -316,6 +331,20 @@ class Reporter:
         if self.last_cell is None or self._wants_fresh():
             return False
         return self._pos.still(aps)
+
+    def _sends_now(self):
+        """Will a report of a still watch made now go at once (batching off, or it closes its
+        batch: hold_ms's count, without starting one)? Then the send wakes the modem anyway and
+        a signal read just before it costs its AT exchange only: the batch's last report
+        carries the signal of now, so no report's is older than batch_s (the cell is kept while
+        the watch stands still: a reselection is not a move)."""
+        b = self._cfg["batch_s"] * 1000
+        if not b:
+            return True
+        t = self._batch_t
+        now = self.due if self.due is not None else clock.ticks_ms()
+        age = 0 if t is None else clock.ticks_diff(now, t)
+        return (age if age > 0 else 0) + self.interval_ms() > b
 
     def _still_report(self):
         """The last position queued again as a report (Positioning.resend), with the last cell

@@ -263,7 +263,9 @@ always numeric, whatever AT+CMEE (ASSUMED). Until `SMS DONE` the store and sendi
   +CMS ERROR: 331 after SMS_NO_NET_MS (1-2 s); else +CMGS: <mr> and OK after SMS_SUBMIT_MS
   (1-4 s, ASSUMED), or, one submit in SMS_SLOW_ONE_IN on average (constructor option
   sms_slow_one_in; ASSUMED), after SMS_SUBMIT_SLOW_MS up to the manual's 40 s (A76-ATM §9.2.13
-  Max Response Time), so the slow end of the range is modelled too. mr counts 1, 2 ... 255, 0.
+  Max Response Time), so the slow end of the range is modelled too. The SMS centre's draws
+  come from a stream of their own (_sms_rand): the n-th text of a run is slow or not whatever
+  other commands came before it. mr counts 1, 2 ... 255, 0.
   Input that arrives while the result is pending is dropped (ASSUMED: harsher than a modem that
   queues it).
 * AT+CMGD on an empty index: OK (ASSUMED); an index outside 1..capacity: +CMS ERROR: 321.
@@ -800,6 +802,10 @@ class A76xxEmulator:
         self._rng = 0
         for ch in str(imei):
             self._rng = (self._rng * 31 + ord(ch)) & 0x7FFFFFFF
+        # the SMS centre's own stream (_sms_rand): which submission is slow, and how slow,
+        # depends on how many texts the run has sent, not on the AT traffic around them, so a
+        # change in the firmware's other commands does not move a slow SMS onto an SOS
+        self._sms_rng = self._rng ^ 0x5A5A5A5A
         self._tx_free = 0
         self._press_at = None
         self._mute_until = 0
@@ -885,6 +891,11 @@ class A76xxEmulator:
     def _rand(self, lo, hi):
         self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
         return lo + (self._rng >> 8) % (hi - lo + 1)
+
+    def _sms_rand(self, lo, hi):
+        """The SMS centre's draws: the same generator on a stream of its own."""
+        self._sms_rng = (self._sms_rng * 1103515245 + 12345) & 0x7FFFFFFF
+        return lo + (self._sms_rng >> 8) % (hi - lo + 1)
 
     def _later(self, delay, fn):
         """fn() after delay ms, unless the modem has been power-cycled by then."""
@@ -2396,9 +2407,9 @@ class A76xxEmulator:
             delay = self._rand(SMS_NO_NET_MS[0], SMS_NO_NET_MS[1])
         else:
             lo, hi = SMS_SUBMIT_MS
-            if self._rand(1, self.sms_slow_one_in) == 1:
+            if self._sms_rand(1, self.sms_slow_one_in) == 1:
                 lo, hi = SMS_SUBMIT_SLOW_MS
-            delay = self._rand(lo, hi)
+            delay = self._sms_rand(lo, hi)
             self._radio(delay)  # connected until the network's answer, not just a burst
 
         def done():

@@ -112,13 +112,15 @@ class _Modem(tp.FakeModem):
     def __init__(self):
         super().__init__()
         self.cells = 0
+        self.csqs = 0
 
     async def serving_cell(self):
         self.cells += 1
         return tp.CELL
 
     async def csq(self):
-        return 20
+        self.csqs += 1
+        return 20 if self.csqs == 1 else 10
 
 
 class _Wlan:
@@ -186,11 +188,13 @@ def test_a_child_who_has_not_walked_is_reported_without_a_scan_or_the_modem():
         await sleep_ms(300000)
         await rep.report_once()
         assert wlan.scans == 2 and m.cells == 1  # the scan says the same room: the cell holds
+        assert m.csqs == 1  # held reports wake nothing, not even for the signal
         # no steps at all, but the last look is VERIFY_S old: a ride has no steps
         for _ in range(motion.VERIFY_S // 300):
             await sleep_ms(300000)
             await rep.report_once()
         assert wlan.scans == 3
+        assert m.csqs == 2 and rep._up.holds.count(None) == 2  # the batch's last read the signal
 
     support.run(main())
 
@@ -256,11 +260,17 @@ def test_a_scan_that_says_the_same_place_keeps_the_cell_and_leaves_the_modem_asl
         p = rep._pos
         p.places.learn(tp.HOME[0], tp.HOME[1], 20, wifi_aps(wlan), tp.T0 - 60)
         await rep.report_once()
-        assert m.cells == 1  # nothing to compare with yet: the cell is read
-        for _ in range(3):
+        assert m.cells == 1 and m.csqs == 1  # nothing to compare with yet: the cell is read
+        gsm = rep._gsm
+        for _ in range(3):  # the first went at once (a first position); these start a batch
             await sleep_ms(300000)
-            await rep.report_once()
-        assert wlan.scans == 4 and m.cells == 1
+            await rep.report_once()  # held for the batch: nothing woken
+        assert wlan.scans == 4 and m.cells == 1 and m.csqs == 1 and rep._gsm == gsm
+        assert rep._up.holds[-1] is not None
+        await sleep_ms(300000)
+        await rep.report_once()  # it closes the batch: the send wakes the modem, so the signal is read
+        assert rep._up.holds[-1] is None
+        assert wlan.scans == 5 and m.cells == 1 and m.csqs == 2 and rep._gsm != gsm
         assert ",%d,%d," % (tp.CELL.lac, tp.CELL.cid) in rep._ob.items[-1]  # the cell goes along
         rep._fast = lambda: 30000  # an SOS: fresh everything
         await rep.report_once()
