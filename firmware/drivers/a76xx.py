@@ -837,10 +837,15 @@ class A76xx:
 
     # ---- power ------------------------------------------------------------------------------
 
+    # PWRKEY: released this long, pressed this long, released (LilyGO's sequence, §5.2)
+    _KEY_IDLE_MS = _PULSE_MS
+    _KEY_MS = _PULSE_MS
+    _NO_START = "modem did not start"  # the ATTimeout of a modem that never answers
+
     async def power_on(self, timeout_ms=30000):
         """PWRKEY pulse, then wait for *ATREADY or an OK to 'AT' (A7670 UART ready after
-        ~11 s, hardware.md §5.2), then ATE0, AT+CMEE=2 (text errors), AT+CFGRI=1 (RI pulses
-        on URCs, §1.9). ATTimeout if the modem never answers."""
+        ~11 s, hardware.md §5.2), then ATE0, AT+CMEE=2 (text errors), _ri_setup() (AT+CFGRI=1:
+        RI pulses on URCs, §1.9), then the set-up. ATTimeout if the modem never answers."""
         self._booting = True
         self._ready = False
         self._sleep = False
@@ -851,9 +856,9 @@ class A76xx:
                 self._dtr_high = False
             key = self.pwrkey
             key.value(1 - self._key_on)
-            await sleep_ms(_PULSE_MS)
+            await sleep_ms(self._KEY_IDLE_MS)
             key.value(self._key_on)
-            await sleep_ms(_PULSE_MS)
+            await sleep_ms(self._KEY_MS)
             key.value(1 - self._key_on)
             deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
             while True:
@@ -864,22 +869,26 @@ class A76xx:
                     await self.at.cmd("AT", _PROBE_MS)
                     break  # already on, or booted without a ready URC
                 except ATReset:
-                    break  # *ATREADY arrived during the probe
+                    break  # the ready URC arrived during the probe
                 except ATTimeout:
                     pass  # silent while booting: the probe itself took _PROBE_MS
                 except ATError:
                     await sleep_ms(_PROBE_MS)
                 if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
-                    raise ATTimeout(110, "modem did not start")
+                    raise ATTimeout(110, self._NO_START)
             await self.at.cmd("ATE0")
             self.at.echo_off = True
             await self.at.cmd("AT+CMEE=2")
-            await self.at.cmd("AT+CFGRI=1")
+            await self._ri_setup()
         finally:
             self._booting = False
         self._forget(False)
         await self._setup()
         self.needs_init = False
+
+    async def _ri_setup(self):
+        """RI pulses on URCs (AT+CFGRI=1, §1.9): the ESP32's wake from light sleep."""
+        await self.at.cmd("AT+CFGRI=1")
 
     async def _setup(self):
         """After each power-on: the model (once), network time on (once), the modem's socket

@@ -72,7 +72,7 @@ from firmware.compat import const, sleep_ms, wait_for_ms
 from firmware.drivers import events as ev
 from firmware.drivers.a76xx import (A76xx, SocketError, _body, _digits, _fixed, _mdays, _not_open, _rdiv,
                                     parse_model)
-from firmware.drivers.at import ATError, ATReset, ATTimeout
+from firmware.drivers.at import ATError, ATTimeout
 from firmware.fix import Fix, udeg_from_decimal
 
 _PULSE_MS = const(1000)  # PWRKEY low >= 1 s (S7000-HD table 8); LilyGO presses 1000 ms (§5.2)
@@ -268,59 +268,25 @@ class Sim7000(A76xx):
 
     # ---- power ------------------------------------------------------------------------------
 
-    async def power_on(self, timeout_ms=30000):
-        """PWRKEY pulse of 1 s, then AT probes until OK (auto-baud: the first AT also teaches
-        the module the rate) or `RDY` (a fixed rate), then ATE0, AT+CMEE=2 (and AT+CFGRI=1
-        where an RI pin is wired, §5.2.3), then the set-up. ATTimeout if it never answers: on a
-        T-A7670 (its UART pins are the other way round, hardware.md §5.1) this board module
-        hears nothing at all; the error says so."""
-        self._booting = True
-        self._ready = False
-        self._sleep = False
-        self._csclk = False
-        try:
-            if self.dtr is not None:
-                self.dtr.value(0)  # DTR low keeps the modem awake (S7000-HD §3.3.2)
-                self._dtr_high = False
-            key = self.pwrkey
-            key.value(1 - self._key_on)
-            await sleep_ms(100)
-            key.value(self._key_on)
-            await sleep_ms(_PULSE_MS)
-            key.value(1 - self._key_on)
-            deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
-            while True:
-                await self.at.pump()
-                if self._ready:
-                    break
-                try:
-                    await self.at.cmd("AT", _PROBE_MS)
-                    break
-                except ATReset:
-                    break  # RDY arrived during the probe
-                except ATTimeout:
-                    pass
-                except ATError:
-                    await sleep_ms(_PROBE_MS)
-                if clock.ticks_diff(deadline, clock.ticks_ms()) <= 0:
-                    raise ATTimeout(110, "modem did not start: no answer on this board's UART "
-                                         "(a T-A7670? its board module is boards.lilygo_t_a7670)")
-            await self.at.cmd("ATE0")
-            self.at.echo_off = True
-            await self.at.cmd("AT+CMEE=2")
-            if self.ri is not None:
-                await self.at.cmd("AT+CFGRI=1")
-        finally:
-            self._booting = False
-        self._forget(False)
-        self._async_open = False
-        await self._setup()
-        self.needs_init = False
+    # power_on() is the A76xx's: a PWRKEY pulse of 1 s (S7000-HD table 8), then AT probes until
+    # OK (auto-baud: the first AT also teaches the module the rate) or RDY (a fixed rate), ATE0,
+    # AT+CMEE=2, AT+CFGRI=1 where an RI pin is wired (§5.2.3), then _setup(). On a T-A7670 (its
+    # UART pins are the other way round, hardware.md §5.1) this board module hears nothing at
+    # all: the ATTimeout says so.
+    _KEY_IDLE_MS = 100
+    _KEY_MS = _PULSE_MS
+    _NO_START = ("modem did not start: no answer on this board's UART "
+                 "(a T-A7670? its board module is boards.lilygo_t_a7670)")
+
+    async def _ri_setup(self):
+        if self.ri is not None:
+            await self.at.cmd("AT+CFGRI=1")
 
     async def _setup(self):
         """After each power-on: the model (once), the fixed baud rate, radio and PSM (AUTO_SAVE:
         checked once per ESP32 boot), network time and asynchronous opens (each power-on). A
         setting refused (ERROR) is logged, not fatal; no answer fails the power-on."""
+        self._async_open = False  # asked again below
         if self.model is None:
             await self._detect_model()
         if not self._ipr_ok:
