@@ -339,12 +339,15 @@ class Reporter:
         carries the signal of now, so no report's is older than batch_s (the cell is kept while
         the watch stands still: a reselection is not a move)."""
         b = self._cfg["batch_s"] * 1000
-        if not b:
-            return True
-        t = self._batch_t
+        return not b or self._batch_age()[1] + self.interval_ms() > b
+
+    def _batch_age(self):
+        """(now, age): the report grid's now and how long ago the batch held now began (0 for
+        none, or for a grid set back: a batch would begin here)."""
         now = self.due if self.due is not None else clock.ticks_ms()
+        t = self._batch_t
         age = 0 if t is None else clock.ticks_diff(now, t)
-        return (age if age > 0 else 0) + self.interval_ms() > b
+        return now, (age if age > 0 else 0)
 
     def _still_report(self):
         """The last position queued again as a report (Positioning.resend), with the last cell
@@ -372,11 +375,9 @@ class Reporter:
                 self._hurried():
             self._batch_t = None
             return None
-        now = self.due if self.due is not None else clock.ticks_ms()
-        t = self._batch_t
-        age = 0 if t is None else clock.ticks_diff(now, t)
-        if t is None or age < 0:  # a new batch (or a report grid set back: one from here)
-            self._batch_t, age = now, 0
+        now, age = self._batch_age()
+        if self._batch_t is None or not age:  # a new batch (or a report grid set back: one from here)
+            self._batch_t = now
         if age + self.interval_ms() > b:
             self._batch_t = None  # the next report would wait longer than batch_s: send it all now
             return None
