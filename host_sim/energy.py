@@ -36,8 +36,9 @@ CURRENT_UA = {
     # Forced light sleep, radio off: 0.8 mA PUBLISHED (WROOM §3.1; datasheet v5.2, §3.2 list); no
     # range found, so all three ends are the one figure.
     ("esp32", "sleep"): (800, 800, 800),
-    # Awake (modem-sleep: CPU on, radio off) at 160 MHz, the firmware's clock: 27-44 mA
-    # PUBLISHED (ESP32 datasheet v5.2 table 4-2, §3.2 list; the spread is the CPU's load).
+    # Awake (modem-sleep: CPU on, radio off) at 160 MHz, MicroPython's clock on the ESP32 (every
+    # boot runs at it until the board sets CPU_HZ, 80 MHz: the row below): 27-44 mA PUBLISHED
+    # (ESP32 datasheet v5.2 table 4-2, §3.2 list; the spread is the CPU's load).
     # Central ASSUMED the middle: the firmware mostly waits on the UART while awake.
     ("esp32", "active"): (27000, 35000, 44000),
     # Awake at 80 MHz, the lowest clock the Wi-Fi radio allows, where the boards run the
