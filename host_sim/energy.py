@@ -23,8 +23,9 @@ Wi-Fi are the same chip on every LilyGO board here). "sim7000": the LilyGO T-SIM
 
 The supply path: the T-A7670 (and the T-SIM7000G) feed the modem and the ESP32's regulator from
 a boost converter on battery, so the cell gives more than a part's own figure: rows() multiplies
-every row by SUPPLY_PERMILLE (1.15 / 1.25 / 1.56) but the ends measured at the board's battery
-(AT_CELL). CURRENT_UA keeps the parts' own figures, as their sources give them.
+every row by SUPPLY_PERMILLE (1.15 / 1.25 / 1.56) or, for the ends measured at the board's
+battery, by a factor of their own (AT_CELL). CURRENT_UA keeps the parts' own figures, as
+their sources give them.
 """
 
 CURRENT_UA = {
@@ -211,28 +212,32 @@ PROFILES = {
 #          load rather than switching on, or it alone would draw more).
 # Per mille: 3.93 / (3.8 x 0.90) = 1.149, 3.93 / (3.7 x 0.85) = 1.250, 4.2 / (3.6 x 0.75) = 1.556.
 SUPPLY_PERMILLE = (1149, 1250, 1556)
-# The rows (and ends) whose figure was measured at the battery of the board, boost included:
-# not scaled again. 1 per end (low, central, high).
+# The rows (and ends) whose figure was measured at the board's battery input, boost included:
+# their own factor per end (per mille) instead of SUPPLY_PERMILLE; None: the boost's.
 AT_CELL = {
-    ("board", "on"): (1, 1, 1),  # 157 uA measured on the battery (LGA DeepSleep.ino)
-    ("board", "off"): (1, 1, 1),
-    # 9-15 mA measured on the T-A7670 board (LilyGo-Modem-Series #336): low and central; the
-    # high end is A7670-HD's 23 mA at VBAT, the module's own
-    ("modem", "idle"): (1, 1, 0),
-    # high: DERIVED from LilyGO's photo of the whole board on a bench supply (72 mA at 4.3 V)
-    ("gnss", "on"): (0, 0, 1),
+    ("board", "on"): (1000, 1000, 1000),  # 157 uA measured on the battery (LGA DeepSleep.ino)
+    ("board", "off"): (1000, 1000, 1000),
+    # 9-15 mA measured on the T-A7670 board (LilyGo-Modem-Series #336), but where is not said: a
+    # board on USB (where the modem never sleeps, LGA ModemSleep) reads it through the USB
+    # side's own converter. The kind end takes the 9 mA as the cell's; central (15 mA) and high
+    # (A7670-HD's 23 mA, the module's own) go through the boost: in doubt, the harsher reading.
+    ("modem", "idle"): (1000, None, None),
+    # high: DERIVED from LilyGO's photo of the whole board on a bench supply, 72 mA at 4.3 V: the
+    # same power from a 3.6 V cell (the harsh end's V_cell) is 4.3 / 3.6 = 1.194 times the current
+    ("gnss", "on"): (None, None, 1194),
 }
 # Another board's rows that were measured differently from the T-A7670's (laid over AT_CELL)
 PROFILES_AT_CELL = {
     # every SIM7000 row is S7000-HD's (at VBAT) but the board's 490 uA (measured, on battery)
-    "sim7000": {("modem", "idle"): (0, 0, 0), ("gnss", "on"): (0, 0, 0)},
+    "sim7000": {("modem", "idle"): (None, None, None), ("gnss", "on"): (None, None, None)},
 }
 
 
 def rows(profile=None, direct=False):
     """The current table of a board as the cell sees it: CURRENT_UA with PROFILES[profile] laid
     over it, every row multiplied by SUPPLY_PERMILLE (the boost between the cell and the parts)
-    but the ends measured at the battery (AT_CELL, PROFILES_AT_CELL). direct: the parts' own
+    or, for the ends measured at the battery, their own factor (AT_CELL, PROFILES_AT_CELL).
+    direct: the parts' own
     figures, unscaled: a board built for the watch, its cell feeding the modem directly and the
     ESP32 through an LDO (the measured ends stay as measured, a little harsh)."""
     table = dict(CURRENT_UA)
@@ -244,9 +249,9 @@ def rows(profile=None, direct=False):
         cell.update(PROFILES_AT_CELL.get(profile, {}))
     out = {}
     for key, row in table.items():
-        at = cell.get(key, (0, 0, 0))
-        out[key] = row if direct else \
-            tuple(row[i] if at[i] else row[i] * SUPPLY_PERMILLE[i] // 1000 for i in range(3))
+        at = cell.get(key, (None, None, None))
+        out[key] = row if direct else tuple(
+            row[i] * (SUPPLY_PERMILLE[i] if at[i] is None else at[i]) // 1000 for i in range(3))
     return out
 
 

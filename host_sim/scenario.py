@@ -6,7 +6,8 @@ base's (so a variant of the school day says only what differs: a server's misbeh
 contact, a setting). A chain of extends is followed; a loop is an error.
 
 load(path, check=True) also checks the result against host_sim/scenario.schema.json on CPython
-(docs/scenarios.md); the runner loads that way.
+(docs/scenarios.md); the runner loads that way. variant() is a day with other emulator options
+or settings (the scenario tests', make bench's and make sweep's variants).
 """
 import json
 import sys
@@ -44,4 +45,23 @@ def load(path, _seen=None, check=False):
         from host_sim import schema
 
         schema.check(sc, path)
+    return sc
+
+
+def variant(path, device=None, config=None, out=None):
+    """The scenario in a file (its "extends" followed) with `device` laid over its "device"
+    block and `config` over its "config". out: also written whole there, a file a run in
+    another process reads from any folder (CPython: the tools and the tests call this)."""
+    sc = load(path)
+    for k, changes in (("device", device), ("config", config)):
+        if changes:
+            block = dict(sc.get(k) or {})
+            block.update(changes)
+            sc[k] = block
+    if out is not None:
+        import os
+
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(sc, f)
     return sc

@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, REPO)
 
 import compile as mpy  # noqa: E402  (tools/compile.py)
-from host_sim.scenario import load as load_scenario  # noqa: E402
+from host_sim.scenario import variant  # noqa: E402
 
 SCENARIO = "host_sim/scenarios/school_day.json"
 
@@ -31,14 +31,10 @@ def simulate(interp, scenario=SCENARIO, device=None, config=None, tag=None):
     changes = sorted(device or ()) + sorted(config or ()) + ([tag] if tag else [])
     name = os.path.basename(scenario)[:-5] + ("-" + "-".join(changes) if changes else "")
     out = os.path.join(REPO, "out", "bench", name + "-" + interp)
-    if changes:
-        sc = load_scenario(os.path.join(REPO, scenario))
-        sc["device"].update(device or {})
-        sc["config"].update(config or {})
-        os.makedirs(out, exist_ok=True)
-        scenario = os.path.join(out, "scenario.json")
-        with open(scenario, "w") as f:
-            json.dump(sc, f)
+    if changes:  # the day, its extends followed, with the changes: a file of its own
+        changed = os.path.join(out, "scenario.json")
+        variant(os.path.join(REPO, scenario), device, config, changed)
+        scenario = changed
     if interp == "micropython":
         mp = os.path.join(os.path.dirname(sys.executable), "micropython")
         cmd = [mp, "-X", "heapsize=64M", "-m", "host_sim", "run", scenario, out]

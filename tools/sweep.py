@@ -57,11 +57,10 @@ def run(name, device, out):
     events). The simulator is imported here, not with this module: it installs the fake
     machine and virtual time in the process (the checks alone are imported by the tests)."""
     from host_sim import runner  # first: virtual time before asyncio
-    from host_sim.scenario import load as load_scenario
+    from host_sim.scenario import variant
     from firmware import clock
 
-    sc = load_scenario(os.path.join(REPO, "host_sim", "scenarios", name + ".json"))
-    sc["device"].update(device)
+    sc = variant(os.path.join(REPO, "host_sim", "scenarios", name + ".json"), device)
     clock.wall = clock.WallClock()  # a new watch: no time from an earlier run in this process
     s = runner.Sim(sc, out, echo=False).run()
     with open(os.path.join(out, "events.jsonl")) as f:

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from host_sim import scenario as scenario_file
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 _cache = {}
@@ -45,14 +47,10 @@ def simulate(scenario, interpreter, device=None):
     if key not in _cache:
         out = os.path.join(REPO, "out", "test-sim", "%s%s-%s" % (scenario, variant, interpreter))
         path = os.path.join("host_sim", "scenarios", scenario + ".json")
-        if device:
-            with open(os.path.join(REPO, path)) as f:
-                sc = json.load(f)
-            sc["device"].update(device)
-            path = os.path.join(REPO, "out", "test-sim", "%s%s.json" % (scenario, variant))
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(sc, f)
+        if device:  # the day, its extends followed, with the changes: a file of its own
+            changed = os.path.join(REPO, "out", "test-sim", "%s%s.json" % (scenario, variant))
+            scenario_file.variant(os.path.join(REPO, path), device, out=changed)
+            path = changed
         if interpreter == "micropython":
             cmd = [os.path.join(BIN, "micropython"), "-X", "heapsize=64M", "-m", "host_sim", "run", path, out]
             env = dict(os.environ, MICROPYPATH=".frozen:.")

@@ -206,3 +206,19 @@ def test_problems_do_not_change_the_scenario():
     before = copy.deepcopy(sc)
     schema.problems(sc)
     assert sc == before
+
+
+def test_a_variant_follows_extends_and_is_written_whole(tmp_path):
+    """scenario.variant (the scenario tests', make bench's and make sweep's changed days): a day
+    that extends another keeps the base's route and device, gets the changes laid over, and the
+    file written reads alone from another folder (no "extends" left to resolve there)."""
+    path = os.path.join(REPO, "host_sim", "scenarios", "hostile_flood.json")
+    out = str(tmp_path / "deep" / "flood.json")
+    sc = scenario.variant(path, {"remote_end": "end"}, {"batch_s": 0}, out)
+    base = scenario.load(os.path.join(REPO, "host_sim", "scenarios", "school_day.json"))
+    assert sc["route"] == base["route"] and sc["device"]["imei"] == base["device"]["imei"]
+    assert sc["device"]["remote_end"] == "end" and sc["device"]["sms_slow_one_in"] == 1000000
+    assert sc["config"]["batch_s"] == 0 and sc["config"]["pin"] == "4711"
+    written = scenario.load(out, check=True)
+    assert "extends" not in written and written == sc
+    assert scenario.load(path)["device"].get("remote_end") is None  # the file itself unchanged
