@@ -687,6 +687,13 @@ class _Sms:
 class A76xxEmulator:
     # PWRKEY timings (ms): press to power on, press to power off, off before a power-on counts
     PWRKEY_MS = (PRESS_ON_MS, PRESS_OFF_MS, OFF_MIN_MS)
+    # A boot: the press to the UART ready, the URCs then, the SMS service's (ms after, text),
+    # other URCs after (ms, text), the registration (ms after, with coverage)
+    BOOT_MS = BOOT_MS
+    READY_URCS = ("*ATREADY: 1",)
+    SMS_READY = (SMS_DONE_MS, "SMS DONE")
+    LATER_URCS = ((PB_DONE_MS, "PB DONE"),)
+    REG_MS = REG_MS
 
     def __init__(self, vt, world, imei, iccid, meter=None, variant="foreign", remote_end="both",
                  sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, gnss_firmware=None,
@@ -941,18 +948,20 @@ class A76xxEmulator:
         self._reset_settings()
         self.boots += 1
         self._meter()
-        self._later(max(0, press_ms + BOOT_MS - self.vt.ms), self._atready)
+        self._later(max(0, press_ms + self.BOOT_MS - self.vt.ms), self._atready)
 
     def _atready(self):
         self.state = "on"
         self.boot_ms = self.vt.ms
         self._last_io = self.vt.ms
         self._meter()
-        self._urc("*ATREADY: 1")
+        for urc in self.READY_URCS:
+            self._urc(urc)
         self._later(CPIN_MS, self._sim_ready)
-        self._later(SMS_DONE_MS, self._sms_done)
-        self._later(PB_DONE_MS, lambda: self._urc("PB DONE"))
-        self._later(REG_MS, self._try_register)
+        self._later(self.SMS_READY[0], self._sms_done)
+        for ms, urc in self.LATER_URCS:
+            self._later(ms, lambda u=urc: self._urc(u))
+        self._later(self.REG_MS, self._try_register)
 
     def _sim_ready(self):
         self.sim_ready = True
@@ -960,7 +969,7 @@ class A76xxEmulator:
 
     def _sms_done(self):
         self.sms_ready = True
-        self._urc("SMS DONE")
+        self._urc(self.SMS_READY[1])
 
     # ---- faults for the runner ----
     def reboot(self):
@@ -1493,12 +1502,48 @@ class A76xxEmulator:
         v = self.open_ms[which]
         return v if v is not None else self._rand(lo, hi)
 
+    def _net_open(self, up, down, limit=None, late=None):
+        """The data network opens (net 1): after _open_delay it is up (net 2) and says `up`,
+        registered and with coverage, else down (net 0) saying `down`; with a limit the open
+        delay may pass, then it is down and says `late`. A newer open or a close in between
+        silences it."""
+        self.net = 1
+        self._net_try += 1
+        try_n = self._net_try
+        delay = self._open_delay(0, 300, 800)
+        if limit is not None and delay > limit:
+            delay, up = limit, None
+
+        def result():
+            if self.net != 1 or self._net_try != try_n:
+                return
+            if up is not None and self.registered and self.world.coverage_at():
+                self.net = 2
+                self._radio()
+                self._urc(up)
+            else:
+                self.net = 0
+                self._urc(down if up is not None else late)
+
+        self._later(delay, result)
+
     def _net_down(self, lk, data):
         """The server wrote data: it goes on air as far as the link's window allows, the rest
         waits at the server. Returns the bytes waiting there."""
         lk.backlog += data
         self._pump_down(lk)
         return len(lk.backlog)
+
+    def _host_read(self, lk, data):
+        """The host read data (bytes) from lk's buffer: emptied, its next arrival is announced
+        again; a window the buffer had filled opens (a window update on air, then more comes)."""
+        if not lk.rx:
+            lk.notified = False
+        if data and lk.blocked and lk.state == "open":
+            lk.blocked = False
+            self._air(TCPIP_HDR, 0)
+            self._radio()
+            self._pump_down(lk)
 
     def _pump_down(self, lk):
         """What the window takes reaches the modem after network latency, in order. Half the
@@ -2548,22 +2593,6 @@ def _h_at_ok(e, kind, args):
     return None
 
 
-def _h_cmee(e, kind, args):
-    if kind == "read":
-        e._info("+CMEE: %d" % e.cmee)
-        return None
-    if kind == "write":
-        v = _int(args[0])
-        if v not in (0, 1, 2):
-            return _ERROR
-        e.cmee = v
-        return None
-    if kind == "test":
-        e._info("+CMEE: (0-2)")
-        return None
-    return _ERROR
-
-
 def _h_cpin(e, kind, args):
     if kind == "read":
         if not e.sim_ready:
@@ -2742,9 +2771,13 @@ def _h_creset(e, kind, args):
     return None
 
 
-def _flag_handler(name, attr, allowed, read_tail="", full=False):
-    """AT<name>? -> '<name>: <v><read_tail>'; AT<name>=<v> with v in allowed. With full also the
-    test form '<name>: (lo-hi)' and the bare execute form, which restores _PHONE_DEFAULTS[attr]."""
+def _flag_handler(name, attr, allowed, read_tail="", full=False, test=None):
+    """AT<name>? -> '<name>: <v><read_tail>'; AT<name>=<v> with v in allowed. The test form
+    '<name>: <test>' where test is given (full: '(lo-hi)'), else ERROR. With full also the bare
+    execute form, which restores _PHONE_DEFAULTS[attr]."""
+    if full and test is None:
+        test = "(%d-%d)" % (allowed[0], allowed[-1])
+
     def h(e, kind, args):
         if kind == "read":
             e._info("%s: %d%s" % (name, getattr(e, attr), read_tail))
@@ -2757,13 +2790,13 @@ def _flag_handler(name, attr, allowed, read_tail="", full=False):
             if attr == "csclk":
                 e._arm_sleep()
             return None
-        if not full:
-            return _ERROR
-        if kind == "test":
-            e._info("%s: (%d-%d)" % (name, allowed[0], allowed[-1]))
-        else:
+        if kind == "test" and test is not None:
+            e._info("%s: %s" % (name, test))
+            return None
+        if kind == "exec" and full:
             setattr(e, attr, _PHONE_DEFAULTS[attr])
-        return None
+            return None
+        return _ERROR
 
     return h
 
@@ -2960,32 +2993,8 @@ def _h_netopen(e, kind, args):
     if e.net:
         e._info("+IP ERROR: Network is already opened")
         return _ERROR
-    e.net = 1
-    e._net_try += 1
-    try_n = e._net_try
-    delay = e._open_delay(0, 300, 800)
-    limit = e.cip_to[0]
-
-    def result():
-        if e.net != 1 or e._net_try != try_n:
-            return
-        if e.registered and e.world.coverage_at():
-            e.net = 2
-            e._radio()
-            e._urc("+NETOPEN: 0")
-        else:
-            e.net = 0
-            e._urc("+NETOPEN: 1")
-
-    def timeout():
-        if e.net == 1 and e._net_try == try_n:
-            e.net = 0
-            e._urc("+NETOPEN: %d" % ERR_TIMEOUT)  # its AT+CIPTIMEOUT limit passed (ASSUMED form)
-
-    if delay > limit:
-        e._later(limit, timeout)
-    else:
-        e._later(delay, result)
+    # its AT+CIPTIMEOUT limit passed: +NETOPEN: <ERR_TIMEOUT> (ASSUMED form)
+    e._net_open("+NETOPEN: 0", "+NETOPEN: 1", e.cip_to[0], "+NETOPEN: %d" % ERR_TIMEOUT)
     return None
 
 
@@ -3103,13 +3112,7 @@ def _h_ciprxget(e, kind, args):
         lk.rx = lk.rx[len(data):]
         e._info("+CIPRXGET: 2,%d,%d,%d" % (n, len(data), len(lk.rx)))
         e._resp += data
-        if not lk.rx:
-            lk.notified = False
-        if data and lk.blocked and lk.state == "open":
-            lk.blocked = False  # the window opens again: a window update, then more comes
-            e._air(TCPIP_HDR, 0)
-            e._radio()
-            e._pump_down(lk)
+        e._host_read(lk, data)
         return None
     return _ERROR
 
@@ -3152,23 +3155,6 @@ def _h_ciptimeout(e, kind, args):
                 return _ERROR
             v[i] = x
     e.cip_to = v
-    return None
-
-
-def _h_ctzu(e, kind, args):
-    # A76-ATM §4.2.12: automatic time and zone update from NITZ; factory 0, nonvolatile
-    if kind == "read":
-        e._info("+CTZU: %d" % e.ctzu)
-        return None
-    if kind == "test":
-        e._info("+CTZU: (0-1)")
-        return None
-    if kind != "write":
-        return _ERROR
-    v = _int(args[0])
-    if v not in (0, 1):
-        return _ERROR
-    e.ctzu = v
     return None
 
 
@@ -3672,13 +3658,7 @@ def _h_cchrecv(e, kind, args):
         part = data[i:i + CCH_RECV_CHUNK]
         e._urc_after(("+CCHRECV: DATA,%d,%d\r\n" % (n, len(part))).encode() + part, 0)
     e._urc_after("+CCHRECV: %d,0" % n, 0)
-    if not lk.rx:
-        lk.notified = False
-    if lk.blocked and lk.state == "open":
-        lk.blocked = False  # the window opens again: a window update, then more comes
-        e._air(TCPIP_HDR, 0)
-        e._radio()
-        e._pump_down(lk)
+    e._host_read(lk, data)
     return None
 
 
@@ -3783,7 +3763,7 @@ def _h_httpread(e, kind, args):
 
 
 _HANDLERS = {
-    "+CMEE": _h_cmee,
+    "+CMEE": _flag_handler("+CMEE", "cmee", (0, 1, 2), test="(0-2)"),
     "+CPIN": _h_cpin,
     "+CSQ": _h_csq,
     "+CREG": _reg_handler("+CREG", "creg_n"),
@@ -3850,7 +3830,8 @@ _HANDLERS = {
     "+HTTPACTION": _h_httpaction,
     "+HTTPHEAD": _h_httphead,
     "+HTTPREAD": _h_httpread,
-    "+CTZU": _h_ctzu,
+    # A76-ATM §4.2.12: automatic time and zone update from NITZ; factory 0, nonvolatile
+    "+CTZU": _flag_handler("+CTZU", "ctzu", (0, 1), test="(0-1)"),
     "+CLTS": _h_accept,
     "+CLIP": _flag_handler("+CLIP", "clip", (0, 1), ",1", True),  # ,1: CLIP provisioned
     "+CLCC": _h_clcc,

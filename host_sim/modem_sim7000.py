@@ -97,7 +97,7 @@ gnss "antenna". Where the manual is silent the choice is marked ASSUMED.
 """
 from firmware import clock
 from host_sim import modem_a76xx as a76
-from host_sim.modem_a76xx import (_ERROR, _LATER, _PROMPT, CPIN_MS, SMS_SLOW_ONE_IN, TCPIP_HDR, A76xxEmulator,
+from host_sim.modem_a76xx import (_ERROR, _LATER, _PROMPT, SMS_SLOW_ONE_IN, TCPIP_HDR, A76xxEmulator,
                                   _dec, _flag_handler, _int, _Link, _stamp)
 
 BOOT_MS = 4500  # PWRKEY press to UART ready: Ton(uart) >= 4.5 s (S7000-HD table 8)
@@ -128,6 +128,11 @@ RTC_EPOCH_DAYS = 3657  # 1980-01-06 in days after 1970-01-01: AT+CCLK's unset cl
 
 class Sim7000Emulator(A76xxEmulator):
     PWRKEY_MS = (PRESS_ON_MS, PRESS_OFF_MS, OFF_MIN_MS)  # S7000-HD tables 8 and 9
+    BOOT_MS = BOOT_MS
+    READY_URCS = ("RDY", "+CFUN: 1")  # a fixed rate's boot (§20.3); auto-baud hides them
+    SMS_READY = (SMS_READY_MS, "SMS Ready")
+    LATER_URCS = ()
+    REG_MS = REG_MS
 
     def __init__(self, vt, world, imei, iccid, meter=None, variant=None, remote_end="both",
                  sms_capacity=40, sms_slow_one_in=SMS_SLOW_ONE_IN, gnss_ttff=None, sleep_idle_ms=None,
@@ -175,32 +180,8 @@ class Sim7000Emulator(A76xxEmulator):
         self.xtra_on = False  # AT+CGNSXTRA, NO_SAVE
         self.xtra_on_ms = None
         self._tofs_busy = False
-        self._synced = False  # auto-baud: it has heard a command line since the boot
+        self._synced = self.ipr != 0  # auto-baud: a fixed rate, or a command line heard since the boot
         self._ca_try = 0
-
-    def _power_on(self, press_ms):
-        self._gen += 1
-        self.state = "boot"
-        self._reset_settings()
-        self._synced = self.ipr != 0
-        self.boots += 1
-        self._meter()
-        self._later(max(0, press_ms + BOOT_MS - self.vt.ms), self._atready)
-
-    def _atready(self):
-        self.state = "on"
-        self.boot_ms = self.vt.ms
-        self._last_io = self.vt.ms
-        self._meter()
-        self._urc("RDY")
-        self._urc("+CFUN: 1")
-        self._later(CPIN_MS, self._sim_ready)
-        self._later(SMS_READY_MS, self._sms_done)
-        self._later(REG_MS, self._try_register)
-
-    def _sms_done(self):
-        self.sms_ready = True
-        self._urc("SMS Ready")
 
     def _pwrkey_off(self):
         self._power_down(True)
@@ -470,23 +451,9 @@ def _h_cpowd(e, kind, args):
 
 
 def _number_setting(name, attr, allowed):
-    """A nonvolatile number (AT+IPR, AT+CNMP, AT+CMNB): read '<name>: <v>', write one of allowed."""
-    def h(e, kind, args):
-        if kind == "read":
-            e._info("%s: %d" % (name, getattr(e, attr)))
-            return None
-        if kind == "test":
-            e._info("%s: (%s)" % (name, ",".join(str(v) for v in allowed)))
-            return None
-        if kind != "write":
-            return _ERROR
-        v = _int(args[0])
-        if v not in allowed:
-            return _ERROR
-        setattr(e, attr, v)
-        return None
-
-    return h
+    """A nonvolatile number (AT+IPR, AT+CNMP, AT+CMNB): read '<name>: <v>', write one of allowed,
+    the test form lists them."""
+    return _flag_handler(name, attr, allowed, test="(%s)" % ",".join(str(v) for v in allowed))
 
 
 def _h_cpsms(e, kind, args):
@@ -507,22 +474,6 @@ def _h_cpsms(e, kind, args):
         if len(v) != 8 or [c for c in v if c not in "01"]:
             return _ERROR
     e.cpsms = (mode, tau, act)
-    return None
-
-
-def _h_clts(e, kind, args):
-    if kind == "read":
-        e._info("+CLTS: %d" % e.clts)
-        return None
-    if kind == "test":
-        e._info('+CLTS: "yy/MM/dd,hh:mm:ss+/-zz"')
-        return None
-    if kind != "write":
-        return _ERROR
-    v = _int(args[0])
-    if v not in (0, 1):
-        return _ERROR
-    e.clts = v
     return None
 
 
@@ -727,22 +678,7 @@ def _h_cnact(e, kind, args):
         return _ERROR  # active, or activating (ASSUMED)
     if len(args) > 1:
         e.apn = args[1]
-    e.net = 1
-    e._net_try += 1
-    try_n = e._net_try
-
-    def result():
-        if e.net != 1 or e._net_try != try_n:
-            return
-        if e.registered and e.world.coverage_at():
-            e.net = 2
-            e._radio()
-            e._urc("+APP PDP: ACTIVE")
-        else:
-            e.net = 0
-            e._urc("+APP PDP: DEACTIVE")
-
-    e._later(e._open_delay(0, 300, 800), result)
+    e._net_open("+APP PDP: ACTIVE", "+APP PDP: DEACTIVE")
     return None
 
 
@@ -846,13 +782,7 @@ def _h_carecv(e, kind, args):
     lk.rx = lk.rx[len(data):]
     e._info("+CARECV: %d,%d" % (n, len(data)))
     e._resp += data
-    if not lk.rx:
-        lk.notified = False
-    if data and lk.blocked and lk.state == "open":
-        lk.blocked = False  # the window opens again: a window update, then more comes
-        e._air(TCPIP_HDR, 0)
-        e._radio()
-        e._pump_down(lk)
+    e._host_read(lk, data)
     return None
 
 
@@ -903,7 +833,7 @@ _HANDLERS.update({
     "+CNMP": _number_setting("+CNMP", "cnmp", (2, 13, 38, 51)),
     "+CMNB": _number_setting("+CMNB", "cmnb", (1, 2, 3)),
     "+CPSMS": _h_cpsms,
-    "+CLTS": _h_clts,
+    "+CLTS": _flag_handler("+CLTS", "clts", (0, 1), test='"yy/MM/dd,hh:mm:ss+/-zz"'),
     "+CSCLK": _flag_handler("+CSCLK", "csclk", (0, 1)),
     "+CFGRI": _flag_handler("+CFGRI", "cfgri", (0, 1, 2)),
     "+CPSI": _h_cpsi,

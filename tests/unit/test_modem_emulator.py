@@ -149,6 +149,30 @@ def test_echo_then_ate0_and_errors():
     assert r.emu.commands == 9
 
 
+def test_settings_answer_their_read_test_write_and_execute_forms():
+    # One factory (_flag_handler) answers the numeric settings: the test form where the
+    # manual gives it (A76-ATM §3.2.11 CMEE, §4.2.12 CTZU, §7.2.10 CLIP, whose execute form
+    # sets the factory value 0); AT+CSCLK's (§10.2.7) is not emulated; out of range: ERROR.
+    r = Rig()
+    r.boot()
+    ok, err = b"\r\nOK\r\n", b"\r\nERROR\r\n"
+    for line, want in [
+        (b"AT+CMEE=?\r", b"\r\n+CMEE: (0-2)\r\n" + ok),
+        (b"AT+CMEE=3\r", err),
+        (b"AT+CMEE\r", err),
+        (b"AT+CTZU=?\r", b"\r\n+CTZU: (0-1)\r\n" + ok),
+        (b"AT+CTZU\r", err),
+        (b"AT+CLIP=?\r", b"\r\n+CLIP: (0-1)\r\n" + ok),
+        (b"AT+CLIP=1\r", ok),
+        (b"AT+CLIP?\r", b"\r\n+CLIP: 1,1\r\n" + ok),
+        (b"AT+CLIP\r", ok),
+        (b"AT+CLIP?\r", b"\r\n+CLIP: 0,1\r\n" + ok),
+        (b"AT+CSCLK=?\r", err),
+        (b"AT+CSCLK=3\r", err),
+    ]:
+        assert r.cmd(line) == want, line
+
+
 def test_cpin_before_ready_is_sim_failure():
     r = Rig()
     r.press()

@@ -238,6 +238,21 @@ def test_network_time_needs_clts_and_comes_after_registration():
     support.run(main())
 
 
+def test_settings_answer_as_the_sim7000_manual_gives_them():
+    # the A76xx emulator's setting factory with the SIM7000's test forms: AT+CLTS (S7000-ATM
+    # §5.2.4) shows the clock's layout, AT+CNMP (§5.2.17) lists its modes; values outside: ERROR
+    async def main():
+        b = Bench()
+        m = await b.up()
+        assert await m.at.cmd("AT+CLTS=?") == ['+CLTS: "yy/MM/dd,hh:mm:ss+/-zz"']
+        assert await m.at.cmd("AT+CNMP=?") == ["+CNMP: (2,13,38,51)"]
+        await support.araises(ATError, m.at.cmd("AT+CNMP=3"))
+        await support.araises(ATError, m.at.cmd("AT+CLTS=2"))
+        assert await m.at.cmd("AT+CNMP?") == ["+CNMP: 38"]  # the driver's choice, LTE only, kept
+
+    support.run(main())
+
+
 def test_power_off_and_a_power_cycle_of_a_hung_module():
     async def main():
         b = Bench()
