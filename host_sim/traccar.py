@@ -308,8 +308,10 @@ def _unescape(frame):
     return bytes(out)
 
 
-class Conn:
-    """One device connection. receive(bytes) from the device; close() when the device closes."""
+class _Link:
+    """What a connection to either listener (_Listener) keeps: its peer, its two ends (send,
+    close), whether it is alive, when it last heard from the device, the bytes not yet framed;
+    the ends: the device closes it, or the server does (after an error: _fail)."""
 
     def __init__(self, server, peer, send, close):
         self.server = server
@@ -317,11 +319,38 @@ class Conn:
         self._send = send
         self._close = close
         self.alive = True
+        self.last_rx_ms = server._now()
+        self._buf = bytearray()
+
+    def _who(self):
+        return self.peer
+
+    def _fail(self, why):
+        self.server.errors.append("%s: %s" % (self._who(), why))
+        self.server.drops += 1
+        self._server_close()
+
+    def _server_close(self):
+        if self.alive:
+            self.alive = False
+            self.server._gone(self)
+            self._close()
+
+    def close(self):
+        """The device closed the connection."""
+        if self.alive:
+            self.alive = False
+            self.server._gone(self)
+
+
+class Conn(_Link):
+    """One device connection. receive(bytes) from the device; close() when the device closes."""
+
+    def __init__(self, server, peer, send, close):
+        _Link.__init__(self, server, peer, send, close)
         self.device = None  # uniqueId bound to this connection (last known-device frame)
         self.maker = None  # manufacturer of the last uplink
         self.has_index = False  # sticky, like the decoder's hasIndex
-        self.last_rx_ms = server._now()
-        self._buf = bytearray()
         self._scan = 0
         self._depth = 0
         self._busy = False
@@ -445,25 +474,66 @@ class Conn:
             return
         self._start()
 
-    def _fail(self, why):
-        self.server.errors.append("%s %s: %s" % (self.peer, self.device or "-", why))
-        self.server.drops += 1
-        self._server_close()
-
-    def _server_close(self):
-        if self.alive:
-            self.alive = False
-            self.server._gone(self)
-            self._close()
-
-    def close(self):
-        """The device closed the connection."""
-        if self.alive:
-            self.alive = False
-            self.server._gone(self)
+    def _who(self):
+        return "%s %s" % (self.peer, self.device or "-")
 
 
-class WatchServer:
+class _Listener:
+    """What Traccar's two listeners share: the connections and their counters (connections,
+    disconnects, drops, timeouts, bytes_up, bytes_down), going down, the read-idle timer."""
+
+    def __init__(self, devices, now_ms, idle_timeout_ms):
+        self.devices = devices
+        self.now_ms = now_ms
+        self.idle_timeout_ms = idle_timeout_ms
+        self.wire = None
+        self.down = False
+        self.conns = []  # live connections
+        self.errors = []
+        self.connections = 0
+        self.disconnects = 0
+        self.drops = 0
+        self.timeouts = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+
+    def connect(self, peer, send, close):
+        """A device opens a TCP connection. Returns a connection, or None while the server is
+        down."""
+        if self.down:
+            return None
+        c = self._open(peer, send, close)
+        self.connections += 1
+        self.conns.append(c)
+        return c
+
+    def set_down(self, flag):
+        """True: close every connection and refuse new ones; False: accept again."""
+        self.down = flag
+        if flag:
+            for c in list(self.conns):
+                c._server_close()
+
+    def check_idle(self):
+        """Close connections that sent nothing for idle_timeout_ms (needs now_ms)."""
+        if self.now_ms is None:
+            return
+        now = self.now_ms()
+        for c in list(self.conns):
+            if clock.ticks_diff(now, c.last_rx_ms) >= self.idle_timeout_ms:
+                self.timeouts += 1
+                c._server_close()
+
+    def _now(self):
+        return self.now_ms() if self.now_ms else 0
+
+    def _gone(self, c):
+        if c in self.conns:
+            self.conns.remove(c)
+        self.disconnects += 1
+
+
+class WatchServer(_Listener):
     """Traccar's watch protocol server (port 5093) for the simulator.
 
     devices: set of known uniqueIds, or None to accept any. now_ms: optional function returning
@@ -478,15 +548,10 @@ class WatchServer:
     """
 
     def __init__(self, devices=None, now_ms=None, idle_timeout_ms=IDLE_TIMEOUT_MS, after=None):
-        self.devices = devices
-        self.now_ms = now_ms
-        self.idle_timeout_ms = idle_timeout_ms
+        _Listener.__init__(self, devices, now_ms, idle_timeout_ms)
         self.after = after  # after(ms, fn): the timers of the misbehaviour modes
-        self.wire = None
-        self.down = False
         self.mode = "normal"
         self.flood_frames = 0
-        self.conns = []  # live connections
         self.queued = {}  # uniqueId -> [content] waiting for the device's next uplink (§5)
         self._bound = {}  # uniqueId -> Conn (the device session's channel)
         self.positions = []
@@ -495,26 +560,18 @@ class WatchServer:
         self.health = []
         self.frames = []
         self.commands = []
-        self.errors = []
         self.acks_sent = 0
         self.unknown_device = 0
-        self.connections = 0
-        self.disconnects = 0
-        self.drops = 0
-        self.timeouts = 0
-        self.bytes_up = 0
-        self.bytes_down = 0
 
     # ---- connections
 
+    def _open(self, peer, send, close):
+        return Conn(self, peer, send, close)
+
     def connect(self, peer, send, close):
-        """A device opens a TCP connection. Returns a Conn, or None while the server is down."""
-        if self.down:
-            return None
-        c = Conn(self, peer, send, close)
-        self.connections += 1
-        self.conns.append(c)
-        c._start()
+        c = _Listener.connect(self, peer, send, close)
+        if c is not None:
+            c._start()
         return c
 
     def set_mode(self, mode):
@@ -536,23 +593,6 @@ class WatchServer:
         m = c.maker or "CS"
         return "SG" if m == "3G" else m
 
-    def set_down(self, flag):
-        """True: close every connection and refuse new ones; False: accept again."""
-        self.down = flag
-        if flag:
-            for c in list(self.conns):
-                c._server_close()
-
-    def check_idle(self):
-        """Close connections that sent nothing for idle_timeout_ms (needs now_ms)."""
-        if self.now_ms is None:
-            return
-        now = self.now_ms()
-        for c in list(self.conns):
-            if clock.ticks_diff(now, c.last_rx_ms) >= self.idle_timeout_ms:
-                self.timeouts += 1
-                c._server_close()
-
     def inject(self, data):
         """Fault injection: raw bytes to every live connection."""
         for c in list(self.conns):
@@ -567,13 +607,8 @@ class WatchServer:
         else:
             self.queued.setdefault(dev_id, []).append(content)
 
-    def _now(self):
-        return self.now_ms() if self.now_ms else 0
-
     def _gone(self, c):
-        if c in self.conns:
-            self.conns.remove(c)
-        self.disconnects += 1
+        _Listener._gone(self, c)
         if c.device is not None and self._bound.get(c.device) is c:
             del self._bound[c.device]
 
@@ -923,7 +958,7 @@ def _double(s, what):
     return t
 
 
-class OsmAndServer:
+class OsmAndServer(_Listener):
     """Traccar's OsmAnd protocol (HTTP, port 5055) for the simulator, after OsmAndProtocolDecoder
     as watch-protocol.md §7 describes it, written independently of the firmware's encoder
     (firmware/osmand.py). Positions, position rows and the command queue are shared with the
@@ -948,56 +983,16 @@ class OsmAndServer:
     channel "osmand": the request line up, "<status> <reason>[ <body>]" down."""
 
     def __init__(self, store, devices=None, now_ms=None, wall_s=None, idle_timeout_ms=IDLE_TIMEOUT_MS):
+        _Listener.__init__(self, devices, now_ms, idle_timeout_ms)
         self.store = store
-        self.devices = devices
-        self.now_ms = now_ms
         self.wall_s = wall_s  # fn() -> epoch-2000 seconds now (a missing timestamp)
-        self.idle_timeout_ms = idle_timeout_ms
-        self.wire = None
-        self.down = False
-        self.conns = []
         self.requests = []
-        self.errors = []
-        self.connections = 0
-        self.disconnects = 0
-        self.drops = 0
-        self.timeouts = 0
-        self.bytes_up = 0
-        self.bytes_down = 0
 
-    def connect(self, peer, send, close):
-        if self.down:
-            return None
-        c = _HttpConn(self, peer, send, close)
-        self.connections += 1
-        self.conns.append(c)
-        return c
-
-    def set_down(self, flag):
-        self.down = flag
-        if flag:
-            for c in list(self.conns):
-                c._server_close()
+    def _open(self, peer, send, close):
+        return _HttpConn(self, peer, send, close)
 
     def set_mode(self, mode):
         """Only the watch server misbehaves (host_sim/traccar.py MODES)."""
-
-    def check_idle(self):
-        if self.now_ms is None:
-            return
-        now = self.now_ms()
-        for c in list(self.conns):
-            if clock.ticks_diff(now, c.last_rx_ms) >= self.idle_timeout_ms:
-                self.timeouts += 1
-                c._server_close()
-
-    def _now(self):
-        return self.now_ms() if self.now_ms else 0
-
-    def _gone(self, c):
-        if c in self.conns:
-            self.conns.remove(c)
-        self.disconnects += 1
 
     def _wire(self, direction, peer, text):
         if self.wire is not None:
@@ -1110,16 +1105,7 @@ class OsmAndServer:
 _REASONS = {200: "OK", 400: "Bad Request"}
 
 
-class _HttpConn:
-    def __init__(self, server, peer, send, close):
-        self.server = server
-        self.peer = peer
-        self._send = send
-        self._close = close
-        self.alive = True
-        self.last_rx_ms = server._now()
-        self._buf = bytearray()
-
+class _HttpConn(_Link):
     def receive(self, data):
         srv = self.server
         if not self.alive:
@@ -1161,19 +1147,3 @@ class _HttpConn:
             data = head.encode() + payload
             srv.bytes_down += len(data)
             self._send(data)
-
-    def _fail(self, why):
-        self.server.errors.append("%s: %s" % (self.peer, why))
-        self.server.drops += 1
-        self._server_close()
-
-    def _server_close(self):
-        if self.alive:
-            self.alive = False
-            self.server._gone(self)
-            self._close()
-
-    def close(self):
-        if self.alive:
-            self.alive = False
-            self.server._gone(self)
