@@ -264,14 +264,12 @@ class Reporter:
         counter that says the child has not walked, none of it: the position is re-sent
         (_still)."""
         if self._still():
-            if self._sends_now():
-                await self._signal()  # the send wakes the modem anyway: the signal of now
+            await self._signal_if_sent()
             return self._still_report()
         aps = self._pos.scan()
         if self._same_place(aps):
             c = self.last_cell
-            if self._sends_now():
-                await self._signal()
+            await self._signal_if_sent()
         else:
             c = await self._cell()
         fix = await self._pos.locate(self._cfg["gnss_timeout_s"], c, aps, self._m.net_up)
@@ -331,6 +329,12 @@ class Reporter:
         if self.last_cell is None or self._wants_fresh():
             return False
         return self._pos.still(aps)
+
+    async def _signal_if_sent(self):
+        """A still watch's report keeps the last cell; the one that goes now (_sends_now) reads
+        the signal first: its send wakes the modem anyway."""
+        if self._sends_now():
+            await self._signal()
 
     def _sends_now(self):
         """Will a report of a still watch made now go at once (batching off, or it closes its

@@ -1311,7 +1311,7 @@ class A76xx:
         # noted before the ATD, until +CLCC names it (or an end clears it): an end line that comes
         # while the ATD is under way (a rejected caller's, A76-ATM §7.2.2) then asks AT+CLCC
         # instead of passing for the late end of a call already over (_urc_end)
-        noted = 0 not in self._calls and not [c for c in self._calls if c not in self._mt]
+        noted = 0 not in self._calls and not any(c not in self._mt for c in self._calls)
         if noted:
             self._calls[0] = ev.CALL_DIALING
             self._call0_mt = False
