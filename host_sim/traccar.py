@@ -478,24 +478,15 @@ class Conn(_Link):
         return "%s %s" % (self.peer, self.device or "-")
 
 
-class _Listener:
-    """What Traccar's two listeners share: the connections and their counters (connections,
-    disconnects, drops, timeouts, bytes_up, bytes_down), going down, the read-idle timer."""
+class _Acceptor:
+    """A server's accepting side: its live connections (made by _open), how many it took, going
+    down (every connection closed, new ones refused) and up again."""
 
-    def __init__(self, devices, now_ms, idle_timeout_ms):
-        self.devices = devices
-        self.now_ms = now_ms
-        self.idle_timeout_ms = idle_timeout_ms
+    def __init__(self):
         self.wire = None
         self.down = False
         self.conns = []  # live connections
-        self.errors = []
         self.connections = 0
-        self.disconnects = 0
-        self.drops = 0
-        self.timeouts = 0
-        self.bytes_up = 0
-        self.bytes_down = 0
 
     def connect(self, peer, send, close):
         """A device opens a TCP connection. Returns a connection, or None while the server is
@@ -513,6 +504,23 @@ class _Listener:
         if flag:
             for c in list(self.conns):
                 c._server_close()
+
+
+class _Listener(_Acceptor):
+    """What Traccar's two listeners share besides: the counters (disconnects, drops, timeouts,
+    bytes_up, bytes_down), the errors that closed a connection, the read-idle timer."""
+
+    def __init__(self, devices, now_ms, idle_timeout_ms):
+        _Acceptor.__init__(self)
+        self.devices = devices
+        self.now_ms = now_ms
+        self.idle_timeout_ms = idle_timeout_ms
+        self.errors = []
+        self.disconnects = 0
+        self.drops = 0
+        self.timeouts = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
 
     def check_idle(self):
         """Close connections that sent nothing for idle_timeout_ms (needs now_ms)."""
@@ -802,7 +810,7 @@ def pem_der(pem):
     return binascii.a2b_base64("".join(pem[a:b].split()))
 
 
-class TlsFront:
+class TlsFront(_Acceptor):
     """A TLS-terminating stream proxy in front of a plain server, as docs/transports.md sets one
     up before Traccar (nginx `stream { server { listen 5094 ssl; proxy_pass 127.0.0.1:5093; }}`,
     or stunnel), modelled at the record level like the modem emulator's TLS: no cryptography.
@@ -817,14 +825,11 @@ class TlsFront:
     Counters: connections, handshakes, refused, plain."""
 
     def __init__(self, backend, ca, chain_bytes=CHAIN_BYTES):
+        _Acceptor.__init__(self)
         self.backend = backend
         self.ca = ca
         self.root = pem_der(ca_pem(ca))
         self.chain_bytes = chain_bytes
-        self.down = False
-        self.wire = None
-        self.conns = []
-        self.connections = 0
         self.handshakes = 0
         self.refused = 0
         self.plain = 0
@@ -835,19 +840,8 @@ class TlsFront:
         self.ca = ca
         self.root = pem_der(ca_pem(ca))
 
-    def connect(self, peer, send, close):
-        if self.down:
-            return None
-        c = _TlsConn(self, peer, send, close)
-        self.connections += 1
-        self.conns.append(c)
-        return c
-
-    def set_down(self, flag):
-        self.down = flag
-        if flag:
-            for c in list(self.conns):
-                c._server_close()
+    def _open(self, peer, send, close):
+        return _TlsConn(self, peer, send, close)
 
     def _wire(self, direction, peer, text):
         if self.wire is not None:
