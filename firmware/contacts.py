@@ -44,7 +44,8 @@ class ContactError(ValueError):
 def digits(s):
     """True if s is one or more ASCII digits. Not isdigit(): CPython takes other scripts'
     digits too (and int() reads them), MicroPython does not, so a value would be valid on one
-    interpreter only. Shared by config, commands and school."""
+    interpreter only. Shared by config, commands, school, the watch protocol and the modem
+    drivers."""
     if not s:
         return False
     for c in s:

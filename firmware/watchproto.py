@@ -18,6 +18,7 @@ are in this same form, so an update with reports queued sends them either way
 (docs/transports.md has the reasons for this choice).
 """
 from firmware import clock
+from firmware.contacts import digits
 from firmware.compat import const
 
 # Status word bits (§6). Traccar reports only the first set bit in its priority order, so a
@@ -284,21 +285,11 @@ def _dec(text, places, what):
     if neg:
         t = t[1:]
     whole, _, frac = t.partition(".")
-    if not _ascii_digits(whole) or (frac and not _ascii_digits(frac)):
+    if not digits(whole) or (frac and not digits(frac)):
         raise ProtocolError("%s: not a number: %r" % (what, text))
     frac = (frac + "0" * places)[:places]
     v = int(whole) * 10 ** places + (int(frac) if places else 0)
     return -v if neg else v
-
-
-def _ascii_digits(s):
-    """'0'-'9' only (str.isdigit() takes other scripts' digits on CPython, not on MicroPython)."""
-    if not s:
-        return False
-    for c in s:
-        if not "0" <= c <= "9":
-            return False
-    return True
 
 
 def _int_field(text, what):
@@ -316,7 +307,7 @@ def values(content):
     v = Values()
     v.kind = f[0]
     d, tm = f[1], f[2]
-    if len(d) != 6 or len(tm) != 6 or not _ascii_digits(d + tm) or f[3] not in ("A", "V"):
+    if len(d) != 6 or len(tm) != 6 or not digits(d + tm) or f[3] not in ("A", "V"):
         raise ProtocolError("date, time or validity: %r" % content[:40])
     v.t = clock.from_parts(2000 + int(d[4:6]), int(d[2:4]), int(d[0:2]), int(tm[0:2]), int(tm[2:4]),
                            int(tm[4:6]))

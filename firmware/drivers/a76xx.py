@@ -73,6 +73,7 @@ import asyncio
 
 from firmware import clock, log, smscodec
 from firmware.compat import ThreadSafeFlag, const, sleep_ms, wait_for_ms
+from firmware.contacts import digits
 from firmware.drivers import events as ev
 from firmware.drivers.at import ATEngine, ATError, ATReset, ATTimeout
 from firmware.drivers.events import EventQueue
@@ -260,12 +261,12 @@ def _fixed(text, scale):
     if neg or s[0] == "+":
         s = s[1:]
     whole, _, frac = s.partition(".")
-    if not (whole or frac) or (whole and not _digits(whole)) or (frac and not _digits(frac)):
+    if not (whole or frac) or (whole and not digits(whole)) or (frac and not digits(frac)):
         raise ValueError("bad number: %r" % text)
     if not whole:
         whole = "0"
-    digits = len(str(scale)) - 1
-    v = int(whole) * scale + (int((frac + "000000000")[:digits]) if digits else 0)
+    places = len(str(scale)) - 1
+    v = int(whole) * scale + (int((frac + "000000000")[:places]) if places else 0)
     return -v if neg else v
 
 
@@ -285,16 +286,6 @@ def parse_reg(line):
     """stat from '+CEREG: <n>,<stat>[,...]' / '+CREG: <n>,<stat>' (§1.1)."""
     f = _body(line).split(",")
     return int(f[1] if len(f) > 1 else f[0])
-
-
-def _digits(s):
-    """s is one or more ASCII digits (CPython's str.isdigit also takes other scripts' digits)."""
-    if not s:
-        return False
-    for c in s:
-        if c < "0" or c > "9":
-            return False
-    return True
 
 
 def _mdays(y, mo):
@@ -345,19 +336,19 @@ def parse_cgnssinfo(line, now=None):
             break
     if h < 0:
         for x in f:
-            if x and not _digits(x):
+            if x and not digits(x):
                 raise ValueError("CGNSSINFO layout: %r" % line)
         return None  # the empty no-fix forms (or counts without a position)
     mode = f[0]
     if mode:
-        if not _digits(mode) or int(mode) > 3:
+        if not digits(mode) or int(mode) > 3:
             raise ValueError("CGNSSINFO mode: %r" % line)
         if int(mode) < 2:
             return None
     sats = 0
     for x in f[1:h - 1]:
         if x:
-            if not _digits(x) or int(x) > 99:
+            if not digits(x) or int(x) > 99:
                 raise ValueError("CGNSSINFO count: %r" % line)
             sats += int(x)
     lat_s, lon_s = f[h - 1], f[h + 1]
@@ -369,7 +360,7 @@ def parse_cgnssinfo(line, now=None):
         lat = udeg_from_ddmm(lat_s, f[h])
         lon = udeg_from_ddmm(lon_s, f[h + 2])
     else:
-        if not _digits(lat_s[:1]) or not _digits(lon_s[:1]):
+        if not digits(lat_s[:1]) or not digits(lon_s[:1]):
             raise ValueError("CGNSSINFO signed position: %r" % line)  # N/S and E/W carry the sign
         lat = udeg_from_decimal(lat_s)
         lon = udeg_from_decimal(lon_s)
@@ -412,7 +403,7 @@ def _cgnss_time(date, utc, now, line):
             raise ValueError("CGNSSINFO time: %r" % line)
         return now  # neither: the fix is now (None if the time is unknown)
     whole, dot, frac = utc.partition(".")
-    if len(whole) != 6 or not _digits(whole) or (dot and frac and not _digits(frac)):
+    if len(whole) != 6 or not digits(whole) or (dot and frac and not digits(frac)):
         raise ValueError("CGNSSINFO time: %r" % line)
     hh, mi, ss = int(whole[0:2]), int(whole[2:4]), int(whole[4:6])
     if not (hh < 24 and mi < 60 and ss < 61):
@@ -427,7 +418,7 @@ def _cgnss_time(date, utc, now, line):
         elif now - t > 43200:
             t += 86400
         return t
-    if len(date) != 6 or not _digits(date):
+    if len(date) != 6 or not digits(date):
         raise ValueError("CGNSSINFO date: %r" % line)
     dd, mo, yy = int(date[0:2]), int(date[2:4]), int(date[4:6])
     if not (1 <= mo <= 12 and 1 <= dd <= _mdays(2000 + yy, mo)):
@@ -459,7 +450,7 @@ def parse_cpsi(line):
     if len(f) < 5 or not (sysmode.startswith("LTE") or gsm):
         return None
     mcc_s, sep, mnc_s = f[2].partition("-")
-    if not sep or not _digits(mcc_s) or not _digits(mnc_s) or len(mcc_s) > 3 or len(mnc_s) > 3:
+    if not sep or not digits(mcc_s) or not digits(mnc_s) or len(mcc_s) > 3 or len(mnc_s) > 3:
         raise ValueError("CPSI MCC-MNC: %r" % line)
     mcc, mnc = int(mcc_s), int(mnc_s)
     lac_s = f[3]
@@ -471,7 +462,7 @@ def parse_cpsi(line):
         if c not in "0123456789abcdefABCDEF":
             raise ValueError("CPSI LAC: %r" % line)
     lac = int(lac_s, 16)
-    if not _digits(f[4]) or len(f[4]) > 10:
+    if not digits(f[4]) or len(f[4]) > 10:
         raise ValueError("CPSI cell id: %r" % line)
     cid = int(f[4])
     if lac >= 0x10000 or cid >= (0x10000 if gsm else 0x10000000):
@@ -1105,7 +1096,7 @@ class A76xx:
         if the reply did not tell (then asked again next time)."""
         for line in await self.at.cmd("AT+CGNSSPWR?", 5000, "+CGNSSPWR:"):
             f = _body(line).split(",")
-            if not _digits(f[0].strip()):
+            if not digits(f[0].strip()):
                 continue  # '+CGNSSPWR: READY!' can arrive inside this reply
             self.gnss_ready_urc = len(f) > 1
             return int(f[0])
@@ -1428,7 +1419,7 @@ class A76xx:
             return e
         body = _body(info)
         last = body.split(",")[-1].strip()
-        return SocketError(command, int(last) if _digits(last) else body, True)
+        return SocketError(command, int(last) if digits(last) else body, True)
 
     def _net_wait(self, timeout_ms):
         """How long to wait for a NETOPEN/CIPOPEN/CIPSEND result: the caller's time, and at least

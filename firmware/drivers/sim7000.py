@@ -69,8 +69,9 @@ import asyncio
 
 from firmware import clock, log
 from firmware.compat import const, sleep_ms, wait_for_ms
+from firmware.contacts import digits
 from firmware.drivers import events as ev
-from firmware.drivers.a76xx import (A76xx, SocketError, _body, _digits, _fixed, _mdays, _not_open, _rdiv,
+from firmware.drivers.a76xx import (A76xx, SocketError, _body, _fixed, _mdays, _not_open, _rdiv,
                                     parse_model)
 from firmware.drivers.at import ATError, ATTimeout
 from firmware.fix import Fix, udeg_from_decimal
@@ -123,7 +124,7 @@ _ACC_NO_HDOP = const(50)
 
 def _num(text, what, line):
     t = text.strip()
-    if not _digits(t):
+    if not digits(t):
         raise ValueError("CGNSINF %s: %r" % (what, line[:90]))
     return int(t)
 
@@ -132,7 +133,7 @@ def _cgnsinf_time(text, line):
     """Epoch-2000 seconds of 'yyyyMMddhhmmss.sss' (table 15-1); ValueError if malformed or
     before 2000 (a fix stamped 1980, the receiver's reset date, is no fix)."""
     whole, dot, frac = text.partition(".")
-    if len(whole) != 14 or not _digits(whole) or (dot and frac and not _digits(frac)):
+    if len(whole) != 14 or not digits(whole) or (dot and frac and not digits(frac)):
         raise ValueError("CGNSINF time: %r" % line[:90])
     y, mo, d = int(whole[0:4]), int(whole[4:6]), int(whole[6:8])
     hh, mi, ss = int(whole[8:10]), int(whole[10:12]), int(whole[12:14])
