@@ -9,14 +9,15 @@ INTERPRETERS = ["python", "micropython"]
 ENDS = ("low", "central", "high")
 PARTS = ("modem", "gnss", "esp32", "wifi", "led", "board")
 
-# The modem's share of the school day's average current (central end). Today ~6 mA: it sleeps
+# The modem's share of the school day's average current (central end). Today ~4 mA: it sleeps
 # (AT+CSCLK=1, DTR high) between reports. A firmware that stopped letting it sleep (no
-# AT+CSCLK=1, or DTR held low) draws ~18 mA at the central end and ~11 mA even at the kind one
+# AT+CSCLK=1, or DTR held low) draws ~20 mA at the central end and ~10 mA even at the kind one
 # (measured with the command removed: docs/energy.md), far beyond this bound.
 MODEM_BUDGET_UA = 8000
-# The ESP32's share (central): ~1.8 mA, light-sleeping (0.8 mA) through the board's own idle hook
-# (boards/*.py Board.idle, installed by firmware/main.py start(), as on the device) between the
-# firmware's turns. A board that stopped sleeping draws its active 35 mA all day.
+# The ESP32's share (central, at the cell): ~1.9 mA, light-sleeping (0.8 mA, 1.0 through the
+# boost) through the board's own idle hook (boards/*.py Board.idle, installed by firmware/main.py
+# start(), as on the device) between the firmware's turns. A board that stopped sleeping draws
+# its active ~32 mA (80 MHz, through the boost) all day.
 ESP32_BUDGET_UA = 2500
 WEEK_H = 7 * 24
 
