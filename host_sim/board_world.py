@@ -273,11 +273,7 @@ class BoardWorld(runner.Sim):
         if W.wdt is not None:
             W.wdt.stop()  # a reset restarts the watchdog's count (the firmware arms it again)
         network.power_off()
-        self.boots += 1
-        self.meter.set("board", "on")
-        self.meter.set("esp32", "active")
-        self._clock(machine.DEFAULT_HZ)  # a boot starts at MicroPython's clock
-        W.reset_cause = cause
+        self._chip_starts(cause)
         self.deep_asleep = False
         self._wake = None
         asyncio.new_event_loop()

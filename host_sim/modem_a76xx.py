@@ -264,7 +264,7 @@ always numeric, whatever AT+CMEE (ASSUMED). Until `SMS DONE` the store and sendi
   (1-4 s, ASSUMED), or, one submit in SMS_SLOW_ONE_IN on average (constructor option
   sms_slow_one_in; ASSUMED), after SMS_SUBMIT_SLOW_MS up to the manual's 40 s (A76-ATM §9.2.13
   Max Response Time), so the slow end of the range is modelled too. The SMS centre's draws
-  come from a stream of their own (_sms_rand): the n-th text of a run is slow or not whatever
+  come from a stream of their own (_sms_draws): the n-th text of a run is slow or not whatever
   other commands came before it. mr counts 1, 2 ... 255, 0.
   Input that arrives while the result is pending is dropped (ASSUMED: harsher than a modem that
   queues it).
@@ -684,6 +684,18 @@ class _Sms:
         self.text = text
 
 
+class _Draws:
+    """A 31-bit linear congruential stream: the same numbers on CPython and MicroPython."""
+
+    def __init__(self, seed):
+        self.x = seed
+
+    def draw(self, lo, hi):
+        """An integer in lo..hi."""
+        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
+        return lo + (self.x >> 8) % (hi - lo + 1)
+
+
 class A76xxEmulator:
     # PWRKEY timings (ms): press to power on, press to power off, off before a power-on counts
     PWRKEY_MS = (PRESS_ON_MS, PRESS_OFF_MS, OFF_MIN_MS)
@@ -806,13 +818,14 @@ class A76xxEmulator:
         # state
         self.state = "off"  # "off" | "boot" | "on"
         self._gen = 0  # bumped at every power change: callbacks from an older life are ignored
-        self._rng = 0
+        seed = 0
         for ch in str(imei):
-            self._rng = (self._rng * 31 + ord(ch)) & 0x7FFFFFFF
-        # the SMS centre's own stream (_sms_rand): which submission is slow, and how slow,
-        # depends on how many texts the run has sent, not on the AT traffic around them, so a
-        # change in the firmware's other commands does not move a slow SMS onto an SOS
-        self._sms_rng = self._rng ^ 0x5A5A5A5A
+            seed = (seed * 31 + ord(ch)) & 0x7FFFFFFF
+        self._draws = _Draws(seed)  # _rand: timings, link splits ...
+        # the SMS centre's own stream: which submission is slow, and how slow, depends on how
+        # many texts the run has sent, not on the AT traffic around them, so a change in the
+        # firmware's other commands does not move a slow SMS onto an SOS
+        self._sms_draws = _Draws(seed ^ 0x5A5A5A5A)
         self._tx_free = 0
         self._press_at = None
         self._mute_until = 0
@@ -896,13 +909,7 @@ class A76xxEmulator:
         self._drop_call()
 
     def _rand(self, lo, hi):
-        self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
-        return lo + (self._rng >> 8) % (hi - lo + 1)
-
-    def _sms_rand(self, lo, hi):
-        """The SMS centre's draws: the same generator on a stream of its own."""
-        self._sms_rng = (self._sms_rng * 1103515245 + 12345) & 0x7FFFFFFF
-        return lo + (self._sms_rng >> 8) % (hi - lo + 1)
+        return self._draws.draw(lo, hi)
 
     def _later(self, delay, fn):
         """fn() after delay ms, unless the modem has been power-cycled by then."""
@@ -2452,9 +2459,9 @@ class A76xxEmulator:
             delay = self._rand(SMS_NO_NET_MS[0], SMS_NO_NET_MS[1])
         else:
             lo, hi = SMS_SUBMIT_MS
-            if self._sms_rand(1, self.sms_slow_one_in) == 1:
+            if self._sms_draws.draw(1, self.sms_slow_one_in) == 1:
                 lo, hi = SMS_SUBMIT_SLOW_MS
-            delay = self._sms_rand(lo, hi)
+            delay = self._sms_draws.draw(lo, hi)
             self._radio(delay)  # connected until the network's answer, not just a burst
 
         def done():

@@ -568,9 +568,18 @@ class Sim:
             self.meter.set("esp32", "active")
 
     def _clock(self, hz):
-        """The ESP32's clock is hz (a boot, or machine.freq): the meter charges its awake row."""
-        machine.WIRING.freq_hz = hz
+        """machine.freq set the ESP32's clock to hz: the meter charges its awake row."""
         self.meter.set_clock(hz // 1000000)
+
+    def _chip_starts(self, cause):
+        """The ESP32 powers up or resets (for `cause`): the board on, the chip awake at
+        MicroPython's clock, one boot more."""
+        self.boots += 1
+        self.meter.set("board", "on")
+        self.meter.set("esp32", "active")
+        machine.WIRING.freq_hz = machine.DEFAULT_HZ
+        self._clock(machine.DEFAULT_HZ)
+        machine.WIRING.reset_cause = cause
 
     def _edge(self, pin, level):
         """An input changed: a wake source whose level now holds ends the light sleep."""
@@ -597,11 +606,7 @@ class Sim:
     def boot(self, cause=machine.PWRON_RESET):
         if self.died is not None:
             return  # a flat cell starts nothing (a reset or a press that was under way)
-        self.boots += 1
-        self.meter.set("board", "on")
-        self.meter.set("esp32", "active")
-        self._clock(machine.DEFAULT_HZ)  # a boot starts at MicroPython's clock
-        machine.WIRING.reset_cause = cause
+        self._chip_starts(cause)
         # what the board's main.py runs (firmware/main.py), in the simulator's event loop
         fw_main.APP = None
         self.app_task = asyncio.create_task(fw_main.start(self.board_module, self.flash))
